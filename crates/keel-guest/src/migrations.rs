@@ -1,0 +1,105 @@
+//! Versioned schema migrations, applied once per component instance.
+//!
+//! Every component that owns tables lists its migrations per
+//! [`Dialect`]. Applied versions are recorded in
+//! `keel_migrations(component, version, applied_at)`. Each pending migration
+//! runs in its own transaction together with its bookkeeping row, so
+//! re-running is a no-op and two instances racing each other are safe: the
+//! loser either waits on the write lock (SQLite's `BEGIN IMMEDIATE`) and then
+//! sees the version recorded, or fails on the primary key and rolls back.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::clock;
+use crate::sql::{self, Dialect, Error, Executor};
+
+/// One schema version: its statements run in order, in one transaction.
+#[derive(Debug)]
+pub struct Migration {
+    pub version: i64,
+    pub statements: &'static [&'static str],
+}
+
+/// The migrations of one component.
+pub struct Migrator {
+    component: &'static str,
+    for_dialect: fn(Dialect) -> Option<&'static [Migration]>,
+    /// Set once this instance has brought the schema up to date.
+    applied: AtomicBool,
+}
+
+impl Migrator {
+    /// `for_dialect` returns the component's migrations for a dialect, or
+    /// none when the component does not support it yet.
+    pub const fn new(
+        component: &'static str,
+        for_dialect: fn(Dialect) -> Option<&'static [Migration]>,
+    ) -> Self {
+        Migrator { component, for_dialect, applied: AtomicBool::new(false) }
+    }
+
+    /// Bring the schema up to date, once per instance.
+    pub async fn ensure(&self) -> Result<(), Error> {
+        if self.applied.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let dialect = sql::dialect();
+        let migrations = (self.for_dialect)(dialect).ok_or_else(|| {
+            Error::Unavailable(format!(
+                "component `{}` has no migrations for the {dialect:?} dialect",
+                self.component
+            ))
+        })?;
+        sql::Autocommit.exec(bookkeeping_table(dialect), Vec::new()).await?;
+        for migration in migrations {
+            self.apply(migration).await?;
+        }
+        self.applied.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn apply(&self, migration: &Migration) -> Result<(), Error> {
+        let tx = sql::begin().await?;
+        let applied = tx
+            .fetch(
+                "SELECT version FROM keel_migrations WHERE component = ?1 AND version = ?2",
+                vec![self.component.into(), migration.version.into()],
+            )
+            .await?;
+        if applied.first().is_some() {
+            return tx.rollback().await;
+        }
+        for statement in migration.statements {
+            tx.exec(statement, Vec::new()).await?;
+        }
+        let recorded = tx
+            .exec(
+                "INSERT INTO keel_migrations (component, version, applied_at) VALUES (?1, ?2, ?3)",
+                vec![self.component.into(), migration.version.into(), clock::now_ms().into()],
+            )
+            .await;
+        match recorded {
+            Ok(_) => tx.commit().await,
+            // Another instance applied it first; dropping `tx` rolls back.
+            Err(Error::Conflict(_)) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+fn bookkeeping_table(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "CREATE TABLE IF NOT EXISTS keel_migrations (component TEXT NOT NULL, version INTEGER NOT NULL, \
+             applied_at INTEGER NOT NULL, PRIMARY KEY (component, version))"
+        }
+        Dialect::Postgres => {
+            "CREATE TABLE IF NOT EXISTS keel_migrations (component TEXT NOT NULL, version BIGINT NOT NULL, \
+             applied_at BIGINT NOT NULL, PRIMARY KEY (component, version))"
+        }
+        Dialect::Mysql => {
+            "CREATE TABLE IF NOT EXISTS keel_migrations (component VARCHAR(191) NOT NULL, version BIGINT NOT NULL, \
+             applied_at BIGINT NOT NULL, PRIMARY KEY (component, version))"
+        }
+    }
+}
