@@ -20,22 +20,36 @@ pub struct Migration {
     pub statements: &'static [&'static str],
 }
 
+/// A component's migrations for each dialect; `None` where it has none yet.
+#[derive(Debug)]
+pub struct PerDialect {
+    pub sqlite: Option<&'static [Migration]>,
+    pub postgres: Option<&'static [Migration]>,
+    pub mysql: Option<&'static [Migration]>,
+}
+
+impl PerDialect {
+    fn get(&self, dialect: Dialect) -> Option<&'static [Migration]> {
+        match dialect {
+            Dialect::Sqlite => self.sqlite,
+            Dialect::Postgres => self.postgres,
+            Dialect::Mysql => self.mysql,
+        }
+    }
+}
+
 /// The migrations of one component.
 pub struct Migrator {
     component: &'static str,
-    for_dialect: fn(Dialect) -> Option<&'static [Migration]>,
+    migrations: PerDialect,
     /// Set once this instance has brought the schema up to date.
     applied: AtomicBool,
 }
 
 impl Migrator {
-    /// `for_dialect` returns the component's migrations for a dialect, or
-    /// none when the component does not support it yet.
-    pub const fn new(
-        component: &'static str,
-        for_dialect: fn(Dialect) -> Option<&'static [Migration]>,
-    ) -> Self {
-        Migrator { component, for_dialect, applied: AtomicBool::new(false) }
+    /// `component` names the owner in `keel_migrations`.
+    pub const fn new(component: &'static str, migrations: PerDialect) -> Self {
+        Migrator { component, migrations, applied: AtomicBool::new(false) }
     }
 
     /// Bring the schema up to date, once per instance.
@@ -44,7 +58,7 @@ impl Migrator {
             return Ok(());
         }
         let dialect = sql::dialect();
-        let migrations = (self.for_dialect)(dialect).ok_or_else(|| {
+        let migrations = self.migrations.get(dialect).ok_or_else(|| {
             Error::Unavailable(format!(
                 "component `{}` has no migrations for the {dialect:?} dialect",
                 self.component

@@ -1,16 +1,9 @@
 //! The users schema, per SQL dialect.
 
-use keel_guest::migrations::{Migration, Migrator};
-use keel_guest::sql::Dialect;
+use keel_guest::migrations::{Migration, Migrator, PerDialect};
 
-pub static MIGRATOR: Migrator = Migrator::new("user-repository", migrations);
-
-fn migrations(dialect: Dialect) -> Option<&'static [Migration]> {
-    match dialect {
-        Dialect::Sqlite => Some(SQLITE),
-        Dialect::Postgres | Dialect::Mysql => None,
-    }
-}
+pub static MIGRATOR: Migrator =
+    Migrator::new("user-repository", PerDialect { sqlite: Some(SQLITE), postgres: None, mysql: None });
 
 const SQLITE: &[Migration] = &[Migration {
     version: 1,
