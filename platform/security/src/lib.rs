@@ -1,0 +1,129 @@
+//! `keel:platform/security-context` and `keel:platform/credentials` over
+//! `keel:infrastructure/auth`.
+//!
+//! * Sessions are access tokens issued by the auth provider, valid for the
+//!   Spin variable `token_ttl_seconds` (default 86400).
+//! * Roles: owners and admins may do everything; members may read
+//!   workspaces, create and read channels, and post and read messages — but
+//!   not manage members.
+//! * Password policy: at least 8 characters and at most 1024 bytes.
+
+use exports::keel::platform::credentials;
+use exports::keel::platform::security_context::{self, Error, Permission, Principal, Role};
+use keel::infrastructure::auth;
+
+spin_sdk::wit_bindgen::generate!({
+    path: ["../../wit/infrastructure", "../../wit/platform"],
+    world: "keel:platform/security",
+    runtime_path: "::spin_sdk::wit_bindgen::rt",
+    generate_all,
+});
+
+const TTL_VARIABLE: &str = "token_ttl_seconds";
+const DEFAULT_TTL_SECONDS: u32 = 86_400;
+const MIN_PASSWORD_CHARS: usize = 8;
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+struct Security;
+
+impl security_context::Guest for Security {
+    async fn authenticate(bearer_token: String) -> Result<Principal, Error> {
+        match auth::verify_token(bearer_token).await {
+            Ok(identity) => Ok(Principal { user_id: identity.subject, email: identity.email }),
+            Err(auth::Error::InvalidToken(message) | auth::Error::InvalidInput(message)) => {
+                Err(Error::Unauthenticated(message))
+            }
+            Err(auth::Error::Unsupported(message) | auth::Error::Unavailable(message)) => Err(Error::Unavailable(message)),
+        }
+    }
+
+    async fn issue_session(principal: Principal) -> Result<String, Error> {
+        let ttl = session_ttl().await?;
+        auth::issue_token(principal.user_id, principal.email, ttl).await.map_err(|err| match err {
+            auth::Error::InvalidToken(message) | auth::Error::InvalidInput(message) => Error::Unauthenticated(message),
+            auth::Error::Unsupported(message) | auth::Error::Unavailable(message) => Error::Unavailable(message),
+        })
+    }
+
+    fn allows(role: Role, permission: Permission) -> bool {
+        allows(role, permission)
+    }
+}
+
+impl credentials::Guest for Security {
+    fn hash_password(password: String) -> Result<String, credentials::Error> {
+        check_policy(&password).map_err(credentials::Error::WeakPassword)?;
+        auth::hash_password(&password).map_err(|err| match err {
+            auth::Error::InvalidInput(message) => credentials::Error::WeakPassword(message),
+            auth::Error::InvalidToken(message) | auth::Error::Unsupported(message) | auth::Error::Unavailable(message) => {
+                credentials::Error::Unavailable(message)
+            }
+        })
+    }
+
+    fn verify_password(password: String, password_hash: String) -> bool {
+        auth::verify_password(&password, &password_hash).unwrap_or(false)
+    }
+}
+
+/// Role-based access control.
+fn allows(role: Role, permission: Permission) -> bool {
+    match role {
+        Role::Owner | Role::Admin => true,
+        Role::Member => !matches!(permission, Permission::WorkspaceManageMembers),
+    }
+}
+
+/// The password policy; the error says why a password is refused.
+fn check_policy(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        Err(format!("password must be at least {MIN_PASSWORD_CHARS} characters"))
+    } else if password.len() > MAX_PASSWORD_BYTES {
+        Err(format!("password must be at most {MAX_PASSWORD_BYTES} bytes"))
+    } else {
+        Ok(())
+    }
+}
+
+async fn session_ttl() -> Result<u32, Error> {
+    match spin_sdk::variables::get(TTL_VARIABLE).await {
+        Ok(raw) => raw.trim().parse::<u32>().ok().filter(|ttl| *ttl > 0).ok_or_else(|| {
+            Error::Unavailable(format!("variable `{TTL_VARIABLE}` must be a positive number of seconds, got `{raw}`"))
+        }),
+        Err(spin_sdk::variables::Error::Undefined(_)) => Ok(DEFAULT_TTL_SECONDS),
+        Err(err) => Err(Error::Unavailable(format!("cannot read variable `{TTL_VARIABLE}`: {err}"))),
+    }
+}
+
+export!(Security);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_cannot_manage_members() {
+        let all = [
+            Permission::WorkspaceRead,
+            Permission::WorkspaceManageMembers,
+            Permission::ChannelCreate,
+            Permission::ChannelRead,
+            Permission::MessagePost,
+            Permission::MessageRead,
+        ];
+        for permission in all {
+            assert!(allows(Role::Owner, permission));
+            assert!(allows(Role::Admin, permission));
+            assert_eq!(allows(Role::Member, permission), permission != Permission::WorkspaceManageMembers);
+        }
+    }
+
+    #[test]
+    fn password_policy() {
+        assert!(check_policy("1234567").is_err());
+        assert!(check_policy("12345678").is_ok());
+        assert!(check_policy("éééééééé").is_ok());
+        assert!(check_policy(&"x".repeat(1024)).is_ok());
+        assert!(check_policy(&"x".repeat(1025)).is_err());
+    }
+}
