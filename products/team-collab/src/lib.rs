@@ -1,0 +1,234 @@
+//! The team-collaboration HTTP API.
+//!
+//! This component only routes ([`router`]), parses and shows JSON
+//! ([`views`]), authenticates bearer tokens and maps domain errors to HTTP;
+//! all rules live in the `keel:domains/*` components it imports. Errors are
+//! always `{"error":{"code":…,"message":…}}` (see [`ApiError`]).
+
+mod router;
+mod views;
+
+use keel::domains::{messaging, user_lifecycle, workspace_management};
+use keel_guest::http::{self as respond, Response};
+use router::{Endpoint, Routed};
+use serde::de::DeserializeOwned;
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::http::{HeaderName, HeaderValue, Request, StatusCode};
+
+spin_sdk::wit_bindgen::generate!({
+    path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains", "../../wit/products"],
+    world: "keel:products/team-collab",
+    runtime_path: "::spin_sdk::wit_bindgen::rt",
+    generate_all,
+});
+
+/// Messages per page when the request names no `limit`.
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+#[spin_sdk::http_service]
+async fn handle(request: Request) -> Response {
+    match serve(request).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+/// A failed request: HTTP status, error code and message.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    allow: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), allow: None }
+    }
+
+    fn invalid_input(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = respond::error(self.status, self.code, &self.message);
+        if let Some(allow) = self.allow.and_then(|allow| HeaderValue::from_str(&allow).ok()) {
+            response.headers_mut().insert(HeaderName::from_static("allow"), allow);
+        }
+        response
+    }
+}
+
+async fn serve(request: Request) -> Result<Response, ApiError> {
+    let (endpoint, params) = match router::route(request.method(), request.uri().path()) {
+        Routed::Found(endpoint, params) => (endpoint, params),
+        Routed::MethodNotAllowed(allow) => {
+            return Err(ApiError {
+                allow: Some(allow),
+                ..ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+            });
+        }
+        Routed::NotFound => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")),
+    };
+    let actor = if endpoint.requires_auth() { authenticate(&request).await? } else { String::new() };
+    let query = request.uri().query().map(str::to_owned);
+    let body = request
+        .into_body()
+        .bytes()
+        .await
+        .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("cannot read body: {err:?}")))?;
+    let param = |index: usize| params.get(index).cloned().unwrap_or_default();
+
+    Ok(match endpoint {
+        Endpoint::Healthz => respond::json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+        Endpoint::Signup => {
+            let input: views::Signup = parse(&body)?;
+            let session = user_lifecycle::signup(input.email, input.password, input.display_name).await?;
+            respond::json(StatusCode::CREATED, &views::Session::from(session))
+        }
+        Endpoint::Login => {
+            let input: views::Login = parse(&body)?;
+            respond::json(StatusCode::OK, &views::Session::from(user_lifecycle::login(input.email, input.password).await?))
+        }
+        Endpoint::GetMe => respond::json(StatusCode::OK, &views::User::from(user_lifecycle::get_profile(actor).await?)),
+        Endpoint::UpdateMe => {
+            let input: views::UpdateMe = parse(&body)?;
+            respond::json(StatusCode::OK, &views::User::from(user_lifecycle::update_profile(actor, input.display_name).await?))
+        }
+        Endpoint::CreateWorkspace => {
+            let input: views::CreateWorkspace = parse(&body)?;
+            respond::json(StatusCode::CREATED, &views::Workspace::from(workspace_management::create_workspace(actor, input.name).await?))
+        }
+        Endpoint::ListWorkspaces => {
+            let found = workspace_management::list_workspaces(actor).await?;
+            respond::json(StatusCode::OK, &serde_json::json!({ "workspaces": found.into_iter().map(views::Workspace::from).collect::<Vec<_>>() }))
+        }
+        Endpoint::GetWorkspace => {
+            respond::json(StatusCode::OK, &views::Workspace::from(workspace_management::get_workspace(actor, param(0)).await?))
+        }
+        Endpoint::AddMember => {
+            let input: views::AddMember = parse(&body)?;
+            let role = views::parse_role(&input.role)
+                .ok_or_else(|| ApiError::invalid_input("role must be one of owner, admin, member"))?;
+            let member = workspace_management::add_member(actor, param(0), input.email, role).await?;
+            respond::json(StatusCode::CREATED, &views::Member::from(member))
+        }
+        Endpoint::ListMembers => {
+            let found = workspace_management::list_members(actor, param(0)).await?;
+            respond::json(StatusCode::OK, &serde_json::json!({ "members": found.into_iter().map(views::Member::from).collect::<Vec<_>>() }))
+        }
+        Endpoint::CreateChannel => {
+            let input: views::CreateChannel = parse(&body)?;
+            respond::json(StatusCode::CREATED, &views::Channel::from(messaging::create_channel(actor, param(0), input.name).await?))
+        }
+        Endpoint::ListChannels => {
+            let found = messaging::list_channels(actor, param(0)).await?;
+            respond::json(StatusCode::OK, &serde_json::json!({ "channels": found.into_iter().map(views::Channel::from).collect::<Vec<_>>() }))
+        }
+        Endpoint::PostMessage => {
+            let input: views::PostMessage = parse(&body)?;
+            respond::json(StatusCode::CREATED, &views::Message::from(messaging::post_message(actor, param(0), param(1), input.text).await?))
+        }
+        Endpoint::ListMessages => {
+            let limit = page_limit(router::query_param(query.as_deref(), "limit"))?;
+            let before = router::query_param(query.as_deref(), "before");
+            respond::json(StatusCode::OK, &views::MessagePage::from(messaging::list_messages(actor, param(0), param(1), limit, before).await?))
+        }
+    })
+}
+
+/// The user id behind the request's bearer token.
+async fn authenticate(request: &Request) -> Result<String, ApiError> {
+    let token = request
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a bearer token is required"))?;
+    Ok(user_lifecycle::authenticate(token.to_owned()).await?.id)
+}
+
+/// Parse a JSON body: bad syntax is `invalid_json`, a wrong shape `invalid_input`.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => ApiError::invalid_input(err.to_string()),
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("malformed JSON: {err}")),
+    })
+}
+
+/// The `limit` query parameter: absent means the default page size.
+fn page_limit(raw: Option<String>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(DEFAULT_PAGE),
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=MAX_PAGE).contains(limit))
+            .ok_or_else(|| ApiError::invalid_input(format!("limit must be a number from 1 to {MAX_PAGE}"))),
+    }
+}
+
+impl From<user_lifecycle::Error> for ApiError {
+    fn from(err: user_lifecycle::Error) -> Self {
+        match err {
+            user_lifecycle::Error::InvalidInput(message) => ApiError::invalid_input(message),
+            user_lifecycle::Error::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            user_lifecycle::Error::Unauthorized(message) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+            }
+            user_lifecycle::Error::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "user not found"),
+            user_lifecycle::Error::Unavailable(message) => unavailable(message),
+        }
+    }
+}
+
+/// The error variants the workspace and messaging domains share.
+macro_rules! domain_error {
+    ($($domain:ident),*) => {$(
+        impl From<$domain::Error> for ApiError {
+            fn from(err: $domain::Error) -> Self {
+                match err {
+                    $domain::Error::InvalidInput(message) => ApiError::invalid_input(message),
+                    $domain::Error::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+                    $domain::Error::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+                    $domain::Error::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+                    $domain::Error::Unavailable(message) => unavailable(message),
+                }
+            }
+        }
+    )*};
+}
+
+domain_error!(workspace_management, messaging);
+
+fn unavailable(message: String) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_limits() {
+        assert_eq!(page_limit(None).ok(), Some(50));
+        assert_eq!(page_limit(Some("200".into())).ok(), Some(200));
+        for bad in ["0", "201", "-1", "ten", ""] {
+            assert_eq!(page_limit(Some(bad.into())).map_err(|err| err.code).err(), Some("invalid_input"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn json_errors_are_classified() {
+        let bad_syntax = parse::<views::Login>(b"{not json").err().map(|err| err.code);
+        let missing_field = parse::<views::Login>(br#"{"email":"a@b.co"}"#).err().map(|err| err.code);
+        let empty = parse::<views::Login>(b"").err().map(|err| err.code);
+        assert_eq!(bad_syntax, Some("invalid_json"));
+        assert_eq!(missing_field, Some("invalid_input"));
+        assert_eq!(empty, Some("invalid_json"));
+    }
+}

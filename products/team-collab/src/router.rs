@@ -1,0 +1,178 @@
+//! The route table: path patterns, their methods and endpoints.
+//!
+//! A pattern segment `{}` captures one non-empty path segment. A path that
+//! matches a pattern but not its method is `405` with the allowed methods.
+
+use spin_sdk::http::Method;
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Healthz,
+    Signup,
+    Login,
+    GetMe,
+    UpdateMe,
+    CreateWorkspace,
+    ListWorkspaces,
+    GetWorkspace,
+    AddMember,
+    ListMembers,
+    CreateChannel,
+    ListChannels,
+    PostMessage,
+    ListMessages,
+}
+
+impl Endpoint {
+    /// Whether the endpoint needs a bearer token.
+    pub fn requires_auth(self) -> bool {
+        !matches!(self, Endpoint::Healthz | Endpoint::Signup | Endpoint::Login)
+    }
+}
+
+struct Route {
+    pattern: &'static str,
+    methods: &'static [(Method, Endpoint)],
+}
+
+const ROUTES: &[Route] = &[
+    Route { pattern: "/healthz", methods: &[(Method::GET, Endpoint::Healthz)] },
+    Route { pattern: "/v1/auth/signup", methods: &[(Method::POST, Endpoint::Signup)] },
+    Route { pattern: "/v1/auth/login", methods: &[(Method::POST, Endpoint::Login)] },
+    Route { pattern: "/v1/me", methods: &[(Method::GET, Endpoint::GetMe), (Method::PATCH, Endpoint::UpdateMe)] },
+    Route {
+        pattern: "/v1/workspaces",
+        methods: &[(Method::GET, Endpoint::ListWorkspaces), (Method::POST, Endpoint::CreateWorkspace)],
+    },
+    Route { pattern: "/v1/workspaces/{}", methods: &[(Method::GET, Endpoint::GetWorkspace)] },
+    Route {
+        pattern: "/v1/workspaces/{}/members",
+        methods: &[(Method::GET, Endpoint::ListMembers), (Method::POST, Endpoint::AddMember)],
+    },
+    Route {
+        pattern: "/v1/workspaces/{}/channels",
+        methods: &[(Method::GET, Endpoint::ListChannels), (Method::POST, Endpoint::CreateChannel)],
+    },
+    Route {
+        pattern: "/v1/workspaces/{}/channels/{}/messages",
+        methods: &[(Method::GET, Endpoint::ListMessages), (Method::POST, Endpoint::PostMessage)],
+    },
+];
+
+/// The outcome of routing a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Routed {
+    /// The endpoint and the captured path segments, in order.
+    Found(Endpoint, Vec<String>),
+    /// The path exists; the value is for the `Allow` header.
+    MethodNotAllowed(String),
+    NotFound,
+}
+
+/// Route `method` and `path` (without the query string).
+pub fn route(method: &Method, path: &str) -> Routed {
+    for route in ROUTES {
+        let Some(params) = capture(route.pattern, path) else { continue };
+        return match route.methods.iter().find(|(allowed, _)| allowed == method) {
+            Some((_, endpoint)) => Routed::Found(*endpoint, params),
+            None => Routed::MethodNotAllowed(
+                route.methods.iter().map(|(allowed, _)| allowed.as_str()).collect::<Vec<_>>().join(", "),
+            ),
+        };
+    }
+    Routed::NotFound
+}
+
+fn capture(pattern: &str, path: &str) -> Option<Vec<String>> {
+    let mut pattern_segments = pattern.split('/');
+    let mut path_segments = path.split('/');
+    let mut params = Vec::new();
+    loop {
+        match (pattern_segments.next(), path_segments.next()) {
+            (None, None) => return Some(params),
+            (Some("{}"), Some(segment)) if !segment.is_empty() => params.push(segment.to_owned()),
+            (Some(expected), Some(segment)) if expected == segment => {}
+            _ => return None,
+        }
+    }
+}
+
+/// The decoded value of query parameter `name`, if present.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key) == name).then(|| percent_decode(value))
+    })
+}
+
+/// Decode `%XX` escapes and `+` (as a space); malformed escapes stay as written.
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => match raw.get(i + 1..i + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                Some(byte) => {
+                    decoded.push(byte);
+                    i += 3;
+                    continue;
+                }
+                None => decoded.push(b'%'),
+            },
+            b'+' => decoded.push(b' '),
+            byte => decoded.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_static_and_parameterised_paths() {
+        assert_eq!(route(&Method::GET, "/healthz"), Routed::Found(Endpoint::Healthz, vec![]));
+        assert_eq!(route(&Method::PATCH, "/v1/me"), Routed::Found(Endpoint::UpdateMe, vec![]));
+        assert_eq!(
+            route(&Method::POST, "/v1/workspaces/wsp_1/channels/chn_2/messages"),
+            Routed::Found(Endpoint::PostMessage, vec!["wsp_1".into(), "chn_2".into()])
+        );
+        assert_eq!(route(&Method::GET, "/v1/workspaces/wsp_1"), Routed::Found(Endpoint::GetWorkspace, vec!["wsp_1".into()]));
+    }
+
+    #[test]
+    fn wrong_method_lists_allowed_ones() {
+        assert_eq!(route(&Method::DELETE, "/v1/workspaces"), Routed::MethodNotAllowed("GET, POST".into()));
+        assert_eq!(route(&Method::GET, "/v1/auth/login"), Routed::MethodNotAllowed("POST".into()));
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for path in ["/", "/v1", "/v1/workspaces/", "/v1/workspaces//members", "/v1/me/extra", "/healthz/"] {
+            assert_eq!(route(&Method::GET, path), Routed::NotFound, "{path}");
+        }
+    }
+
+    #[test]
+    fn only_public_endpoints_skip_auth() {
+        assert!(!Endpoint::Signup.requires_auth());
+        assert!(!Endpoint::Healthz.requires_auth());
+        assert!(Endpoint::GetMe.requires_auth());
+        assert!(Endpoint::ListMessages.requires_auth());
+    }
+
+    #[test]
+    fn reads_query_parameters() {
+        let query = Some("limit=20&before=00000000000000ff&note=a%20b+c");
+        assert_eq!(query_param(query, "limit").as_deref(), Some("20"));
+        assert_eq!(query_param(query, "before").as_deref(), Some("00000000000000ff"));
+        assert_eq!(query_param(query, "note").as_deref(), Some("a b c"));
+        assert_eq!(query_param(query, "missing"), None);
+        assert_eq!(query_param(None, "limit"), None);
+        assert_eq!(query_param(Some("x=%zz"), "x").as_deref(), Some("%zz"));
+    }
+}

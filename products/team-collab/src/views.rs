@@ -1,0 +1,230 @@
+//! JSON bodies: what requests carry and how resources are shown.
+//!
+//! Field names are snake_case; timestamps are RFC 3339 UTC strings with
+//! milliseconds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::keel::domains::{messaging, user_lifecycle, workspace_management};
+
+#[derive(Deserialize)]
+pub struct Signup {
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+}
+
+#[derive(Deserialize)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Deserialize)]
+pub struct UpdateMe {
+    pub display_name: String,
+}
+
+#[derive(Deserialize)]
+pub struct CreateWorkspace {
+    pub name: String,
+}
+
+#[derive(Deserialize)]
+pub struct AddMember {
+    pub email: String,
+    pub role: String,
+}
+
+#[derive(Deserialize)]
+pub struct CreateChannel {
+    pub name: String,
+}
+
+#[derive(Deserialize)]
+pub struct PostMessage {
+    pub text: String,
+}
+
+#[derive(Serialize)]
+pub struct User {
+    id: String,
+    email: String,
+    display_name: String,
+    created_at: String,
+}
+
+impl From<user_lifecycle::UserProfile> for User {
+    fn from(user: user_lifecycle::UserProfile) -> Self {
+        User { id: user.id, email: user.email, display_name: user.display_name, created_at: rfc3339(user.created_at) }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Session {
+    user: User,
+    token: String,
+}
+
+impl From<user_lifecycle::Session> for Session {
+    fn from(session: user_lifecycle::Session) -> Self {
+        Session { user: session.user.into(), token: session.token }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Workspace {
+    id: String,
+    name: String,
+    role: &'static str,
+    created_at: String,
+}
+
+impl From<workspace_management::Workspace> for Workspace {
+    fn from(workspace: workspace_management::Workspace) -> Self {
+        Workspace {
+            id: workspace.id,
+            name: workspace.name,
+            role: role_name(workspace.role),
+            created_at: rfc3339(workspace.created_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Member {
+    user_id: String,
+    email: String,
+    display_name: String,
+    role: &'static str,
+    joined_at: String,
+}
+
+impl From<workspace_management::Member> for Member {
+    fn from(member: workspace_management::Member) -> Self {
+        Member {
+            user_id: member.user_id,
+            email: member.email,
+            display_name: member.display_name,
+            role: role_name(member.role),
+            joined_at: rfc3339(member.joined_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Channel {
+    id: String,
+    workspace_id: String,
+    name: String,
+    created_at: String,
+    created_by: String,
+}
+
+impl From<messaging::Channel> for Channel {
+    fn from(channel: messaging::Channel) -> Self {
+        Channel {
+            id: channel.id,
+            workspace_id: channel.workspace_id,
+            name: channel.name,
+            created_at: rfc3339(channel.created_at),
+            created_by: channel.created_by,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Message {
+    id: String,
+    channel_id: String,
+    author_id: String,
+    text: String,
+    created_at: String,
+}
+
+impl From<messaging::Message> for Message {
+    fn from(message: messaging::Message) -> Self {
+        Message {
+            id: message.id,
+            channel_id: message.channel_id,
+            author_id: message.author_id,
+            text: message.text,
+            created_at: rfc3339(message.created_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct MessagePage {
+    messages: Vec<Message>,
+    next_cursor: Option<String>,
+}
+
+impl From<messaging::MessagePage> for MessagePage {
+    fn from(page: messaging::MessagePage) -> Self {
+        MessagePage { messages: page.messages.into_iter().map(Message::from).collect(), next_cursor: page.next_cursor }
+    }
+}
+
+pub fn role_name(role: workspace_management::Role) -> &'static str {
+    match role {
+        workspace_management::Role::Owner => "owner",
+        workspace_management::Role::Admin => "admin",
+        workspace_management::Role::Member => "member",
+    }
+}
+
+pub fn parse_role(name: &str) -> Option<workspace_management::Role> {
+    match name {
+        "owner" => Some(workspace_management::Role::Owner),
+        "admin" => Some(workspace_management::Role::Admin),
+        "member" => Some(workspace_management::Role::Member),
+        _ => None,
+    }
+}
+
+/// `ms` since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn rfc3339(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let ms_of_day = ms.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    let (hour, minute) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
+    let (second, milli) = (ms_of_day / 1000 % 60, ms_of_day % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}Z")
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339_with_millis() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_406_706_789), "2026-11-23T04:05:06.789Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for name in ["owner", "admin", "member"] {
+            assert_eq!(parse_role(name).map(role_name), Some(name));
+        }
+        assert_eq!(parse_role("root"), None);
+    }
+}
