@@ -1,0 +1,386 @@
+//! Spin application manifests (`spin.toml`, `spin_manifest_version = 2`).
+//!
+//! Only what Keel's runtime acts on is modelled; other Spin fields are
+//! accepted and ignored so the same file works with `spin up`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{ConfigError, parse_toml};
+
+/// A validated application manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Directory holding the manifest; relative paths resolve against it.
+    pub app_dir: PathBuf,
+    pub name: String,
+    pub variables: BTreeMap<String, VariableDecl>,
+    pub components: BTreeMap<String, Component>,
+    pub http_routes: Vec<HttpRoute>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariableDecl {
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub id: String,
+    /// Absolute path of the component's `.wasm`.
+    pub source: PathBuf,
+    pub sqlite_databases: Vec<String>,
+    pub key_value_stores: Vec<String>,
+    pub allowed_outbound_hosts: Vec<String>,
+    /// Component variable name → template such as `"{{ token_secret }}"`.
+    pub variables: BTreeMap<String, String>,
+    pub environment: BTreeMap<String, String>,
+    pub build: Option<BuildDecl>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildDecl {
+    pub command: BuildCommand,
+    #[serde(default)]
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub watch: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum BuildCommand {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl BuildCommand {
+    pub fn commands(&self) -> Vec<&str> {
+        match self {
+            BuildCommand::One(c) => vec![c.as_str()],
+            BuildCommand::Many(cs) => cs.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// An HTTP trigger: requests matching `route` go to `component`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRoute {
+    pub route: Route,
+    pub component: String,
+}
+
+/// A Spin HTTP route: an exact path or a prefix ending in `/...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Exact(String),
+    Prefix(String),
+}
+
+impl Route {
+    pub fn parse(raw: &str) -> Option<Route> {
+        if !raw.starts_with('/') {
+            return None;
+        }
+        Some(match raw.strip_suffix("/...") {
+            Some(prefix) => Route::Prefix(prefix.trim_end_matches('/').to_string()),
+            None => Route::Exact(raw.trim_end_matches('/').to_string()),
+        })
+    }
+
+    /// Whether `path` matches; returns the matched base (for `spin-path-info`).
+    pub fn matches<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let path_trimmed = path.trim_end_matches('/');
+        match self {
+            Route::Exact(p) => (path_trimmed == p).then_some(""),
+            Route::Prefix(p) => {
+                if p.is_empty() {
+                    Some(path)
+                } else if path_trimmed == p {
+                    Some("")
+                } else {
+                    path.strip_prefix(p.as_str()).filter(|rest| rest.starts_with('/'))
+                }
+            }
+        }
+    }
+
+    /// Longer, exact routes win over shorter and wildcard ones.
+    pub fn specificity(&self) -> (usize, bool) {
+        match self {
+            Route::Exact(p) => (p.len(), true),
+            Route::Prefix(p) => (p.len(), false),
+        }
+    }
+
+    pub fn as_spin_str(&self) -> String {
+        match self {
+            Route::Exact(p) if p.is_empty() => "/".to_string(),
+            Route::Exact(p) => p.clone(),
+            Route::Prefix(p) => format!("{p}/..."),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawManifest {
+    spin_manifest_version: toml::Value,
+    application: RawApplication,
+    #[serde(default)]
+    variables: BTreeMap<String, VariableDecl>,
+    #[serde(default)]
+    trigger: BTreeMap<String, Vec<RawTrigger>>,
+    #[serde(default)]
+    component: BTreeMap<String, RawComponent>,
+}
+
+#[derive(Deserialize)]
+struct RawApplication {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RawTrigger {
+    #[serde(default)]
+    route: Option<toml::Value>,
+    #[serde(default)]
+    component: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawComponent {
+    source: toml::Value,
+    #[serde(default)]
+    sqlite_databases: Vec<String>,
+    #[serde(default)]
+    key_value_stores: Vec<String>,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+    #[serde(default)]
+    environment: BTreeMap<String, String>,
+    #[serde(default)]
+    build: Option<BuildDecl>,
+}
+
+impl Manifest {
+    /// Read and validate a manifest file.
+    pub fn load(path: &Path) -> Result<Manifest, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let app_dir = path
+            .parent()
+            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let app_dir = std::path::absolute(&app_dir).unwrap_or(app_dir);
+        Self::parse(path, &text, app_dir)
+    }
+
+    pub fn parse(path: &Path, text: &str, app_dir: PathBuf) -> Result<Manifest, ConfigError> {
+        let raw: RawManifest = parse_toml(path, text)?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if raw.spin_manifest_version.as_integer() != Some(2)
+            && raw.spin_manifest_version.as_str() != Some("2")
+        {
+            return Err(invalid(format!(
+                "spin_manifest_version must be 2 (found {})",
+                raw.spin_manifest_version
+            )));
+        }
+        for (name, decl) in &raw.variables {
+            validate_variable_name(name).map_err(|m| invalid(format!("variable `{name}`: {m}")))?;
+            if decl.required && decl.default.is_some() {
+                return Err(invalid(format!(
+                    "variable `{name}`: a required variable cannot have a default"
+                )));
+            }
+        }
+
+        let mut components = BTreeMap::new();
+        for (id, c) in raw.component {
+            let ctx = |m: String| invalid(format!("component `{id}`: {m}"));
+            let source = match &c.source {
+                toml::Value::String(s) => app_dir.join(s),
+                other => {
+                    return Err(ctx(format!(
+                        "source must be a local file path (found {other}); remote sources are not supported"
+                    )));
+                }
+            };
+            for label in c.sqlite_databases.iter().chain(&c.key_value_stores) {
+                validate_label(label).map_err(|m| ctx(format!("label `{label}`: {m}")))?;
+            }
+            for host in &c.allowed_outbound_hosts {
+                super::outbound::AllowedHost::parse(host)
+                    .map_err(|m| ctx(format!("allowed_outbound_hosts `{host}`: {m}")))?;
+            }
+            for (name, template) in &c.variables {
+                validate_variable_name(name).map_err(|m| ctx(format!("variable `{name}`: {m}")))?;
+                for referenced in super::variables::template_references(template)
+                    .map_err(|m| ctx(format!("variable `{name}`: {m}")))?
+                {
+                    if !raw.variables.contains_key(&referenced) {
+                        return Err(ctx(format!(
+                            "variable `{name}` refers to undeclared application variable `{referenced}`"
+                        )));
+                    }
+                }
+            }
+            components.insert(
+                id.clone(),
+                Component {
+                    id,
+                    source,
+                    sqlite_databases: c.sqlite_databases,
+                    key_value_stores: c.key_value_stores,
+                    allowed_outbound_hosts: c.allowed_outbound_hosts,
+                    variables: c.variables,
+                    environment: c.environment,
+                    build: c.build,
+                },
+            );
+        }
+
+        let mut http_routes = Vec::new();
+        for (kind, triggers) in raw.trigger {
+            if kind != "http" {
+                return Err(invalid(format!(
+                    "trigger type `{kind}` is not supported by keel (only `http`)"
+                )));
+            }
+            for (i, t) in triggers.into_iter().enumerate() {
+                let ctx = |m: String| invalid(format!("trigger.http[{i}]: {m}"));
+                let component = match t.component {
+                    Some(toml::Value::String(s)) => s,
+                    _ => return Err(ctx("`component` must name a component".into())),
+                };
+                if !components.contains_key(&component) {
+                    return Err(ctx(format!("component `{component}` is not defined")));
+                }
+                let route = match t.route {
+                    Some(toml::Value::String(r)) => Route::parse(&r)
+                        .ok_or_else(|| ctx(format!("route `{r}` must start with `/`")))?,
+                    // `route = { private = true }`: reachable only internally.
+                    Some(toml::Value::Table(_)) => continue,
+                    _ => return Err(ctx("`route` is required".into())),
+                };
+                http_routes.push(HttpRoute { route, component });
+            }
+        }
+
+        Ok(Manifest {
+            app_dir,
+            name: raw.application.name,
+            variables: raw.variables,
+            components,
+            http_routes,
+        })
+    }
+}
+
+fn validate_variable_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok_start = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    if ok_start && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        Ok(())
+    } else {
+        Err("names must start with a lower-case letter and use only a-z, 0-9 and `_`".into())
+    }
+}
+
+fn validate_label(label: &str) -> Result<(), String> {
+    if !label.is_empty()
+        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        Ok(())
+    } else {
+        Err("labels use only letters, digits, `_` and `-`".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, ConfigError> {
+        Manifest::parse(Path::new("spin.toml"), text, PathBuf::from("/app"))
+    }
+
+    const MINIMAL: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "demo"
+[variables]
+secret = { required = true, secret = true }
+[[trigger.http]]
+route = "/..."
+component = "web"
+[component.web]
+source = "dist/web.wasm"
+sqlite_databases = ["default"]
+allowed_outbound_hosts = ["https://api.example.com"]
+[component.web.variables]
+key = "{{ secret }}"
+"#;
+
+    #[test]
+    fn parses_a_spin_v2_manifest() {
+        let m = parse(MINIMAL).unwrap();
+        assert_eq!(m.name, "demo");
+        let web = &m.components["web"];
+        assert_eq!(web.source, PathBuf::from("/app/dist/web.wasm"));
+        assert_eq!(web.sqlite_databases, vec!["default"]);
+        assert_eq!(m.http_routes[0].route, Route::Prefix(String::new()));
+    }
+
+    #[test]
+    fn names_the_component_of_an_invalid_variable_reference() {
+        let text = MINIMAL.replace("{{ secret }}", "{{ missing }}");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("component `web`") && err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn reports_the_line_of_a_syntax_error() {
+        let err = parse("spin_manifest_version = 2\n[application\n").unwrap_err().to_string();
+        assert!(err.starts_with("spin.toml:2:13:"), "{err}");
+    }
+
+    #[test]
+    fn rejects_triggers_for_unknown_components() {
+        let text = MINIMAL.replace("component = \"web\"", "component = \"nope\"");
+        assert!(parse(&text).unwrap_err().to_string().contains("`nope` is not defined"));
+    }
+
+    #[test]
+    fn routes_match_like_spin() {
+        let all = Route::parse("/...").unwrap();
+        let api = Route::parse("/api/...").unwrap();
+        let exact = Route::parse("/healthz").unwrap();
+        assert_eq!(all.matches("/x/y"), Some("/x/y"));
+        assert_eq!(api.matches("/api/users"), Some("/users"));
+        assert_eq!(api.matches("/api"), Some(""));
+        assert_eq!(api.matches("/apix"), None);
+        assert_eq!(exact.matches("/healthz"), Some(""));
+        assert_eq!(exact.matches("/healthz/more"), None);
+        assert!(api.specificity() > all.specificity());
+    }
+}

@@ -1,0 +1,106 @@
+//! Key-value store in a SQLite file (`type = "spin"`), using the same table
+//! layout as Spin's default store so either runtime can open the file.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{KeyValueStore, KvError, add_to_counter};
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    /// The store label: one file may hold several stores, as in Spin.
+    label: String,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path, label: &str) -> Result<SqliteStore, KvError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| KvError(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS spin_key_value (
+                 store TEXT NOT NULL,
+                 key   TEXT NOT NULL,
+                 value BLOB NOT NULL,
+                 PRIMARY KEY (store, key)
+             );",
+        )?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            label: label.to_string(),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn read(conn: &Connection, store: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+        .query_row(params![store, key], |row| row.get(0))
+        .optional()
+}
+
+fn write(conn: &Connection, store: &str, key: &str, value: &[u8]) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![store, key, value])
+    .map(drop)
+}
+
+impl KeyValueStore for SqliteStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        Ok(read(&self.conn(), &self.label, key)?)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        Ok(write(&self.conn(), &self.label, key, value)?)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.conn()
+            .prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+            .execute(params![self.label, key])?;
+        Ok(())
+    }
+
+    fn keys(&self) -> Result<Vec<String>, KvError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
+        let keys = stmt
+            .query_map(params![self.label], |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(keys)
+    }
+
+    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool, KvError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if read(&tx, &self.label, key)?.as_deref() != expected {
+            return Ok(false);
+        }
+        write(&tx, &self.label, key, new)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (next, bytes) = add_to_counter(read(&tx, &self.label, key)?.as_deref(), delta)?;
+        write(&tx, &self.label, key, &bytes)?;
+        tx.commit()?;
+        Ok(next)
+    }
+}

@@ -1,0 +1,225 @@
+//! Keel's runtime: serves Spin applications on wasmtime.
+//!
+//! It reads the same `spin.toml` and Spin-format runtime configuration as
+//! `spin up`, and implements Spin's host interfaces (SQLite, key-value,
+//! variables, outbound HTTP) from the WIT that spin-sdk ships, so a component
+//! built for Spin runs here unchanged.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use keel_runtime::{App, RuntimeOptions};
+//!
+//! let app = App::load("spin.toml".as_ref(), RuntimeOptions::default()).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! app.serve(listener, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+mod engine;
+mod host;
+mod kv;
+mod outbound;
+mod server;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use wasmtime_wasi_http::handler::{ProxyHandler, ProxyPre};
+
+use config::manifest::Manifest;
+use config::outbound::OutboundPolicy;
+use config::runtime_config::{KeyValueBackend, RuntimeConfig};
+use config::variables::Variables;
+use host::{ComponentServices, SqlitePool};
+use kv::KeyValueStore;
+pub use server::InstanceLimits;
+
+/// Settings of `keel up`.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    pub runtime_config_file: Option<PathBuf>,
+    /// Where default SQLite files and the compile cache live
+    /// (default `<app dir>/.keel`).
+    pub state_dir: Option<PathBuf>,
+    pub limits: InstanceLimits,
+    /// Use the pooling instance allocator.
+    pub pooling: bool,
+    /// Requests handled at the same time across all components.
+    pub max_in_flight: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            runtime_config_file: None,
+            state_dir: None,
+            limits: InstanceLimits {
+                max_reuse: 128,
+                max_concurrent: 1,
+                request_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(1),
+                memory_limit: 256 << 20,
+                max_body_bytes: 1 << 20,
+            },
+            pooling: true,
+            max_in_flight: 1024,
+        }
+    }
+}
+
+/// A loaded application, ready to serve.
+pub struct App {
+    router: Arc<server::Router>,
+    name: String,
+}
+
+impl App {
+    /// Validate the manifest and runtime configuration, open the stores and
+    /// compile (or load from cache) every component.
+    pub async fn load(manifest_path: &Path, options: RuntimeOptions) -> anyhow::Result<App> {
+        let manifest = Manifest::load(manifest_path)?;
+        let runtime_config = match &options.runtime_config_file {
+            Some(path) => RuntimeConfig::load(path)?,
+            None => RuntimeConfig::default(),
+        };
+        let state_dir = options
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| manifest.app_dir.join(".keel"));
+        let variables = Variables::resolve(&manifest, |k| std::env::var(k).ok())
+            .map_err(|m| anyhow::anyhow!("{}: {m}", manifest_path.display()))?;
+
+        let engine = match engine::new_engine(options.pooling) {
+            Ok(engine) => engine,
+            Err(e) if options.pooling => {
+                tracing::warn!("pooling allocator unavailable ({e}); using on-demand allocation");
+                engine::new_engine(false)?
+            }
+            Err(e) => return Err(e),
+        };
+        engine::start_epoch_ticker(&engine);
+        let linker = host::linker(&engine)?;
+
+        let mut sqlite_pools: HashMap<String, Arc<SqlitePool>> = HashMap::new();
+        let mut kv_stores: HashMap<String, Arc<dyn KeyValueStore>> = HashMap::new();
+        let mut routes = Vec::new();
+        for route in &manifest.http_routes {
+            let component = &manifest.components[&route.component];
+            let ctx = |what: &str| format!("component `{}`: {what}", component.id);
+
+            let mut sqlite = HashMap::new();
+            for label in &component.sqlite_databases {
+                let pool = match sqlite_pools.get(label) {
+                    Some(pool) => pool.clone(),
+                    None => {
+                        let backend = runtime_config.sqlite(label, &state_dir);
+                        let pool = Arc::new(SqlitePool::new(label, &backend).map_err(|e| anyhow::anyhow!(ctx(&e)))?);
+                        tracing::info!("sqlite database `{label}`: {}", pool.path().display());
+                        sqlite_pools.insert(label.clone(), pool.clone());
+                        pool
+                    }
+                };
+                sqlite.insert(label.clone(), pool);
+            }
+            let mut key_value = HashMap::new();
+            for label in &component.key_value_stores {
+                let store = match kv_stores.get(label) {
+                    Some(store) => store.clone(),
+                    None => {
+                        let store: Arc<dyn KeyValueStore> = match runtime_config.key_value(label, &state_dir) {
+                            KeyValueBackend::Sqlite(path) => {
+                                tracing::info!("key-value store `{label}`: {}", path.display());
+                                Arc::new(kv::SqliteStore::open(&path, label).map_err(|e| {
+                                    anyhow::anyhow!(ctx(&format!("key-value store `{label}`: {e}")))
+                                })?)
+                            }
+                            KeyValueBackend::Memory => Arc::new(kv::MemoryStore::default()),
+                        };
+                        kv_stores.insert(label.clone(), store.clone());
+                        store
+                    }
+                };
+                key_value.insert(label.clone(), store);
+            }
+            let rendered = component
+                .variables
+                .iter()
+                .map(|(name, template)| {
+                    variables
+                        .render(template)
+                        .map(|v| (name.clone(), v))
+                        .map_err(|m| anyhow::anyhow!(ctx(&format!("variable `{name}`: {m}"))))
+                })
+                .collect::<anyhow::Result<HashMap<_, _>>>()?;
+            let outbound = OutboundPolicy::new(&component.allowed_outbound_hosts)
+                .map_err(|m| anyhow::anyhow!(ctx(&format!("allowed_outbound_hosts {m}"))))?;
+            let services = Arc::new(ComponentServices::new(
+                component.id.clone(),
+                sqlite,
+                key_value,
+                rendered,
+                outbound,
+                component.environment.clone().into_iter().collect(),
+            ));
+
+            let wasm = engine::load_component(&engine, &component.source, &state_dir.join("cache"))
+                .with_context(|| ctx("cannot load"))?;
+            let pre = linker
+                .instantiate_pre(&wasm)
+                .map_err(anyhow::Error::from)
+                .with_context(|| ctx("imports an interface keel does not provide"))?;
+            let pre = match wasmtime_wasi_http::p3::bindings::ServicePre::new(pre.clone()) {
+                Ok(p3) => ProxyPre::P3(p3),
+                Err(_) => ProxyPre::P2(
+                    wasmtime_wasi_http::p2::bindings::ProxyPre::new(pre)
+                        .map_err(anyhow::Error::from)
+                        .with_context(|| ctx("does not export wasi:http/handler@0.3 or wasi:http/incoming-handler@0.2"))?,
+                ),
+            };
+            let handler = server::ComponentHandler {
+                engine: engine.clone(),
+                pre,
+                services,
+                limits: options.limits.clone(),
+            };
+            routes.push(server::RouteTarget {
+                route: route.route.clone(),
+                component: component.id.clone(),
+                handler: ProxyHandler::new(handler),
+            });
+        }
+        routes.sort_by_key(|t| std::cmp::Reverse(t.route.specificity()));
+
+        Ok(App {
+            name: manifest.name,
+            router: Arc::new(server::Router {
+                routes,
+                limits: options.limits.clone(),
+                in_flight: tokio::sync::Semaphore::new(options.max_in_flight),
+            }),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The routes served, as `(route, component)`.
+    pub fn routes(&self) -> Vec<(String, String)> {
+        self.router
+            .routes
+            .iter()
+            .map(|t| (t.route.as_spin_str(), t.component.clone()))
+            .collect()
+    }
+
+    /// Serve HTTP on `listener` until `shutdown` resolves.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        server::serve(self.router, listener, shutdown).await
+    }
+}
