@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Build every Keel guest component for wasm32-wasip2 and compose the
+# deployable components into dist/ (spin.toml's build command).
+#
+# Honours CARGO_TARGET_DIR (default: target). Run from anywhere; paths are
+# relative to the repository root.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+GUEST_CRATES=(
+    sql-spin-sqlite kv-spin auth-local
+    security
+    user-repository workspace-repository channel-repository message-repository
+    user-lifecycle workspace-management messaging
+    team-collab
+    sql-probe kv-probe
+)
+
+# name of the .wac file's output in dist/ -> .wac file
+declare -A COMPOSITIONS=(
+    [team-collab]=products/team-collab/team-collab.wac
+    [sql-conformance-sqlite]=tests/probes/sql-probe/sql-conformance-sqlite.wac
+    [kv-conformance-spin]=tests/probes/kv-probe/kv-conformance-spin.wac
+)
+
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    rustup target add wasm32-wasip2
+fi
+
+packages=()
+for crate in "${GUEST_CRATES[@]}"; do
+    packages+=(-p "$crate")
+done
+cargo build --release --target wasm32-wasip2 "${packages[@]}"
+
+mkdir -p dist
+for name in "${!COMPOSITIONS[@]}"; do
+    echo "composing dist/${name}.wasm from ${COMPOSITIONS[$name]}"
+    cargo run --release -q -p keel-compose -- "${COMPOSITIONS[$name]}" -o "dist/${name}.wasm"
+done
