@@ -17,3 +17,37 @@ pub mod http;
 pub mod migrations;
 #[cfg(feature = "sql")]
 pub mod sql;
+
+/// Map an error of a `keel:repositories/*` interface (variants `not-found`,
+/// `conflict`, `invalid-input`, `unavailable`) onto a domain error with the
+/// same variants, where `not-found` carries `$not_found` as its message,
+/// e.g. `keel_guest::repository_error!(err, channels => Error, "channel not found")`.
+#[macro_export]
+macro_rules! repository_error {
+    ($err:expr, $repository:ident => $domain:ident, $not_found:expr) => {
+        match $err {
+            $repository::Error::NotFound => $domain::NotFound(::std::string::String::from($not_found)),
+            $repository::Error::Conflict(message) => $domain::Conflict(message),
+            $repository::Error::InvalidInput(message) => $domain::InvalidInput(message),
+            $repository::Error::Unavailable(message) => $domain::Unavailable(message),
+        }
+    };
+}
+
+/// `impl From<keel_guest::sql::Error> for $error` for a repository's error
+/// type: constraint conflicts stay conflicts, every other database failure
+/// is `unavailable`.
+#[cfg(feature = "sql")]
+#[macro_export]
+macro_rules! impl_from_sql_error {
+    ($error:ident) => {
+        impl ::std::convert::From<$crate::sql::Error> for $error {
+            fn from(err: $crate::sql::Error) -> Self {
+                match err {
+                    $crate::sql::Error::Conflict(message) => $error::Conflict(message),
+                    other => $error::Unavailable($crate::sql::describe(&other)),
+                }
+            }
+        }
+    };
+}

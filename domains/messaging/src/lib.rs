@@ -60,12 +60,7 @@ impl Guest for Messaging {
 async fn authorize(actor_id: &str, workspace_id: &str, permission: Permission) -> Result<(), Error> {
     let found = workspaces::get_for_member(workspace_id.to_owned(), actor_id.to_owned())
         .await
-        .map_err(|err| match err {
-            workspaces::Error::NotFound => Error::NotFound("workspace not found".into()),
-            workspaces::Error::Conflict(message) => Error::Conflict(message),
-            workspaces::Error::InvalidInput(message) => Error::InvalidInput(message),
-            workspaces::Error::Unavailable(message) => Error::Unavailable(message),
-        })?;
+        .map_err(|err| keel_guest::repository_error!(err, workspaces => Error, "workspace not found"))?;
     let role = match found.role {
         workspaces::Role::Owner => security_context::Role::Owner,
         workspaces::Role::Admin => security_context::Role::Admin,
@@ -99,21 +94,11 @@ fn message(found: messages::Message) -> Message {
 }
 
 fn channel_error(err: channels::Error) -> Error {
-    match err {
-        channels::Error::NotFound => Error::NotFound("channel not found".into()),
-        channels::Error::Conflict(message) => Error::Conflict(message),
-        channels::Error::InvalidInput(message) => Error::InvalidInput(message),
-        channels::Error::Unavailable(message) => Error::Unavailable(message),
-    }
+    keel_guest::repository_error!(err, channels => Error, "channel not found")
 }
 
 fn message_error(err: messages::Error) -> Error {
-    match err {
-        messages::Error::NotFound => Error::NotFound("message not found".into()),
-        messages::Error::Conflict(message) => Error::Conflict(message),
-        messages::Error::InvalidInput(message) => Error::InvalidInput(message),
-        messages::Error::Unavailable(message) => Error::Unavailable(message),
-    }
+    keel_guest::repository_error!(err, messages => Error, "message not found")
 }
 
 export!(Messaging);

@@ -17,8 +17,6 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
-const NOT_FOUND: &str = "workspace not found";
-
 struct WorkspaceManagement;
 
 impl Guest for WorkspaceManagement {
@@ -125,21 +123,11 @@ fn to_platform(role: workspaces::Role) -> security_context::Role {
 }
 
 fn workspace_error(err: workspaces::Error) -> Error {
-    match err {
-        workspaces::Error::NotFound => Error::NotFound(NOT_FOUND.into()),
-        workspaces::Error::Conflict(message) => Error::Conflict(message),
-        workspaces::Error::InvalidInput(message) => Error::InvalidInput(message),
-        workspaces::Error::Unavailable(message) => Error::Unavailable(message),
-    }
+    keel_guest::repository_error!(err, workspaces => Error, "workspace not found")
 }
 
 fn user_error(err: users::Error) -> Error {
-    match err {
-        users::Error::NotFound => Error::NotFound("user not found".into()),
-        users::Error::Conflict(message) => Error::Conflict(message),
-        users::Error::InvalidInput(message) => Error::InvalidInput(message),
-        users::Error::Unavailable(message) => Error::Unavailable(message),
-    }
+    keel_guest::repository_error!(err, users => Error, "user not found")
 }
 
 export!(WorkspaceManagement);

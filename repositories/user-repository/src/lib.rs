@@ -100,13 +100,6 @@ fn decode(row: RowRef<'_>) -> Result<User, sql::Error> {
     })
 }
 
-impl From<sql::Error> for Error {
-    fn from(err: sql::Error) -> Self {
-        match err {
-            sql::Error::Conflict(message) => Error::Conflict(message),
-            other => Error::Unavailable(sql::describe(&other)),
-        }
-    }
-}
+keel_guest::impl_from_sql_error!(Error);
 
 export!(UserRepository);
