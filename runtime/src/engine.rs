@@ -13,7 +13,21 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// How often the epoch advances; guests yield to the executor at each tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-pub fn new_engine(pooling: bool) -> anyhow::Result<Engine> {
+/// The process-wide engine for `pooling`: one engine (and one epoch thread)
+/// serves every app loaded in the process, as in Spin.
+pub fn shared_engine(pooling: bool) -> anyhow::Result<Engine> {
+    static ENGINES: std::sync::Mutex<Vec<(bool, Engine)>> = std::sync::Mutex::new(Vec::new());
+    let mut engines = ENGINES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, engine)) = engines.iter().find(|(p, _)| *p == pooling) {
+        return Ok(engine.clone());
+    }
+    let engine = new_engine(pooling)?;
+    start_epoch_ticker(&engine);
+    engines.push((pooling, engine.clone()));
+    Ok(engine)
+}
+
+fn new_engine(pooling: bool) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
@@ -41,7 +55,7 @@ pub fn new_engine(pooling: bool) -> anyhow::Result<Engine> {
 }
 
 /// Start the thread that advances the engine's epoch.
-pub fn start_epoch_ticker(engine: &Engine) {
+fn start_epoch_ticker(engine: &Engine) {
     let engine = engine.weak();
     std::thread::Builder::new()
         .name("keel-epoch".into())

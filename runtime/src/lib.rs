@@ -46,6 +46,11 @@ pub struct RuntimeOptions {
     /// Where default SQLite files and the compile cache live
     /// (default `<app dir>/.keel`).
     pub state_dir: Option<PathBuf>,
+    /// Application variable values that win over the environment and
+    /// `.env`, like `spin up --variable name=value`.
+    pub variables: Vec<(String, String)>,
+    /// Where compiled components are cached (default `<state dir>/cache`).
+    pub cache_dir: Option<PathBuf>,
     pub limits: InstanceLimits,
     /// Use the pooling instance allocator.
     pub pooling: bool,
@@ -58,6 +63,8 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             runtime_config_file: None,
             state_dir: None,
+            cache_dir: None,
+            variables: Vec::new(),
             limits: InstanceLimits {
                 max_reuse: 128,
                 max_concurrent: 1,
@@ -91,18 +98,23 @@ impl App {
             .state_dir
             .clone()
             .unwrap_or_else(|| manifest.app_dir.join(".keel"));
-        let variables = Variables::resolve(&manifest, |k| std::env::var(k).ok())
+        let cache_dir = options.cache_dir.clone().unwrap_or_else(|| state_dir.join("cache"));
+        let overrides: HashMap<String, String> = options
+            .variables
+            .iter()
+            .map(|(name, value)| (format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value.clone()))
+            .collect();
+        let variables = Variables::resolve(&manifest, |k| overrides.get(k).cloned().or_else(|| std::env::var(k).ok()))
             .map_err(|m| anyhow::anyhow!("{}: {m}", manifest_path.display()))?;
 
-        let engine = match engine::new_engine(options.pooling) {
+        let engine = match engine::shared_engine(options.pooling) {
             Ok(engine) => engine,
             Err(e) if options.pooling => {
                 tracing::warn!("pooling allocator unavailable ({e}); using on-demand allocation");
-                engine::new_engine(false)?
+                engine::shared_engine(false)?
             }
             Err(e) => return Err(e),
         };
-        engine::start_epoch_ticker(&engine);
         let linker = host::linker(&engine)?;
 
         let mut sqlite_pools: HashMap<String, Arc<SqlitePool>> = HashMap::new();
@@ -167,7 +179,7 @@ impl App {
                 component.environment.clone().into_iter().collect(),
             ));
 
-            let wasm = engine::load_component(&engine, &component.source, &state_dir.join("cache"))
+            let wasm = engine::load_component(&engine, &component.source, &cache_dir)
                 .with_context(|| ctx("cannot load"))?;
             let pre = linker
                 .instantiate_pre(&wasm)

@@ -39,6 +39,10 @@ struct UpArgs {
     /// Spin-format runtime configuration (`[sqlite_database.*]`, `[key_value_store.*]`).
     #[arg(long)]
     runtime_config_file: Option<PathBuf>,
+    /// Set an application variable (`name=value`); wins over the
+    /// environment and `.env`.
+    #[arg(long = "variable", value_parser = parse_variable)]
+    variables: Vec<(String, String)>,
     /// Directory for default databases and the compile cache [default: <app dir>/.keel].
     #[arg(long)]
     state_dir: Option<PathBuf>,
@@ -81,6 +85,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+fn parse_variable(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected name=value, got `{s}`"))
+}
+
 fn build(manifest_path: &Path) -> anyhow::Result<()> {
     let manifest = Manifest::load(manifest_path)?;
     for component in manifest.components.values() {
@@ -113,6 +123,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut options = RuntimeOptions {
         runtime_config_file: args.runtime_config_file,
         state_dir: args.state_dir,
+        variables: args.variables,
         pooling: !args.no_pooling,
         ..RuntimeOptions::default()
     };

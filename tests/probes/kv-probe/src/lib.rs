@@ -9,6 +9,10 @@
 //! `{"op":"increment","key":k,"delta":n}` → `{"value":n}`.
 //! Errors: `{"error":{"code":…,"message":…}}` with 400 for invalid_input,
 //! 503 for unavailable and 500 otherwise.
+//!
+//! The runtime's isolation suite also uses three misbehaving routes:
+//! `POST /fault/spin` never returns, `POST /fault/trap` traps and
+//! `POST /fault/exhaust-memory` allocates until memory runs out.
 
 use keel::infrastructure::kv::{self, Error};
 use keel_guest::http::{self as respond, Response};
@@ -37,8 +41,15 @@ enum Op {
 
 #[spin_sdk::http_service]
 async fn handle(request: Request) -> Response {
-    if request.method() != Method::POST || request.uri().path() != "/op" {
-        return respond::error(StatusCode::NOT_FOUND, "not_found", "the probe only serves POST /op");
+    if request.method() != Method::POST {
+        return respond::error(StatusCode::NOT_FOUND, "not_found", "the probe only serves POST");
+    }
+    match request.uri().path() {
+        "/op" => {}
+        "/fault/spin" => spin_forever(),
+        "/fault/trap" => panic!("the probe was asked to trap"),
+        "/fault/exhaust-memory" => exhaust_memory(),
+        _ => return respond::error(StatusCode::NOT_FOUND, "not_found", "unknown probe route"),
     }
     let op = match request.into_body().bytes().await {
         Ok(body) => serde_json::from_slice::<Op>(&body)
@@ -51,6 +62,21 @@ async fn handle(request: Request) -> Response {
             Err(err) => kv_error(err),
         },
         Err(response) => response,
+    }
+}
+
+fn spin_forever() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn exhaust_memory() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1; 16 << 20]);
+        std::hint::black_box(&hoard);
     }
 }
 

@@ -1,0 +1,71 @@
+//! Runs every Gherkin suite under `tests/features` against the real,
+//! composed components served by Keel's runtime (in-process, over HTTP on
+//! loopback).
+//!
+//! * `team_collab/` drives `dist/team-collab.wasm` as a user would.
+//! * `conformance/sql.feature` and `conformance/kv.feature` run once per
+//!   implementation listed in [`steps::implementations`], so every adapter
+//!   and host backend passes the same suite.
+//!
+//! Prints `N passed, N failed` (scenarios) at the end and fails on any
+//! failure.
+
+mod steps;
+
+use cucumber::{World as _, writer};
+use steps::{KeelWorld, Target};
+
+async fn run_suite(label: &str, path: &str, target: Target) -> (usize, usize) {
+    println!("\n=== {label} ===");
+    steps::set_target(target);
+    let summary = KeelWorld::cucumber()
+        .max_concurrent_scenarios(2)
+        .with_writer(writer::Basic::stdout().summarized())
+        .fail_on_skipped()
+        .run(path)
+        .await;
+    let stats = summary.scenarios_stats();
+    let failed = stats.failed + stats.skipped + summary.parsing_errors() + summary.hook_errors();
+    (stats.passed, failed)
+}
+
+#[tokio::main]
+async fn main() {
+    let root = steps::repo_root();
+    let features = root.join("tests/features");
+    let mut passed = 0;
+    let mut failed = 0;
+
+    let mut suites = vec![(
+        "team-collab product".to_string(),
+        features.join("team_collab"),
+        Target::TeamCollab,
+    )];
+    for implementation in steps::implementations() {
+        let file = match implementation.interface {
+            "sql" => "conformance/sql.feature",
+            _ => "conformance/kv.feature",
+        };
+        suites.push((
+            format!("{} conformance: {}", implementation.interface, implementation.name),
+            features.join(file),
+            Target::Conformance(implementation),
+        ));
+    }
+    suites.push(("runtime isolation".to_string(), features.join("runtime"), Target::Faults));
+
+    let filter = std::env::var("KEEL_FEATURES").ok();
+    for (label, path, target) in suites {
+        if filter.as_deref().is_some_and(|f| !label.contains(f)) {
+            continue;
+        }
+        let (p, f) = run_suite(&label, path.to_str().expect("utf-8 path"), target).await;
+        passed += p;
+        failed += f;
+    }
+
+    println!("\n{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,37 @@
+Feature: HTTP behaviour
+  Errors are JSON, and the server stays healthy whatever it is sent.
+
+  Background:
+    Given a running team-collab server
+    And "alice" has signed up
+
+  Scenario: The health check answers without authentication
+    When a client sends GET "/healthz"
+    Then the response status is 200
+
+  Scenario: Unknown routes get 404 with a JSON error
+    When "alice" sends GET "/v1/nothing-here"
+    Then the response status is 404
+    And the error code is "not_found"
+    And the response header "content-type" contains "application/json"
+
+  Scenario: A wrong method gets 405 and the allowed methods
+    When "alice" sends DELETE "/v1/workspaces"
+    Then the response status is 405
+    And the error code is "method_not_allowed"
+    And the response header "allow" contains "GET"
+
+  Scenario: Malformed JSON gets 400
+    When "alice" sends POST "/v1/workspaces" with body '{"name": '
+    Then the response status is 400
+    And the error code is "invalid_json"
+
+  Scenario: A body over the limit gets 413 and the server keeps serving
+    When "alice" sends POST "/v1/workspaces" with a body of 2000000 bytes
+    Then the response status is 413
+    When a client sends GET "/healthz"
+    Then the response status is 200
+
+  Scenario: Concurrent requests are all served
+    When 40 clients send GET "/healthz" at once
+    Then all 40 responses have status 200

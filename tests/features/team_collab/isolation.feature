@@ -1,0 +1,48 @@
+Feature: Tenant isolation
+  Nobody outside a workspace can see or change its data, and they cannot
+  even tell it exists.
+
+  Background:
+    Given a running team-collab server
+    And "alice" has signed up
+    And "eve" has signed up
+    And "alice" has created workspace "acme"
+    And "alice" has created channel "secret" in workspace "acme"
+    And "alice" has posted 3 messages to channel "secret"
+    And "eve" has created workspace "evil"
+    And "eve" has created channel "lobby" in workspace "evil"
+
+  Scenario Outline: A non-member gets 404 for every route of another workspace
+    When "eve" sends <method> "<path>" with body '<body>'
+    Then the response status is 404
+
+    Examples:
+      | method | path                                                                  | body                                      |
+      | GET    | /v1/workspaces/{workspace:acme}                                        |                                           |
+      | GET    | /v1/workspaces/{workspace:acme}/members                                |                                           |
+      | POST   | /v1/workspaces/{workspace:acme}/members                                | {"email":"eve@example.com","role":"owner"} |
+      | GET    | /v1/workspaces/{workspace:acme}/channels                               |                                           |
+      | POST   | /v1/workspaces/{workspace:acme}/channels                               | {"name":"backdoor"}                       |
+      | GET    | /v1/workspaces/{workspace:acme}/channels/{channel:secret}/messages    |                                           |
+      | POST   | /v1/workspaces/{workspace:acme}/channels/{channel:secret}/messages    | {"text":"hi"}                             |
+
+  Scenario Outline: Another workspace's channel cannot be reached through one's own workspace
+    When "eve" sends <method> "/v1/workspaces/{workspace:evil}/channels/{channel:secret}/messages" with body '<body>'
+    Then the response status is 404
+
+    Examples:
+      | method | body          |
+      | GET    |               |
+      | POST   | {"text":"hi"} |
+
+  Scenario: Workspace lists show only one's own workspaces
+    When "eve" sends GET "/v1/workspaces"
+    Then the response list "workspaces" has 1 item
+    And the response field "workspaces.0.name" is "evil"
+
+  Scenario: The unknown-workspace and not-a-member answers are the same
+    When "eve" sends GET "/v1/workspaces/wsp_00000000000000000000000000000000/channels"
+    Then the response status is 404
+    And I remember the response field "error.message" as "unknown workspace message"
+    When "eve" sends GET "/v1/workspaces/{workspace:acme}/channels"
+    Then the response field "error.message" is the remembered "unknown workspace message"

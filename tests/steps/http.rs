@@ -1,0 +1,217 @@
+//! Generic HTTP steps: send a request, check the JSON that comes back.
+
+use std::time::Duration;
+
+use cucumber::{then, when};
+use serde_json::Value;
+
+use super::{KeelWorld, Reply};
+
+impl KeelWorld {
+    /// Send a request as `user` (or anonymously) and keep the reply.
+    pub async fn send(&mut self, user: Option<&str>, method: &str, path: &str, body: Option<String>) -> &Reply {
+        let token = user.map(|u| self.user(u).token.clone());
+        let mut headers = Vec::new();
+        if let Some(token) = token {
+            headers.push(("authorization".to_string(), format!("Bearer {token}")));
+        }
+        self.send_with_headers(method, path, body, headers).await
+    }
+
+    pub async fn send_with_headers(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: Vec<(String, String)>,
+    ) -> &Reply {
+        let url = format!("{}{}", self.server().base, self.interpolate(path));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut request = self.client.request(method, url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = body.filter(|b| !b.is_empty()) {
+            request = request.header("content-type", "application/json").body(self.interpolate(&body));
+        }
+        let reply = read_reply(request.send().await.expect("request sent")).await;
+        self.reply = Some(reply);
+        self.reply()
+    }
+}
+
+pub async fn read_reply(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("response body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {}", String::from_utf8_lossy(&bytes)))
+    };
+    Reply { status, headers, body }
+}
+
+/// `a.b.0.c` into the JSON value.
+pub fn field<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(value, |v, key| match key.parse::<usize>() {
+        Ok(i) if v.is_array() => v.get(i),
+        _ => v.get(key),
+    })
+}
+
+fn reply_field<'w>(world: &'w KeelWorld, path: &str) -> &'w Value {
+    let reply = world.reply();
+    field(&reply.body, path).unwrap_or_else(|| panic!("no field `{path}` in {} {}", reply.status, reply.body))
+}
+
+#[when(expr = "a client sends {word} {string}")]
+async fn anonymous_request(world: &mut KeelWorld, method: String, path: String) {
+    world.send(None, &method, &path, None).await;
+}
+
+#[when(regex = r#"^a client sends (\w+) "([^"]*)" with body '(.*)'$"#)]
+async fn anonymous_request_with_body(world: &mut KeelWorld, method: String, path: String, body: String) {
+    world.send(None, &method, &path, Some(body)).await;
+}
+
+#[when(expr = "a client sends {word} {string} with header {string} set to {string}")]
+async fn anonymous_request_with_header(world: &mut KeelWorld, method: String, path: String, name: String, value: String) {
+    world.send_with_headers(&method, &path, None, vec![(name, value)]).await;
+}
+
+#[when(expr = "{string} sends {word} {string}")]
+async fn user_request(world: &mut KeelWorld, user: String, method: String, path: String) {
+    world.send(Some(&user), &method, &path, None).await;
+}
+
+#[when(regex = r#"^"([^"]+)" sends (\w+) "([^"]*)" with body '(.*)'$"#)]
+async fn user_request_with_body(world: &mut KeelWorld, user: String, method: String, path: String, body: String) {
+    world.send(Some(&user), &method, &path, Some(body)).await;
+}
+
+#[when(expr = "{string} sends {word} {string} with a body of {int} bytes")]
+async fn user_request_with_large_body(world: &mut KeelWorld, user: String, method: String, path: String, size: usize) {
+    let body = format!("{{\"name\":\"{}\"}}", "x".repeat(size));
+    world.send(Some(&user), &method, &path, Some(body)).await;
+}
+
+#[when(expr = "{int} clients send {word} {string} at once")]
+async fn concurrent_requests(world: &mut KeelWorld, count: usize, method: String, path: String) {
+    let url = format!("{}{}", world.server().base, path);
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let requests = (0..count).map(|_| {
+        let request = world.client.request(method.clone(), &url);
+        async move { read_reply(request.send().await.expect("request sent")).await }
+    });
+    world.replies = futures::future::join_all(requests).await;
+}
+
+#[when(expr = "{int} milliseconds pass")]
+async fn wait(_world: &mut KeelWorld, millis: u64) {
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+#[then(expr = "all {int} responses have status {int}")]
+fn all_statuses(world: &mut KeelWorld, count: usize, status: u16) {
+    assert_eq!(world.replies.len(), count);
+    for reply in &world.replies {
+        assert_eq!(reply.status, status, "{}", reply.body);
+    }
+}
+
+#[then(expr = "the response status is {int}")]
+fn status_is(world: &mut KeelWorld, status: u16) {
+    let reply = world.reply();
+    assert_eq!(reply.status, status, "body: {}", reply.body);
+}
+
+#[then(expr = "the error code is {string}")]
+fn error_code_is(world: &mut KeelWorld, code: String) {
+    let reply = world.reply();
+    assert_eq!(field(&reply.body, "error.code").and_then(Value::as_str), Some(code.as_str()), "body: {}", reply.body);
+    assert!(
+        field(&reply.body, "error.message").is_some_and(Value::is_string),
+        "error without message: {}",
+        reply.body
+    );
+}
+
+#[then(expr = "the response field {string} is {string}")]
+fn field_is_string(world: &mut KeelWorld, path: String, expected: String) {
+    assert_eq!(reply_field(world, &path), &Value::String(expected));
+}
+
+#[then(regex = r#"^the response field "([^"]+)" is (-?\d+|true|false|null)$"#)]
+fn field_is_literal(world: &mut KeelWorld, path: String, literal: String) {
+    let expected: Value = serde_json::from_str(&literal).unwrap();
+    let actual = field(&world.reply().body, &path).cloned().unwrap_or(Value::Null);
+    assert_eq!(actual, expected, "field `{path}` in {}", world.reply().body);
+}
+
+#[then(regex = r#"^the response field "([^"]+)" is '(.*)'$"#)]
+fn field_is_json(world: &mut KeelWorld, path: String, json: String) {
+    let expected: Value = serde_json::from_str(&json).expect("expected value is JSON");
+    assert_eq!(reply_field(world, &path), &expected);
+}
+
+#[then(expr = "the response has a string field {string}")]
+fn has_string_field(world: &mut KeelWorld, path: String) {
+    assert!(reply_field(world, &path).as_str().is_some_and(|s| !s.is_empty()));
+}
+
+#[then(regex = r#"^the response list "([^"]+)" has (\d+) items?$"#)]
+fn list_length(world: &mut KeelWorld, path: String, count: usize) {
+    let list = reply_field(world, &path).as_array().expect("a JSON array");
+    assert_eq!(list.len(), count, "{}", world.reply().body);
+}
+
+#[then(expr = "the response header {string} contains {string}")]
+fn header_contains(world: &mut KeelWorld, name: String, expected: String) {
+    let value = world
+        .reply()
+        .headers
+        .get(&name)
+        .unwrap_or_else(|| panic!("no `{name}` header"))
+        .to_str()
+        .unwrap();
+    assert!(value.contains(&expected), "`{name}: {value}`");
+}
+
+#[then(expr = "I remember the response field {string} as {string}")]
+fn remember(world: &mut KeelWorld, path: String, name: String) {
+    let value = reply_field(world, &path).clone();
+    world.remembered.insert(name, value);
+}
+
+#[then(expr = "the response field {string} is the remembered {string}")]
+fn is_remembered(world: &mut KeelWorld, path: String, name: String) {
+    assert_eq!(reply_field(world, &path), &world.remembered[&name]);
+}
+
+#[when(expr = "a client sends POST {string} while {int} other requests are made")]
+async fn runaway_alongside_others(world: &mut KeelWorld, path: String, others: usize) {
+    let base = world.server().base.clone();
+    let runaway = tokio::spawn(world.client.post(format!("{base}{path}")).send());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut replies = Vec::new();
+    for _ in 0..others {
+        let response = world
+            .client
+            .post(format!("{base}/op"))
+            .body(r#"{"op":"get","key":"k"}"#)
+            .send()
+            .await
+            .expect("request sent");
+        replies.push(read_reply(response).await);
+    }
+    world.replies = replies;
+    let runaway = read_reply(runaway.await.expect("task").expect("runaway request")).await;
+    assert_eq!(runaway.status, 504, "{}", runaway.body);
+}
+
+#[then(expr = "all {int} other responses have status {int}")]
+fn all_other_statuses(world: &mut KeelWorld, count: usize, status: u16) {
+    all_statuses(world, count, status);
+}

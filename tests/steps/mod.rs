@@ -1,0 +1,112 @@
+//! Step definitions shared by all suites, and the server each scenario
+//! talks to.
+
+mod http;
+mod product;
+mod server;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+pub use server::{Implementation, implementations};
+use server::Server;
+
+/// What the scenarios of the current suite run against.
+#[derive(Debug, Clone)]
+pub enum Target {
+    TeamCollab,
+    Conformance(Implementation),
+    /// The KV probe with a short request timeout, for fault isolation.
+    Faults,
+}
+
+static TARGET: Mutex<Option<Target>> = Mutex::new(None);
+
+pub fn set_target(target: Target) {
+    *TARGET.lock().unwrap() = Some(target);
+}
+
+fn target() -> Target {
+    TARGET.lock().unwrap().clone().expect("suite target set before running")
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A signed-up user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+/// The last HTTP response.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, cucumber::World)]
+#[world(init = Self::new)]
+pub struct KeelWorld {
+    server: Option<Server>,
+    client: reqwest::Client,
+    reply: Option<Reply>,
+    users: HashMap<String, User>,
+    /// `workspace:acme`, `channel:general` … → id.
+    ids: HashMap<String, String>,
+    /// Which workspace each channel belongs to.
+    channel_workspace: HashMap<String, String>,
+    remembered: HashMap<String, serde_json::Value>,
+    pages: Vec<Vec<serde_json::Value>>,
+    replies: Vec<Reply>,
+}
+
+impl KeelWorld {
+    fn new() -> Self {
+        KeelWorld {
+            server: None,
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("http client"),
+            reply: None,
+            users: HashMap::new(),
+            ids: HashMap::new(),
+            channel_workspace: HashMap::new(),
+            remembered: HashMap::new(),
+            pages: Vec::new(),
+            replies: Vec::new(),
+        }
+    }
+
+    fn server(&self) -> &Server {
+        self.server.as_ref().expect("a running server (missing Given step?)")
+    }
+
+    fn reply(&self) -> &Reply {
+        self.reply.as_ref().expect("a response (missing When step?)")
+    }
+
+    fn user(&self, name: &str) -> &User {
+        self.users
+            .get(name)
+            .unwrap_or_else(|| panic!("user `{name}` has not signed up"))
+    }
+
+    /// Replace `{workspace:acme}`-style placeholders with remembered ids.
+    fn interpolate(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (key, id) in &self.ids {
+            out = out.replace(&format!("{{{key}}}"), id);
+        }
+        assert!(!out.contains("{workspace:") && !out.contains("{channel:"), "unknown placeholder in `{text}`");
+        out
+    }
+}

@@ -1,0 +1,214 @@
+//! Steps in the product's own words (sign up, create a workspace, post …)
+//! and for the conformance probes.
+
+use cucumber::{given, then, when};
+use serde_json::{Value, json};
+
+use super::http::field;
+use super::{KeelWorld, User};
+
+const PASSWORD: &str = "correct-horse-1";
+
+impl KeelWorld {
+    async fn sign_up(&mut self, name: &str, email: &str, password: &str) {
+        let body = json!({ "email": email, "password": password, "display_name": name }).to_string();
+        let reply = self.send(None, "POST", "/v1/auth/signup", Some(body)).await.clone();
+        if reply.status == 201 {
+            let user = User {
+                id: field(&reply.body, "user.id").and_then(Value::as_str).expect("user.id").to_string(),
+                email: field(&reply.body, "user.email").and_then(Value::as_str).expect("user.email").to_string(),
+                password: password.to_string(),
+                token: field(&reply.body, "token").and_then(Value::as_str).expect("token").to_string(),
+            };
+            self.users.insert(name.to_string(), user);
+        }
+    }
+
+    async fn expect_created(&mut self, user: &str, path: &str, body: Value) -> Value {
+        let reply = self.send(Some(user), "POST", path, Some(body.to_string())).await;
+        assert_eq!(reply.status, 201, "POST {path}: {}", reply.body);
+        reply.body.clone()
+    }
+
+    fn channel_path(&self, channel: &str) -> String {
+        let workspace = &self.channel_workspace[channel];
+        format!("/v1/workspaces/{{workspace:{workspace}}}/channels/{{channel:{channel}}}/messages")
+    }
+}
+
+#[given(expr = "{string} has signed up")]
+async fn has_signed_up(world: &mut KeelWorld, name: String) {
+    world.sign_up(&name, &format!("{name}@example.com"), PASSWORD).await;
+    assert_eq!(world.reply().status, 201, "{}", world.reply().body);
+}
+
+#[when(expr = "{string} signs up with email {string} and password {string}")]
+async fn signs_up(world: &mut KeelWorld, name: String, email: String, password: String) {
+    world.sign_up(&name, &email, &password).await;
+}
+
+#[when(expr = "{string} logs in with password {string}")]
+async fn logs_in(world: &mut KeelWorld, name: String, password: String) {
+    let email = world.user(&name).email.clone();
+    let body = json!({ "email": email, "password": password }).to_string();
+    world.send(None, "POST", "/v1/auth/login", Some(body)).await;
+}
+
+#[when(expr = "{string} sends GET {string} with a tampered token")]
+async fn tampered_token(world: &mut KeelWorld, name: String, path: String) {
+    let token = world.user(&name).token.clone();
+    let mut parts: Vec<String> = token.split('.').map(String::from).collect();
+    assert_eq!(parts.len(), 3, "a JWT has three parts");
+    // Re-encode the payload with another subject, keep the old signature.
+    let forged = parts[1].replace(|c: char| c == 'A', "B");
+    parts[1] = if forged == parts[1] { format!("{}A", parts[1]) } else { forged };
+    let header = ("authorization".to_string(), format!("Bearer {}", parts.join(".")));
+    world.send_with_headers("GET", &path, None, vec![header]).await;
+}
+
+#[given(expr = "{string} has created workspace {string}")]
+async fn has_created_workspace(world: &mut KeelWorld, user: String, workspace: String) {
+    let body = world.expect_created(&user, "/v1/workspaces", json!({ "name": workspace })).await;
+    let id = body["id"].as_str().expect("workspace id").to_string();
+    world.ids.insert(format!("workspace:{workspace}"), id);
+}
+
+#[given(expr = "{string} has added {string} to workspace {string} as {string}")]
+async fn has_added_member(world: &mut KeelWorld, owner: String, member: String, workspace: String, role: String) {
+    let email = world.user(&member).email.clone();
+    let path = format!("/v1/workspaces/{{workspace:{workspace}}}/members");
+    world.expect_created(&owner, &path, json!({ "email": email, "role": role })).await;
+}
+
+#[given(expr = "{string} has created channel {string} in workspace {string}")]
+async fn has_created_channel(world: &mut KeelWorld, user: String, channel: String, workspace: String) {
+    let path = format!("/v1/workspaces/{{workspace:{workspace}}}/channels");
+    let body = world.expect_created(&user, &path, json!({ "name": channel })).await;
+    let id = body["id"].as_str().expect("channel id").to_string();
+    world.ids.insert(format!("channel:{channel}"), id);
+    world.channel_workspace.insert(channel, workspace);
+}
+
+#[given(expr = "{string} has posted {int} messages to channel {string}")]
+async fn has_posted(world: &mut KeelWorld, user: String, count: usize, channel: String) {
+    let path = world.channel_path(&channel);
+    for i in 0..count {
+        world.expect_created(&user, &path, json!({ "text": format!("message {i}") })).await;
+    }
+}
+
+#[when(expr = "{string} posts a message of {int} characters to channel {string}")]
+async fn posts_long_message(world: &mut KeelWorld, user: String, length: usize, channel: String) {
+    let path = world.channel_path(&channel);
+    let body = json!({ "text": "é".repeat(length) }).to_string();
+    world.send(Some(&user), "POST", &path, Some(body)).await;
+}
+
+#[when(expr = "{string} pages through channel {string} with limit {int}")]
+async fn pages_through(world: &mut KeelWorld, user: String, channel: String, limit: usize) {
+    let base = world.channel_path(&channel);
+    let mut cursor: Option<String> = None;
+    world.pages.clear();
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("{base}?limit={limit}&before={c}"),
+            None => format!("{base}?limit={limit}"),
+        };
+        let reply = world.send(Some(&user), "GET", &path, None).await.clone();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        world.pages.push(reply.body["messages"].as_array().expect("messages").clone());
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+        assert!(world.pages.len() < 100, "pagination does not end");
+    }
+}
+
+#[then(regex = r"^the pages had ([\d, and]+) messages$")]
+fn pages_had(world: &mut KeelWorld, counts: String) {
+    let expected: Vec<usize> = counts
+        .split([',', ' '])
+        .filter(|s| !s.is_empty() && *s != "and")
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let actual: Vec<usize> = world.pages.iter().map(Vec::len).collect();
+    assert_eq!(actual, expected);
+}
+
+#[then("every message was seen once, newest first")]
+fn newest_first(world: &mut KeelWorld) {
+    let texts: Vec<String> = world
+        .pages
+        .iter()
+        .flatten()
+        .map(|m| m["text"].as_str().expect("text").to_string())
+        .collect();
+    let expected: Vec<String> = (0..texts.len()).rev().map(|i| format!("message {i}")).collect();
+    assert_eq!(texts, expected);
+}
+
+#[then(expr = "the response field {string} is the id of {string}")]
+fn is_user_id(world: &mut KeelWorld, path: String, user: String) {
+    let id = world.user(&user).id.clone();
+    assert_eq!(field(&world.reply().body, &path), Some(&Value::String(id)));
+}
+
+#[given(expr = "the probe executes {string}")]
+async fn probe_executes(world: &mut KeelWorld, sql: String) {
+    let body = json!({ "sql": sql, "params": [] }).to_string();
+    let reply = world.send(None, "POST", "/execute", Some(body)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[given(expr = "the probe has inserted items {string} with quantities {string}")]
+async fn probe_inserts(world: &mut KeelWorld, names: String, quantities: String) {
+    for (name, qty) in names.split(", ").zip(quantities.split(", ")) {
+        let qty: i64 = qty.parse().unwrap();
+        let body = json!({
+            "sql": "INSERT INTO items (name, qty) VALUES (?1, ?2)",
+            "params": [{ "text": name }, { "integer": qty }],
+        });
+        let reply = world.send(None, "POST", "/execute", Some(body.to_string())).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+}
+
+#[then(regex = r"^the probe counts (\d+) items?$")]
+async fn probe_counts(world: &mut KeelWorld, count: i64) {
+    let body = json!({ "sql": "SELECT COUNT(*) AS n FROM items", "params": [] }).to_string();
+    let reply = world.send(None, "POST", "/query", Some(body)).await;
+    assert_eq!(field(&reply.body, "rows.0.0"), Some(&json!({ "integer": count })), "{}", reply.body);
+}
+
+#[when(regex = r"^the kv probe runs '(.*)'$")]
+async fn kv_op(world: &mut KeelWorld, op: String) {
+    world.send(None, "POST", "/op", Some(op)).await;
+}
+
+#[given(expr = "the kv probe has set keys {string}")]
+async fn kv_set_keys(world: &mut KeelWorld, keys: String) {
+    for key in keys.split(", ") {
+        let body = json!({ "op": "set", "key": key, "value": "v" }).to_string();
+        let reply = world.send(None, "POST", "/op", Some(body)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+}
+
+#[when(expr = "{int} clients each increment {string} {int} times")]
+async fn concurrent_increments(world: &mut KeelWorld, clients: usize, key: String, times: usize) {
+    let url = format!("{}/op", world.server().base);
+    let body = json!({ "op": "increment", "key": key, "delta": 1 }).to_string();
+    let tasks = (0..clients).map(|_| {
+        let client = world.client.clone();
+        let (url, body) = (url.clone(), body.clone());
+        async move {
+            for _ in 0..times {
+                let response = client.post(&url).body(body.clone()).send().await.expect("request sent");
+                let status = response.status();
+                assert!(status.is_success(), "increment failed: {status} {}", response.text().await.unwrap_or_default());
+            }
+        }
+    });
+    futures::future::join_all(tasks).await;
+}

@@ -1,0 +1,198 @@
+//! Starting, restarting and stopping Keel's runtime for a scenario.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cucumber::given;
+use keel_runtime::{App, RuntimeOptions};
+use tokio::sync::oneshot;
+
+use super::{KeelWorld, Target, repo_root, target};
+
+/// One implementation of an infrastructure interface: a composed probe
+/// component plus the runtime configuration that picks the host backend.
+#[derive(Debug, Clone)]
+pub struct Implementation {
+    pub interface: &'static str,
+    pub name: &'static str,
+    /// Manifest of the probe app, relative to the repository root.
+    manifest: &'static str,
+    /// Runtime configuration (Spin format), or none for the defaults.
+    runtime_config: Option<&'static str>,
+}
+
+/// Every implementation the conformance suites run against.
+pub fn implementations() -> Vec<Implementation> {
+    vec![
+        Implementation {
+            interface: "sql",
+            name: "sql-spin-sqlite on a SQLite file",
+            manifest: "tests/probes/sql-probe/spin.toml",
+            runtime_config: None,
+        },
+        Implementation {
+            interface: "sql",
+            name: "sql-spin-sqlite on in-memory SQLite",
+            manifest: "tests/probes/sql-probe/spin.toml",
+            runtime_config: Some("[sqlite_database.default]\ntype = \"spin\"\n"),
+        },
+        Implementation {
+            interface: "kv",
+            name: "kv-spin on the SQLite key-value store",
+            manifest: "tests/probes/kv-probe/spin.toml",
+            runtime_config: None,
+        },
+        Implementation {
+            interface: "kv",
+            name: "kv-spin on the in-memory key-value store",
+            manifest: "tests/probes/kv-probe/spin.toml",
+            runtime_config: Some("[key_value_store.default]\ntype = \"memory\"\n"),
+        },
+    ]
+}
+
+#[derive(Debug)]
+pub struct Server {
+    pub base: String,
+    manifest: PathBuf,
+    state_dir: PathBuf,
+    runtime_config: Option<PathBuf>,
+    request_timeout: Duration,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+fn scratch_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "keel-features-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+impl Server {
+    async fn start(manifest: PathBuf, runtime_config: Option<&str>, request_timeout: Duration) -> Server {
+        let state_dir = scratch_dir();
+        let runtime_config = runtime_config.map(|text| {
+            let path = state_dir.join("runtime-config.toml");
+            std::fs::write(&path, text).expect("write runtime config");
+            path
+        });
+        let mut server = Server {
+            base: String::new(),
+            manifest,
+            state_dir,
+            runtime_config,
+            request_timeout,
+            shutdown: None,
+            task: None,
+        };
+        server.boot().await;
+        server
+    }
+
+    async fn boot(&mut self) {
+        let mut options = RuntimeOptions {
+            runtime_config_file: self.runtime_config.clone(),
+            state_dir: Some(self.state_dir.join("state")),
+            cache_dir: Some(std::env::temp_dir().join("keel-features-compile-cache")),
+            variables: vec![(
+                "token_secret".into(),
+                "cucumber-test-secret-0123456789abcdef0123456789".into(),
+            )],
+            ..RuntimeOptions::default()
+        };
+        options.limits.request_timeout = self.request_timeout;
+        let app = App::load(&self.manifest, options)
+            .await
+            .unwrap_or_else(|e| panic!("cannot load {}: {e:#}", self.manifest.display()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        self.base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel();
+        self.shutdown = Some(tx);
+        self.task = Some(tokio::spawn(async move {
+            app.serve(listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .map_err(|e| format!("{e:#}"))
+        }));
+    }
+
+    async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran cleanly");
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.boot().await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+}
+
+fn require_built(path: &Path) {
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/build-components.sh first",
+        path.display()
+    );
+}
+
+#[given("a running team-collab server")]
+async fn team_collab_server(world: &mut KeelWorld) {
+    assert!(matches!(target(), Target::TeamCollab), "suite/target mismatch");
+    require_built(&repo_root().join("dist/team-collab.wasm"));
+    world.server = Some(Server::start(repo_root().join("spin.toml"), None, Duration::from_secs(10)).await);
+}
+
+#[given(expr = "a running {word} implementation")]
+async fn implementation_server(world: &mut KeelWorld, interface: String) {
+    let Target::Conformance(implementation) = target() else {
+        panic!("conformance steps need a conformance target");
+    };
+    assert_eq!(implementation.interface, interface, "suite/target mismatch");
+    world.server = Some(
+        Server::start(
+            repo_root().join(implementation.manifest),
+            implementation.runtime_config,
+            Duration::from_secs(10),
+        )
+        .await,
+    );
+}
+
+#[given(expr = "a running fault probe with a request timeout of {int} second(s)")]
+async fn fault_server(world: &mut KeelWorld, seconds: u64) {
+    assert!(matches!(target(), Target::Faults), "suite/target mismatch");
+    world.server = Some(
+        Server::start(
+            repo_root().join("tests/probes/kv-probe/spin.toml"),
+            None,
+            Duration::from_secs(seconds),
+        )
+        .await,
+    );
+}
+
+#[cucumber::when("the server restarts")]
+async fn restart(world: &mut KeelWorld) {
+    world.server.as_mut().expect("running server").restart().await;
+}
