@@ -12,7 +12,8 @@
 
 mod steps;
 
-use cucumber::{World as _, writer};
+use cucumber::writer::{self, Stats as _};
+use cucumber::{World as _, WriterExt as _};
 use steps::{KeelWorld, Target};
 
 async fn run_suite(label: &str, path: &str, target: Target) -> (usize, usize) {

@@ -138,7 +138,7 @@ fn error_code_is(world: &mut KeelWorld, code: String) {
     );
 }
 
-#[then(expr = "the response field {string} is {string}")]
+#[then(regex = r#"^the response field "([^"]+)" is "(.*)"$"#)]
 fn field_is_string(world: &mut KeelWorld, path: String, expected: String) {
     assert_eq!(reply_field(world, &path), &Value::String(expected));
 }

@@ -40,7 +40,6 @@ pub fn repo_root() -> PathBuf {
 pub struct User {
     pub id: String,
     pub email: String,
-    pub password: String,
     pub token: String,
 }
 

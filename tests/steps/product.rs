@@ -17,7 +17,6 @@ impl KeelWorld {
             let user = User {
                 id: field(&reply.body, "user.id").and_then(Value::as_str).expect("user.id").to_string(),
                 email: field(&reply.body, "user.email").and_then(Value::as_str).expect("user.email").to_string(),
-                password: password.to_string(),
                 token: field(&reply.body, "token").and_then(Value::as_str).expect("token").to_string(),
             };
             self.users.insert(name.to_string(), user);

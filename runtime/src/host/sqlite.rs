@@ -32,10 +32,15 @@ impl SqlitePool {
                 }
                 (path.display().to_string(), false)
             }
-            SqliteBackend::Memory => (
-                format!("file:keel-{label}-{}?mode=memory&cache=shared", std::process::id()),
-                true,
-            ),
+            SqliteBackend::Memory => {
+                // Unique per pool: several apps may share one process.
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (
+                    format!("file:keel-{label}-{}-{n}?mode=memory&cache=shared", std::process::id()),
+                    true,
+                )
+            }
         };
         let pool = SqlitePool {
             target,

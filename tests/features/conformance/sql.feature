@@ -16,9 +16,9 @@ Feature: keel:infrastructure/sql conformance
     Then the response status is 200
     And the response field "rows_affected" is 1
     And the response field "last_insert_id" is 1
-    When a client sends POST "/query" with body '{"sql":"SELECT name, qty, price, data, NULL AS nothing FROM items","params":[]}'
+    When a client sends POST "/query" with body '{"sql":"SELECT name, qty, price, data, NULL AS missing FROM items","params":[]}'
     Then the response status is 200
-    And the response field "columns" is '["name","qty","price","data","nothing"]'
+    And the response field "columns" is '["name","qty","price","data","missing"]'
     And the response field "rows.0" is '[{"text":"wídget ✓"},{"integer":-9223372036854775808},{"real":2.5},{"blob":"00ff10"},{"null":null}]'
 
   Scenario: Null parameters and empty blobs are stored as such
