@@ -1,6 +1,7 @@
 //! Step definitions shared by all suites, and the server each scenario
 //! talks to.
 
+mod composition;
 mod http;
 mod product;
 mod server;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Build the components and run every test: runtime unit tests, guest unit
+# tests (natively), and the cucumber suites against the composed components
+# on Keel's runtime. Ends with one line: `total: N passed, N failed`.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/build-components.sh || { echo "total: 0 passed, 1 failed"; exit 1; }
+
+# Crates with native unit tests; the guest ones compile for the host too.
+CRATES=(
+    keel-runtime keel-features keel-compose
+    keel-guest sql-spin-sqlite kv-spin auth-local security
+    message-repository team-collab sql-probe
+)
+args=()
+for crate in "${CRATES[@]}"; do
+    args+=(-p "$crate")
+done
+
+log=$(mktemp)
+cargo test --release --no-fail-fast "${args[@]}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+# Sum libtest's "test result:" lines and the cucumber runner's summary.
+read -r passed failed < <(awk '
+    /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+    /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
+    END { print p + 0, f + 0 }' "$log")
+rm -f "$log"
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1
+fi
+echo "total: $passed passed, $failed failed"
+exit "$status"
