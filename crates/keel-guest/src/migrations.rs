@@ -64,23 +64,37 @@ impl Migrator {
                 self.component
             ))
         })?;
-        sql::Autocommit.exec(bookkeeping_table(dialect), Vec::new()).await?;
+        // Two instances creating the table at once: PostgreSQL fails the
+        // loser, whose retry then finds the table.
+        if sql::Autocommit.exec(bookkeeping_table(dialect), Vec::new()).await.is_err() {
+            sql::Autocommit.exec(bookkeeping_table(dialect), Vec::new()).await?;
+        }
         for migration in migrations {
-            self.apply(migration).await?;
+            if let Err(err) = self.apply(migration).await {
+                // Lost a race (PostgreSQL fails the second CREATE instead of
+                // waiting): fine if the winner recorded the version.
+                if !self.recorded(&sql::Autocommit, migration).await? {
+                    return Err(err);
+                }
+            }
         }
         self.applied.store(true, Ordering::Release);
         Ok(())
     }
 
-    async fn apply(&self, migration: &Migration) -> Result<(), Error> {
-        let tx = sql::begin().await?;
-        let applied = tx
+    async fn recorded(&self, executor: &impl Executor, migration: &Migration) -> Result<bool, Error> {
+        let rows = executor
             .fetch(
                 "SELECT version FROM keel_migrations WHERE component = ?1 AND version = ?2",
                 vec![self.component.into(), migration.version.into()],
             )
             .await?;
-        if applied.first().is_some() {
+        Ok(rows.first().is_some())
+    }
+
+    async fn apply(&self, migration: &Migration) -> Result<(), Error> {
+        let tx = sql::begin().await?;
+        if self.recorded(&tx, migration).await? {
             return tx.rollback().await;
         }
         for statement in migration.statements {

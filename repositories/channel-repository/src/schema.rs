@@ -3,7 +3,7 @@
 use keel_guest::migrations::{Migration, Migrator, PerDialect};
 
 pub static MIGRATOR: Migrator =
-    Migrator::new("channel-repository", PerDialect { sqlite: Some(SQLITE), postgres: None, mysql: None });
+    Migrator::new("channel-repository", PerDialect { sqlite: Some(SQLITE), postgres: Some(POSTGRES), mysql: None });
 
 const SQLITE: &[Migration] = &[Migration {
     version: 1,
@@ -13,6 +13,19 @@ const SQLITE: &[Migration] = &[Migration {
         name TEXT NOT NULL,
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        UNIQUE (workspace_id, name)
+    )"],
+}];
+
+const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    statements: &["CREATE TABLE channels (
+        id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
         created_by TEXT NOT NULL,
         UNIQUE (workspace_id, name)
     )"],

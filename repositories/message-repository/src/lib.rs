@@ -10,7 +10,7 @@ mod schema;
 
 use exports::keel::repositories::messages::{Error, Guest, Message, MessagePage};
 use keel_guest::clock;
-use keel_guest::sql::{self, Autocommit, Executor, RowRef};
+use keel_guest::sql::{self, Autocommit, Dialect, Executor, RowRef};
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories"],
@@ -30,22 +30,24 @@ impl Guest for MessageRepository {
             return Err(Error::InvalidInput("workspace, channel, author and text are required".into()));
         }
         let now = clock::now_ms();
-        let inserted = Autocommit
-            .exec(
-                "INSERT INTO messages (workspace_id, channel_id, author_id, text, created_at, updated_at, created_by) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?3)",
-                vec![
-                    workspace_id.as_str().into(),
-                    channel_id.as_str().into(),
-                    author_id.as_str().into(),
-                    text.as_str().into(),
-                    now.into(),
-                ],
-            )
-            .await?;
-        let seq = inserted
-            .last_insert_id
-            .ok_or_else(|| Error::Unavailable("the database reported no id for the new message".into()))?;
+        const INSERT: &str = "INSERT INTO messages (workspace_id, channel_id, author_id, text, created_at, updated_at, created_by) \
+                              VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?3)";
+        let params = vec![
+            workspace_id.as_str().into(),
+            channel_id.as_str().into(),
+            author_id.as_str().into(),
+            text.as_str().into(),
+            now.into(),
+        ];
+        let seq = match sql::dialect() {
+            // PostgreSQL reports no last-insert id; it returns the new key.
+            Dialect::Postgres => {
+                let rows = Autocommit.fetch(&format!("{INSERT} RETURNING seq"), params).await?;
+                rows.first().map(|row| row.integer("seq")).transpose()?
+            }
+            _ => Autocommit.exec(INSERT, params).await?.last_insert_id,
+        }
+        .ok_or_else(|| Error::Unavailable("the database reported no id for the new message".into()))?;
         Ok(Message { id: cursor::message_id(seq), workspace_id, channel_id, author_id, text, created_at: now })
     }
 

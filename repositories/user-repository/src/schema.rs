@@ -3,7 +3,7 @@
 use keel_guest::migrations::{Migration, Migrator, PerDialect};
 
 pub static MIGRATOR: Migrator =
-    Migrator::new("user-repository", PerDialect { sqlite: Some(SQLITE), postgres: None, mysql: None });
+    Migrator::new("user-repository", PerDialect { sqlite: Some(SQLITE), postgres: Some(POSTGRES), mysql: None });
 
 const SQLITE: &[Migration] = &[Migration {
     version: 1,
@@ -14,6 +14,19 @@ const SQLITE: &[Migration] = &[Migration {
         password_hash TEXT NOT NULL,
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+    )"],
+}];
+
+const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    statements: &["CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        display_name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
         created_by TEXT NOT NULL
     )"],
 }];

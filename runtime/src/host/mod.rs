@@ -3,6 +3,7 @@
 //! variables interfaces, generated from the WIT that spin-sdk ships.
 
 mod key_value;
+mod postgres;
 mod sqlite;
 mod variables;
 
@@ -29,6 +30,8 @@ mod bindings {
             "spin:key-value/key-value.store": super::key_value::Store,
             "wasi:keyvalue/store.bucket": super::key_value::Store,
             "wasi:keyvalue/atomics.cas": super::key_value::Cas,
+            "spin:postgres/postgres.connection": super::postgres::PgConnection,
+            "spin:postgres/postgres.connection-builder": super::postgres::PgConnectionBuilder,
         },
     });
 }
@@ -41,6 +44,7 @@ pub struct ComponentServices {
     variables: HashMap<String, String>,
     outbound: Arc<OutboundPolicy>,
     environment: Vec<(String, String)>,
+    postgres: Arc<postgres::PostgresPools>,
 }
 
 impl ComponentServices {
@@ -59,6 +63,7 @@ impl ComponentServices {
             variables,
             outbound: Arc::new(outbound),
             environment,
+            postgres: Default::default(),
         }
     }
 }
@@ -171,6 +176,7 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     bindings::spin::sqlite::sqlite::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::spin::key_value::key_value::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::spin::variables::variables::add_to_linker::<_, Spin>(&mut linker, get)?;
+    bindings::spin::postgres::postgres::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::store::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::atomics::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::batch::add_to_linker::<_, Spin>(&mut linker, get)?;

@@ -1,0 +1,70 @@
+//! Conversions between `keel:infrastructure/sql` and `spin:postgres`.
+
+use spin_sdk::pg::{self, DbValue, ParameterValue, PgError, QueryError};
+
+use crate::{Error, Value};
+
+/// Keel parameters in the order the rewritten statement reads them.
+pub fn params(values: Vec<Value>, order: &[usize]) -> Result<Vec<ParameterValue>, Error> {
+    order
+        .iter()
+        .map(|&i| {
+            let value = values
+                .get(i)
+                .ok_or_else(|| Error::InvalidQuery(format!("the statement uses ?{} but only {} parameters were given", i + 1, values.len())))?;
+            Ok(match value {
+                Value::Null => ParameterValue::DbNull,
+                Value::Integer(v) => ParameterValue::Int64(*v),
+                Value::Real(v) => ParameterValue::Floating64(*v),
+                Value::Text(v) => ParameterValue::Str(v.clone()),
+                Value::Blob(v) => ParameterValue::Binary(v.clone()),
+            })
+        })
+        .collect()
+}
+
+/// A PostgreSQL value as the closest Keel value.
+pub fn value(value: &DbValue) -> Value {
+    match value {
+        DbValue::DbNull => Value::Null,
+        DbValue::Boolean(v) => Value::Integer(i64::from(*v)),
+        DbValue::Int8(v) => Value::Integer(i64::from(*v)),
+        DbValue::Int16(v) => Value::Integer(i64::from(*v)),
+        DbValue::Int32(v) => Value::Integer(i64::from(*v)),
+        DbValue::Int64(v) => Value::Integer(*v),
+        DbValue::Floating32(v) => Value::Real(f64::from(*v)),
+        DbValue::Floating64(v) => Value::Real(*v),
+        DbValue::Str(v) | DbValue::Decimal(v) | DbValue::Uuid(v) => Value::Text(v.clone()),
+        DbValue::Binary(v) | DbValue::Unsupported(v) => Value::Blob(v.clone()),
+        DbValue::Jsonb(v) => Value::Text(String::from_utf8_lossy(v).into_owned()),
+        DbValue::Timestamp(v) => Value::Integer(*v),
+        DbValue::Date((y, m, d)) => Value::Text(format!("{y:04}-{m:02}-{d:02}")),
+        DbValue::Time((h, m, s, ns)) => Value::Text(format!("{h:02}:{m:02}:{s:02}.{ns:09}")),
+        DbValue::Datetime((y, mo, d, h, mi, s, ns)) => {
+            Value::Text(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ns:09}"))
+        }
+        other => Value::Text(format!("{other:?}")),
+    }
+}
+
+/// Map a PostgreSQL failure onto the Keel error variants by SQLSTATE class.
+pub fn error(error: pg::Error) -> Error {
+    match error {
+        pg::Error::Decode(message) => Error::Internal(message),
+        pg::Error::PgError(error) => match error {
+            PgError::ConnectionFailed(message) => Error::Unavailable(message),
+            PgError::BadParameter(message) | PgError::ValueConversionFailed(message) => Error::InvalidQuery(message),
+            PgError::QueryFailed(QueryError::Text(message)) => Error::Internal(message),
+            PgError::QueryFailed(QueryError::DbError(db)) => {
+                let message = format!("{} (SQLSTATE {})", db.message, db.code);
+                match db.code.get(..2).unwrap_or_default() {
+                    "23" => Error::Conflict(message),
+                    "42" | "22" | "0A" => Error::InvalidQuery(message),
+                    "08" | "53" | "57" => Error::Unavailable(message),
+                    _ => Error::Internal(message),
+                }
+            }
+            PgError::Other(message) => Error::Internal(message),
+        },
+    }
+}

@@ -1,0 +1,616 @@
+//! `spin:postgres/postgres@4.2.0` on tokio-postgres: a client pool per
+//! address, the component's `allowed_outbound_hosts` checked on every open.
+//!
+//! Values map to the WIT variants as Spin maps them; a column type with no
+//! WIT variant comes back as `unsupported(raw bytes)`. Plain-text
+//! connections only: an address asking for TLS (`sslmode=require`) or a
+//! builder with a CA root is refused with a clear error.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use bytes::BytesMut;
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
+use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
+
+use super::bindings::spin::postgres::postgres::{
+    self as wit, Column, DbDataType, DbError, DbValue, Error, HostConnection, HostConnectionBuilder,
+    HostConnectionBuilderWithStore, HostConnectionWithStore, Interval, ParameterValue, QueryError, RangeBoundKind,
+    RowSet,
+};
+use super::{HostState, Spin};
+use crate::config::outbound::OutboundPolicy;
+
+/// Idle clients per connection address, shared by a component's instances.
+#[derive(Default)]
+pub struct PostgresPools {
+    idle: Mutex<HashMap<String, Vec<tokio_postgres::Client>>>,
+}
+
+const MAX_IDLE_PER_ADDRESS: usize = 16;
+
+/// The `connection` resource: a client checked out of the pool.
+pub struct PgConnection {
+    client: Option<Arc<tokio_postgres::Client>>,
+    address: String,
+    pools: Arc<PostgresPools>,
+    /// The guest began a transaction: never hand this client to anyone else.
+    tainted: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for PgConnection {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take().and_then(|c| Arc::into_inner(c)) else { return };
+        if client.is_closed() || self.tainted.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let mut idle = self.pools.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.entry(self.address.clone()).or_default();
+        if list.len() < MAX_IDLE_PER_ADDRESS {
+            list.push(client);
+        }
+    }
+}
+
+/// The `connection-builder` resource.
+pub struct PgConnectionBuilder {
+    address: String,
+    ca_root: Option<String>,
+}
+
+fn other(e: impl std::fmt::Display) -> Error {
+    Error::Other(e.to_string())
+}
+
+fn query_failed(e: tokio_postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db) => Error::QueryFailed(QueryError::DbError(DbError {
+            as_text: db.to_string(),
+            severity: db.severity().to_string(),
+            code: db.code().code().to_string(),
+            message: db.message().to_string(),
+            detail: db.detail().map(str::to_string),
+            extras: [("hint", db.hint()), ("table", db.table()), ("column", db.column()), ("constraint", db.constraint())]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string())))
+                .collect(),
+        })),
+        None => {
+            let text = e.to_string();
+            if text.starts_with("error serializing parameter") || text.starts_with("error deserializing column") {
+                let cause = e.source().map(|s| format!(": {s}")).unwrap_or_default();
+                Error::ValueConversionFailed(format!("{text}{cause}"))
+            } else {
+                Error::QueryFailed(QueryError::Text(text))
+            }
+        }
+    }
+}
+
+async fn connect(address: &str, policy: &OutboundPolicy, pools: &Arc<PostgresPools>) -> Result<PgConnection, Error> {
+    let config = tokio_postgres::Config::from_str(address)
+        .map_err(|e| Error::ConnectionFailed(format!("invalid address: {e}")))?;
+    if !matches!(config.get_ssl_mode(), tokio_postgres::config::SslMode::Disable | tokio_postgres::config::SslMode::Prefer) {
+        return Err(Error::ConnectionFailed("TLS connections to PostgreSQL are not supported by keel yet".into()));
+    }
+    let ports = config.get_ports();
+    for (i, host) in config.get_hosts().iter().enumerate() {
+        let host = match host {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => {
+                return Err(Error::ConnectionFailed(format!("unix sockets ({}) are not allowed", p.display())));
+            }
+        };
+        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        if !policy.allows("postgres", &host, Some(port)) {
+            return Err(Error::ConnectionFailed(format!(
+                "postgres://{host}:{port} is not in the component's allowed_outbound_hosts"
+            )));
+        }
+    }
+    let pooled = pools.idle.lock().unwrap_or_else(|p| p.into_inner()).get_mut(address).and_then(Vec::pop);
+    let client = match pooled {
+        Some(client) if !client.is_closed() => client,
+        _ => {
+            let (client, connection) = config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!("postgres connection closed: {e}");
+                }
+            });
+            client
+        }
+    };
+    Ok(PgConnection {
+        client: Some(Arc::new(client)),
+        address: address.to_string(),
+        pools: pools.clone(),
+        tainted: Default::default(),
+    })
+}
+
+fn begins_transaction(statement: &str) -> bool {
+    let head = statement.trim_start().get(..5).unwrap_or_default().to_ascii_uppercase();
+    head.starts_with("BEGIN") || head.starts_with("START")
+}
+
+/// A parameter that is SQL NULL for any column type.
+#[derive(Debug)]
+struct Null;
+
+impl ToSql for Null {
+    fn to_sql(&self, _: &Type, _: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        Ok(IsNull::Yes)
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+    to_sql_checked!();
+}
+
+/// `interval` in PostgreSQL's binary format.
+#[derive(Debug)]
+struct PgInterval(Interval);
+
+impl ToSql for PgInterval {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        out.extend_from_slice(&self.0.micros.to_be_bytes());
+        out.extend_from_slice(&self.0.days.to_be_bytes());
+        out.extend_from_slice(&self.0.months.to_be_bytes());
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for PgInterval {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        let raw: [u8; 16] = raw.try_into().map_err(|_| "interval is not 16 bytes")?;
+        Ok(PgInterval(Interval {
+            micros: i64::from_be_bytes(raw[0..8].try_into()?),
+            days: i32::from_be_bytes(raw[8..12].try_into()?),
+            months: i32::from_be_bytes(raw[12..16].try_into()?),
+        }))
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+}
+
+/// Any value, as the raw bytes of its binary encoding.
+struct Raw(Vec<u8>);
+
+impl<'a> FromSql<'a> for Raw {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        Ok(Raw(raw.to_vec()))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// A range bound in PostgreSQL's binary range format.
+type Bound<T> = Option<(T, RangeBoundKind)>;
+
+fn range_from_sql<'a, T: FromSql<'a>>(
+    element: &Type,
+    raw: &'a [u8],
+) -> Result<(Bound<T>, Bound<T>), Box<dyn StdError + Sync + Send>> {
+    const EMPTY: u8 = 0x01;
+    const LB_INC: u8 = 0x02;
+    const UB_INC: u8 = 0x04;
+    const LB_INF: u8 = 0x08;
+    const UB_INF: u8 = 0x10;
+    let (&flags, mut rest) = raw.split_first().ok_or("empty range")?;
+    if flags & EMPTY != 0 {
+        return Ok((None, None));
+    }
+    let mut bound = |present: bool, inclusive: bool| -> Result<Bound<T>, Box<dyn StdError + Sync + Send>> {
+        if !present {
+            return Ok(None);
+        }
+        let len = i32::from_be_bytes(rest.get(..4).ok_or("truncated range")?.try_into()?) as usize;
+        let value = T::from_sql(element, rest.get(4..4 + len).ok_or("truncated range")?)?;
+        rest = &rest[4 + len..];
+        Ok(Some((value, if inclusive { RangeBoundKind::Inclusive } else { RangeBoundKind::Exclusive })))
+    };
+    let lower = bound(flags & LB_INF == 0, flags & LB_INC != 0)?;
+    let upper = bound(flags & UB_INF == 0, flags & UB_INC != 0)?;
+    Ok((lower, upper))
+}
+
+#[derive(Debug)]
+struct Range<T>(Bound<T>, Bound<T>, Type);
+
+impl<T: ToSql + std::fmt::Debug> ToSql for Range<T> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        let mut flags = 0u8;
+        match &self.0 {
+            None => flags |= 0x08,
+            Some((_, RangeBoundKind::Inclusive)) => flags |= 0x02,
+            Some(_) => {}
+        }
+        match &self.1 {
+            None => flags |= 0x10,
+            Some((_, RangeBoundKind::Inclusive)) => flags |= 0x04,
+            Some(_) => {}
+        }
+        out.extend_from_slice(&[flags]);
+        for (value, _) in [&self.0, &self.1].into_iter().flatten() {
+            let mut buf = BytesMut::new();
+            value.to_sql(&self.2, &mut buf)?;
+            out.extend_from_slice(&(buf.len() as i32).to_be_bytes());
+            out.extend_from_slice(&buf);
+        }
+        Ok(IsNull::No)
+    }
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.kind(), Kind::Range(_))
+    }
+    to_sql_checked!();
+}
+
+fn decimal(s: &str) -> Result<rust_decimal::Decimal, Error> {
+    rust_decimal::Decimal::from_str(s).map_err(|e| Error::BadParameter(format!("invalid decimal `{s}`: {e}")))
+}
+
+fn decimal_bound(b: Option<(String, RangeBoundKind)>) -> Result<Bound<rust_decimal::Decimal>, Error> {
+    b.map(|(v, k)| decimal(&v).map(|d| (d, k))).transpose()
+}
+
+fn to_param(value: ParameterValue) -> Result<Box<dyn ToSql + Send + Sync>, Error> {
+    let bad = |what: &str| Error::BadParameter(what.to_string());
+    Ok(match value {
+        ParameterValue::Boolean(v) => Box::new(v),
+        ParameterValue::Int8(v) => Box::new(v),
+        ParameterValue::Int16(v) => Box::new(v),
+        ParameterValue::Int32(v) => Box::new(v),
+        ParameterValue::Int64(v) => Box::new(v),
+        ParameterValue::Floating32(v) => Box::new(v),
+        ParameterValue::Floating64(v) => Box::new(v),
+        ParameterValue::Str(v) => Box::new(v),
+        ParameterValue::Binary(v) => Box::new(v),
+        ParameterValue::Date((y, m, d)) => {
+            Box::new(NaiveDate::from_ymd_opt(y, m.into(), d.into()).ok_or_else(|| bad("invalid date"))?)
+        }
+        ParameterValue::Time((h, m, s, ns)) => Box::new(
+            NaiveTime::from_hms_nano_opt(h.into(), m.into(), s.into(), ns).ok_or_else(|| bad("invalid time"))?,
+        ),
+        ParameterValue::Datetime((y, mo, d, h, mi, s, ns)) => Box::new(NaiveDateTime::new(
+            NaiveDate::from_ymd_opt(y, mo.into(), d.into()).ok_or_else(|| bad("invalid date"))?,
+            NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns).ok_or_else(|| bad("invalid time"))?,
+        )),
+        ParameterValue::Timestamp(secs) => {
+            Box::new(chrono::DateTime::from_timestamp(secs, 0).ok_or_else(|| bad("timestamp out of range"))?)
+        }
+        ParameterValue::Uuid(v) => Box::new(uuid::Uuid::parse_str(&v).map_err(|e| bad(&format!("invalid uuid: {e}")))?),
+        ParameterValue::Jsonb(v) => Box::new(
+            serde_json::from_slice::<serde_json::Value>(&v).map_err(|e| bad(&format!("invalid JSON: {e}")))?,
+        ),
+        ParameterValue::Decimal(v) => Box::new(decimal(&v)?),
+        ParameterValue::RangeInt32((lo, hi)) => Box::new(Range(lo, hi, Type::INT4)),
+        ParameterValue::RangeInt64((lo, hi)) => Box::new(Range(lo, hi, Type::INT8)),
+        ParameterValue::RangeDecimal((lo, hi)) => {
+            Box::new(Range(decimal_bound(lo)?, decimal_bound(hi)?, Type::NUMERIC))
+        }
+        ParameterValue::ArrayInt32(v) => Box::new(v),
+        ParameterValue::ArrayInt64(v) => Box::new(v),
+        ParameterValue::ArrayDecimal(v) => Box::new(
+            v.into_iter().map(|d| d.as_deref().map(decimal).transpose()).collect::<Result<Vec<_>, _>>()?,
+        ),
+        ParameterValue::ArrayStr(v) => Box::new(v),
+        ParameterValue::Interval(v) => Box::new(PgInterval(v)),
+        ParameterValue::DbNull => Box::new(Null),
+    })
+}
+
+fn data_type(ty: &Type) -> DbDataType {
+    match *ty {
+        Type::BOOL => DbDataType::Boolean,
+        Type::CHAR => DbDataType::Int8,
+        Type::INT2 => DbDataType::Int16,
+        Type::INT4 => DbDataType::Int32,
+        Type::INT8 => DbDataType::Int64,
+        Type::FLOAT4 => DbDataType::Floating32,
+        Type::FLOAT8 => DbDataType::Floating64,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DbDataType::Str,
+        Type::BYTEA => DbDataType::Binary,
+        Type::DATE => DbDataType::Date,
+        Type::TIME => DbDataType::Time,
+        Type::TIMESTAMP => DbDataType::Datetime,
+        Type::TIMESTAMPTZ => DbDataType::Timestamp,
+        Type::UUID => DbDataType::Uuid,
+        Type::JSONB | Type::JSON => DbDataType::Jsonb,
+        Type::NUMERIC => DbDataType::Decimal,
+        Type::INT4_RANGE => DbDataType::RangeInt32,
+        Type::INT8_RANGE => DbDataType::RangeInt64,
+        Type::NUM_RANGE => DbDataType::RangeDecimal,
+        Type::INT4_ARRAY => DbDataType::ArrayInt32,
+        Type::INT8_ARRAY => DbDataType::ArrayInt64,
+        Type::NUMERIC_ARRAY => DbDataType::ArrayDecimal,
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => DbDataType::ArrayStr,
+        Type::INTERVAL => DbDataType::Interval,
+        _ => DbDataType::Other(ty.name().to_string()),
+    }
+}
+
+fn get<'a, T: FromSql<'a>>(row: &'a tokio_postgres::Row, i: usize) -> Result<Option<T>, Error> {
+    row.try_get::<_, Option<T>>(i).map_err(|e| Error::ValueConversionFailed(e.to_string()))
+}
+
+fn value(row: &tokio_postgres::Row, i: usize) -> Result<DbValue, Error> {
+    let ty = row.columns()[i].type_();
+    macro_rules! simple {
+        ($t:ty, $variant:expr) => {
+            get::<$t>(row, i)?.map($variant)
+        };
+    }
+    let value = match *ty {
+        Type::BOOL => simple!(bool, DbValue::Boolean),
+        Type::CHAR => simple!(i8, DbValue::Int8),
+        Type::INT2 => simple!(i16, DbValue::Int16),
+        Type::INT4 => simple!(i32, DbValue::Int32),
+        Type::INT8 => simple!(i64, DbValue::Int64),
+        Type::FLOAT4 => simple!(f32, DbValue::Floating32),
+        Type::FLOAT8 => simple!(f64, DbValue::Floating64),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => simple!(String, DbValue::Str),
+        Type::BYTEA => simple!(Vec<u8>, DbValue::Binary),
+        Type::DATE => get::<NaiveDate>(row, i)?.map(|d| DbValue::Date((d.year(), d.month() as u8, d.day() as u8))),
+        Type::TIME => get::<NaiveTime>(row, i)?
+            .map(|t| DbValue::Time((t.hour() as u8, t.minute() as u8, t.second() as u8, t.nanosecond()))),
+        Type::TIMESTAMP => get::<NaiveDateTime>(row, i)?.map(|dt| {
+            DbValue::Datetime((
+                dt.year(),
+                dt.month() as u8,
+                dt.day() as u8,
+                dt.hour() as u8,
+                dt.minute() as u8,
+                dt.second() as u8,
+                dt.nanosecond(),
+            ))
+        }),
+        Type::TIMESTAMPTZ => get::<chrono::DateTime<chrono::Utc>>(row, i)?.map(|dt| DbValue::Timestamp(dt.timestamp())),
+        Type::UUID => get::<uuid::Uuid>(row, i)?.map(|u| DbValue::Uuid(u.to_string())),
+        Type::JSONB | Type::JSON => get::<serde_json::Value>(row, i)?.map(|j| DbValue::Jsonb(j.to_string().into_bytes())),
+        Type::NUMERIC => get::<rust_decimal::Decimal>(row, i)?.map(|d| DbValue::Decimal(d.to_string())),
+        Type::INT4_RANGE => get::<RangeOf<i32>>(row, i)?.map(|r| DbValue::RangeInt32((r.0, r.1))),
+        Type::INT8_RANGE => get::<RangeOf<i64>>(row, i)?.map(|r| DbValue::RangeInt64((r.0, r.1))),
+        Type::NUM_RANGE => get::<RangeOf<rust_decimal::Decimal>>(row, i)?.map(|r| {
+            let text = |b: Bound<rust_decimal::Decimal>| b.map(|(d, k)| (d.to_string(), k));
+            DbValue::RangeDecimal((text(r.0), text(r.1)))
+        }),
+        Type::INT4_ARRAY => simple!(Vec<Option<i32>>, DbValue::ArrayInt32),
+        Type::INT8_ARRAY => simple!(Vec<Option<i64>>, DbValue::ArrayInt64),
+        Type::NUMERIC_ARRAY => get::<Vec<Option<rust_decimal::Decimal>>>(row, i)?
+            .map(|v| DbValue::ArrayDecimal(v.into_iter().map(|d| d.map(|d| d.to_string())).collect())),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => simple!(Vec<Option<String>>, DbValue::ArrayStr),
+        Type::INTERVAL => get::<PgInterval>(row, i)?.map(|v| DbValue::Interval(v.0)),
+        _ => get::<Raw>(row, i)?.map(|raw| DbValue::Unsupported(raw.0)),
+    };
+    Ok(value.unwrap_or(DbValue::DbNull))
+}
+
+/// A decoded range column.
+struct RangeOf<T>(Bound<T>, Bound<T>);
+
+impl<'a, T: FromSql<'a>> FromSql<'a> for RangeOf<T> {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        let Kind::Range(element) = ty.kind() else { return Err("not a range".into()) };
+        let (lower, upper) = range_from_sql(element, raw)?;
+        Ok(RangeOf(lower, upper))
+    }
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.kind(), Kind::Range(_))
+    }
+}
+
+impl PgConnection {
+    fn client(&self) -> Arc<tokio_postgres::Client> {
+        self.client.clone().expect("client present until drop")
+    }
+
+    fn handle(&self) -> (Arc<tokio_postgres::Client>, Arc<std::sync::atomic::AtomicBool>) {
+        (self.client(), self.tainted.clone())
+    }
+}
+
+async fn run_query(
+    client: &tokio_postgres::Client,
+    tainted: &std::sync::atomic::AtomicBool,
+    statement: &str,
+    params: Vec<ParameterValue>,
+) -> Result<RowSet, Error> {
+    if begins_transaction(statement) {
+        tainted.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let params = params.into_iter().map(to_param).collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    let statement = client.prepare(statement).await.map_err(query_failed)?;
+    let columns = statement
+        .columns()
+        .iter()
+        .map(|c| Column { name: c.name().to_string(), data_type: data_type(c.type_()) })
+        .collect();
+    let rows = client.query(&statement, &refs).await.map_err(query_failed)?;
+    let rows = rows
+        .iter()
+        .map(|row| (0..row.len()).map(|i| value(row, i)).collect::<Result<Vec<_>, _>>())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RowSet { columns, rows })
+}
+
+async fn run_execute(
+    client: &tokio_postgres::Client,
+    tainted: &std::sync::atomic::AtomicBool,
+    statement: &str,
+    params: Vec<ParameterValue>,
+) -> Result<u64, Error> {
+    if begins_transaction(statement) {
+        tainted.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let params = params.into_iter().map(to_param).collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    client.execute(statement, &refs).await.map_err(query_failed)
+}
+
+/// Run a future to completion from a synchronous host function.
+fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
+
+impl HostState {
+    fn pg_open_args(&self) -> (Arc<OutboundPolicy>, Arc<PostgresPools>) {
+        (self.services.outbound.clone(), self.services.postgres.clone())
+    }
+
+    fn pg(&self, conn: &Resource<PgConnection>) -> wasmtime::Result<(Arc<tokio_postgres::Client>, Arc<std::sync::atomic::AtomicBool>)> {
+        Ok(self.table.get(conn)?.handle())
+    }
+}
+
+impl wit::Host for HostState {}
+
+impl HostConnection for HostState {
+    fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+        let (policy, pools) = self.pg_open_args();
+        match block_on(connect(&address, &policy, &pools)) {
+            Ok(conn) => Ok(Ok(self.table.push(conn)?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    fn query(
+        &mut self,
+        conn: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<RowSet, Error>> {
+        let (client, tainted) = self.pg(&conn)?;
+        Ok(block_on(run_query(&client, &tainted, &statement, params)))
+    }
+
+    fn execute(
+        &mut self,
+        conn: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, Error>> {
+        let (client, tainted) = self.pg(&conn)?;
+        Ok(block_on(run_execute(&client, &tainted, &statement, params)))
+    }
+
+    fn drop(&mut self, conn: Resource<PgConnection>) -> wasmtime::Result<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}
+
+impl<T> HostConnectionWithStore<T> for Spin {
+    async fn open_async(accessor: &Accessor<T, Self>, address: String) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+        let (policy, pools) = accessor.with(|mut access| access.get().pg_open_args());
+        match connect(&address, &policy, &pools).await {
+            Ok(conn) => accessor.with(|mut access| Ok(Ok(access.get().table.push(conn)?))),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    async fn query_async(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<(Vec<Column>, StreamReader<Vec<DbValue>>, FutureReader<Result<(), Error>>), Error>> {
+        let (client, tainted) = accessor.with(|mut access| access.get().pg(&conn))?;
+        let RowSet { columns, rows } = match run_query(&client, &tainted, &statement, params).await {
+            Ok(set) => set,
+            Err(e) => return Ok(Err(e)),
+        };
+        accessor.with(|mut access| {
+            let rows = StreamReader::new(&mut access, rows)?;
+            let done = FutureReader::new(&mut access, async { wasmtime::error::Ok(Ok(())) })?;
+            Ok(Ok((columns, rows, done)))
+        })
+    }
+
+    async fn execute_async(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, Error>> {
+        let (client, tainted) = accessor.with(|mut access| access.get().pg(&conn))?;
+        Ok(run_execute(&client, &tainted, &statement, params).await)
+    }
+}
+
+impl HostConnectionBuilder for HostState {
+    fn new(&mut self, address: String) -> wasmtime::Result<Resource<PgConnectionBuilder>> {
+        Ok(self.table.push(PgConnectionBuilder { address, ca_root: None })?)
+    }
+
+    fn set_ca_root(&mut self, builder: Resource<PgConnectionBuilder>, certificate: String) -> wasmtime::Result<Result<(), Error>> {
+        self.table.get_mut(&builder)?.ca_root = Some(certificate);
+        Ok(Ok(()))
+    }
+
+    fn build(&mut self, builder: Resource<PgConnectionBuilder>) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+        let builder = self.table.get(&builder)?;
+        if builder.ca_root.is_some() {
+            return Ok(Err(other("TLS connections to PostgreSQL are not supported by keel yet")));
+        }
+        let address = builder.address.clone();
+        HostConnection::open(self, address)
+    }
+
+    fn drop(&mut self, builder: Resource<PgConnectionBuilder>) -> wasmtime::Result<()> {
+        self.table.delete(builder)?;
+        Ok(())
+    }
+}
+
+impl<T> HostConnectionBuilderWithStore<T> for Spin {
+    async fn build_async(
+        accessor: &Accessor<T, Self>,
+        builder: Resource<PgConnectionBuilder>,
+    ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+        let (address, has_ca) = accessor.with(|mut access| -> wasmtime::Result<(String, bool)> {
+            let b = access.get().table.get(&builder)?;
+            Ok((b.address.clone(), b.ca_root.is_some()))
+        })?;
+        if has_ca {
+            return Ok(Err(other("TLS connections to PostgreSQL are not supported by keel yet")));
+        }
+        <Spin as HostConnectionWithStore<T>>::open_async(accessor, address).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_transaction_starts() {
+        assert!(begins_transaction("  begin"));
+        assert!(begins_transaction("START TRANSACTION"));
+        assert!(!begins_transaction("SELECT 1"));
+    }
+
+    #[test]
+    fn decodes_binary_ranges() {
+        // [1,10): flags LB_INC, two 4-byte bounds.
+        let raw = [0x02, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 10];
+        let (lo, hi) = range_from_sql::<i32>(&Type::INT4, &raw).unwrap();
+        assert!(matches!(lo, Some((1, RangeBoundKind::Inclusive))));
+        assert!(matches!(hi, Some((10, RangeBoundKind::Exclusive))));
+        let (lo, hi) = range_from_sql::<i32>(&Type::INT4, &[0x08 | 0x10]).unwrap();
+        assert!(lo.is_none() && hi.is_none());
+    }
+}
