@@ -9,12 +9,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 GUEST_CRATES=(
-    sql-spin-sqlite kv-spin auth-local
+    sql-spin-sqlite kv-spin auth-local auth-okta auth-auth0
     security
     user-repository workspace-repository channel-repository message-repository
     user-lifecycle workspace-management messaging
     team-collab
-    sql-probe kv-probe
+    sql-probe kv-probe auth-probe
 )
 
 # name of the .wac file's output in dist/ -> .wac file
@@ -22,6 +22,8 @@ declare -A COMPOSITIONS=(
     [team-collab]=products/team-collab/team-collab.wac
     [sql-conformance-sqlite]=tests/probes/sql-probe/sql-conformance-sqlite.wac
     [kv-conformance-spin]=tests/probes/kv-probe/kv-conformance-spin.wac
+    [auth-conformance-okta]=tests/probes/auth-probe/auth-conformance-okta.wac
+    [auth-conformance-auth0]=tests/probes/auth-probe/auth-conformance-auth0.wac
 )
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then

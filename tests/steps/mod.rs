@@ -3,6 +3,7 @@
 
 mod composition;
 mod http;
+mod oidc;
 mod product;
 mod server;
 
@@ -66,6 +67,8 @@ pub struct KeelWorld {
     remembered: HashMap<String, serde_json::Value>,
     pages: Vec<Vec<serde_json::Value>>,
     replies: Vec<Reply>,
+    /// The local OpenID Connect issuer of an OIDC conformance scenario.
+    issuer: Option<oidc::LocalIssuer>,
 }
 
 impl KeelWorld {
@@ -83,6 +86,7 @@ impl KeelWorld {
             remembered: HashMap::new(),
             pages: Vec::new(),
             replies: Vec::new(),
+            issuer: None,
         }
     }
 

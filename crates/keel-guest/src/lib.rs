@@ -4,8 +4,10 @@
 //! are unit-tested natively. The `sql` feature adds the generated bindings of
 //! the `keel:infrastructure/sql` import (shared with repositories through
 //! wit-bindgen's `with:`), a small typed query helper and the versioned
-//! migrations runner; the `http` feature adds JSON responses for spin-sdk HTTP
-//! components, including the one error body every Keel HTTP surface uses.
+//! migrations runner; the `kv` feature adds the bindings of the
+//! `keel:infrastructure/kv` import; the `http` feature adds JSON responses
+//! for spin-sdk HTTP components, including the one error body every Keel
+//! HTTP surface uses.
 
 pub mod clock;
 pub mod ids;
@@ -13,6 +15,8 @@ pub mod validate;
 
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "kv")]
+pub mod kv;
 #[cfg(feature = "sql")]
 pub mod migrations;
 #[cfg(feature = "sql")]
