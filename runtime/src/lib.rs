@@ -151,6 +151,12 @@ impl App {
                                 })?)
                             }
                             KeyValueBackend::Memory => Arc::new(kv::MemoryStore::default()),
+                            KeyValueBackend::Redis(url) => {
+                                tracing::info!("key-value store `{label}`: {url}");
+                                Arc::new(kv::RedisStore::open(&url).map_err(|e| {
+                                    anyhow::anyhow!(ctx(&format!("key-value store `{label}` ({url}): {e}")))
+                                })?)
+                            }
                         };
                         kv_stores.insert(label.clone(), store.clone());
                         store

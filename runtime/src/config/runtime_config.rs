@@ -8,6 +8,10 @@
 //! [key_value_store.default]
 //! type = "spin"                 # SQLite file; or "memory"
 //! path = ".keel/sqlite_key_value.db"
+//!
+//! [key_value_store.cache]
+//! type = "redis"
+//! url = "redis://127.0.0.1:6379/0"
 //! ```
 //!
 //! Labels not configured get the embedded defaults: a SQLite file under
@@ -32,6 +36,8 @@ pub enum KeyValueBackend {
     /// Spin's default store: a SQLite file.
     Sqlite(PathBuf),
     Memory,
+    /// A Redis server (`url = "redis://host:port/db"`).
+    Redis(String),
 }
 
 /// Backends for the labels a manifest uses.
@@ -56,6 +62,8 @@ struct RawStore {
     kind: String,
     #[serde(default)]
     path: Option<PathBuf>,
+    #[serde(default)]
+    url: Option<String>,
 }
 
 impl RuntimeConfig {
@@ -89,6 +97,13 @@ impl RuntimeConfig {
             config.sqlite.insert(label, backend);
         }
         for (label, store) in raw.key_value_store {
+            if store.kind == "redis" {
+                let url = store.url.ok_or_else(|| {
+                    invalid(format!("[key_value_store.{label}]: type \"redis\" needs `url = \"redis://host:port\"`"))
+                })?;
+                config.key_value.insert(label, KeyValueBackend::Redis(url));
+                continue;
+            }
             let backend = match (store.kind.as_str(), store.path) {
                 ("spin", Some(p)) => KeyValueBackend::Sqlite(base.join(p)),
                 ("spin", None) | ("memory", None) => KeyValueBackend::Memory,
@@ -99,7 +114,7 @@ impl RuntimeConfig {
                 }
                 (other, _) => {
                     return Err(invalid(format!(
-                        "[key_value_store.{label}]: unsupported type `{other}` (supported: \"spin\", \"memory\")"
+                        "[key_value_store.{label}]: unsupported type `{other}` (supported: \"spin\", \"memory\", \"redis\")"
                     )));
                 }
             };

@@ -2,9 +2,11 @@
 //! `wasi:keyvalue`. Each backend is small and chosen by the runtime config.
 
 mod memory;
+mod redis;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 pub use sqlite::SqliteStore;
 
 /// A backend failure, reported to guests as `other(message)`.
@@ -60,20 +62,28 @@ pub(crate) fn add_to_counter(current: Option<&[u8]>, delta: i64) -> Result<(i64,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ::redis;
     use std::sync::Arc;
 
-    fn backends() -> Vec<(&'static str, Arc<dyn KeyValueStore>)> {
-        let path = std::env::temp_dir().join(format!("keel-kv-test-{}.db", std::process::id()));
+    /// Every backend, each on a fresh store. Redis is the local test server
+    /// (`KEEL_TEST_REDIS`, default `127.0.0.1:6379`), database `db`, emptied.
+    fn backends(db: u8) -> Vec<(&'static str, Arc<dyn KeyValueStore>)> {
+        let path = std::env::temp_dir().join(format!("keel-kv-{db}-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
+        let host = std::env::var("KEEL_TEST_REDIS").unwrap_or_else(|_| "127.0.0.1:6379".into());
+        let url = format!("redis://{host}/{db}");
+        let redis = RedisStore::open(&url).unwrap_or_else(|e| panic!("Redis at {url}: {e}"));
+        redis.with(|c| redis::cmd("FLUSHDB").exec(c)).unwrap();
         vec![
             ("memory", Arc::new(MemoryStore::default())),
             ("sqlite", Arc::new(SqliteStore::open(&path, "default").unwrap())),
+            ("redis", Arc::new(redis)),
         ]
     }
 
     #[test]
     fn every_backend_behaves_the_same() {
-        for (name, kv) in backends() {
+        for (name, kv) in backends(14) {
             assert_eq!(kv.get("a").unwrap(), None, "{name}");
             kv.set("b", b"2").unwrap();
             kv.set("a", b"1").unwrap();
@@ -95,7 +105,7 @@ mod tests {
 
     #[test]
     fn concurrent_increments_lose_no_update() {
-        for (name, kv) in backends() {
+        for (name, kv) in backends(15) {
             let threads: Vec<_> = (0..8)
                 .map(|_| {
                     let kv = kv.clone();
