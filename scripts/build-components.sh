@@ -10,11 +10,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 GUEST_CRATES=(
     sql-spin-sqlite kv-spin auth-local auth-okta auth-auth0
+    email-sendgrid email-mailgun email-ses email-outbox
     security
     user-repository workspace-repository channel-repository message-repository
     user-lifecycle workspace-management messaging
     team-collab
-    sql-probe kv-probe auth-probe
+    sql-probe kv-probe auth-probe email-probe email-outbox-probe
 )
 
 # name of the .wac file's output in dist/ -> .wac file
@@ -24,6 +25,10 @@ declare -A COMPOSITIONS=(
     [kv-conformance-spin]=tests/probes/kv-probe/kv-conformance-spin.wac
     [auth-conformance-okta]=tests/probes/auth-probe/auth-conformance-okta.wac
     [auth-conformance-auth0]=tests/probes/auth-probe/auth-conformance-auth0.wac
+    [email-conformance-sendgrid]=tests/probes/email-probe/email-conformance-sendgrid.wac
+    [email-conformance-mailgun]=tests/probes/email-probe/email-conformance-mailgun.wac
+    [email-conformance-ses]=tests/probes/email-probe/email-conformance-ses.wac
+    [email-conformance-outbox]=tests/probes/email-outbox-probe/email-conformance-outbox.wac
 )
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then

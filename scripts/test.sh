@@ -12,6 +12,7 @@ CRATES=(
     keel-runtime keel-features keel-compose
     keel-guest keel-oidc sql-spin-sqlite kv-spin auth-local auth-auth0 security
     message-repository team-collab sql-probe
+    keel-sigv4 email-sendgrid email-mailgun email-ses
 )
 args=()
 for crate in "${CRATES[@]}"; do

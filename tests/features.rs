@@ -3,9 +3,10 @@
 //! loopback).
 //!
 //! * `team_collab/` drives `dist/team-collab.wasm` as a user would.
-//! * `conformance/sql.feature` and `conformance/kv.feature` run once per
-//!   implementation listed in [`steps::implementations`], so every adapter
-//!   and host backend passes the same suite.
+//! * `conformance/<interface>.feature` (sql, kv, email, email-outbox) runs
+//!   once per implementation listed in [`steps::implementations`], so every
+//!   adapter and host backend passes the same suite. Email scenarios tagged
+//!   `@provider` run only for adapters that talk to the mock provider.
 //!
 //! Prints `N passed, N failed` (scenarios) at the end and fails on any
 //! failure.
@@ -18,12 +19,14 @@ use steps::{KeelWorld, Target};
 
 async fn run_suite(label: &str, path: &str, target: Target) -> (usize, usize) {
     println!("\n=== {label} ===");
+    // `@provider` scenarios need the mock email provider.
+    let with_provider = matches!(&target, Target::Conformance(implementation) if implementation.uses_mock_provider());
     steps::set_target(target);
     let summary = KeelWorld::cucumber()
         .max_concurrent_scenarios(2)
         .with_writer(writer::Basic::stdout().summarized())
         .fail_on_skipped()
-        .run(path)
+        .filter_run(path, move |_, _, scenario| with_provider || !scenario.tags.iter().any(|tag| tag == "provider"))
         .await;
     let stats = summary.scenarios_stats();
     let failed = stats.failed + stats.skipped + summary.parsing_errors() + summary.hook_errors();
@@ -43,10 +46,7 @@ async fn main() {
         Target::TeamCollab,
     )];
     for implementation in steps::implementations() {
-        let file = match implementation.interface {
-            "sql" => "conformance/sql.feature",
-            _ => "conformance/kv.feature",
-        };
+        let file = format!("conformance/{}.feature", implementation.interface);
         suites.push((
             format!("{} conformance: {}", implementation.interface, implementation.name),
             features.join(file),

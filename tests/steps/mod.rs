@@ -3,6 +3,7 @@
 
 mod composition;
 mod http;
+mod mail;
 mod oidc;
 mod product;
 mod server;
@@ -67,6 +68,8 @@ pub struct KeelWorld {
     remembered: HashMap<String, serde_json::Value>,
     pages: Vec<Vec<serde_json::Value>>,
     replies: Vec<Reply>,
+    /// The mock email provider of an email conformance scenario.
+    mock: Option<mail::MockProvider>,
     /// The local OpenID Connect issuer of an OIDC conformance scenario.
     issuer: Option<oidc::LocalIssuer>,
 }
@@ -86,6 +89,7 @@ impl KeelWorld {
             remembered: HashMap::new(),
             pages: Vec::new(),
             replies: Vec::new(),
+            mock: None,
             issuer: None,
         }
     }

@@ -8,7 +8,7 @@ use cucumber::given;
 use keel_runtime::{App, RuntimeOptions};
 use tokio::sync::oneshot;
 
-use super::{KeelWorld, Target, repo_root, target};
+use super::{KeelWorld, Target, mail, repo_root, target};
 
 /// One implementation of an infrastructure interface: a composed probe
 /// component plus the runtime configuration that picks the host backend.
@@ -20,7 +20,21 @@ pub struct Implementation {
     manifest: &'static str,
     /// Runtime configuration (Spin format), or none for the defaults.
     runtime_config: Option<&'static str>,
+    /// Application variables; `{mock}` in a value stands for the base URL
+    /// of the mock email provider started for each scenario.
+    variables: &'static [(&'static str, &'static str)],
 }
+
+impl Implementation {
+    /// Whether it talks to the mock email provider (scenarios tagged
+    /// `@provider` run only against such implementations).
+    pub fn uses_mock_provider(&self) -> bool {
+        self.variables.iter().any(|(_, value)| value.contains(MOCK))
+    }
+}
+
+/// Placeholder for the mock provider's base URL in [`Implementation::variables`].
+const MOCK: &str = "{mock}";
 
 /// Every implementation the conformance suites run against.
 pub fn implementations() -> Vec<Implementation> {
@@ -30,24 +44,72 @@ pub fn implementations() -> Vec<Implementation> {
             name: "sql-spin-sqlite on a SQLite file",
             manifest: "tests/probes/sql-probe/spin.toml",
             runtime_config: None,
+            variables: &[],
         },
         Implementation {
             interface: "sql",
             name: "sql-spin-sqlite on in-memory SQLite",
             manifest: "tests/probes/sql-probe/spin.toml",
             runtime_config: Some("[sqlite_database.default]\ntype = \"spin\"\n"),
+            variables: &[],
         },
         Implementation {
             interface: "kv",
             name: "kv-spin on the SQLite key-value store",
             manifest: "tests/probes/kv-probe/spin.toml",
             runtime_config: None,
+            variables: &[],
         },
         Implementation {
             interface: "kv",
             name: "kv-spin on the in-memory key-value store",
             manifest: "tests/probes/kv-probe/spin.toml",
             runtime_config: Some("[key_value_store.default]\ntype = \"memory\"\n"),
+            variables: &[],
+        },
+        Implementation {
+            interface: "email",
+            name: "email-sendgrid against a mock SendGrid",
+            manifest: "tests/probes/email-probe/spin-sendgrid.toml",
+            runtime_config: None,
+            variables: &[("sendgrid_api_key", mail::SENDGRID_KEY), ("sendgrid_api_base", MOCK)],
+        },
+        Implementation {
+            interface: "email",
+            name: "email-mailgun against a mock Mailgun",
+            manifest: "tests/probes/email-probe/spin-mailgun.toml",
+            runtime_config: None,
+            variables: &[
+                ("mailgun_api_key", mail::MAILGUN_KEY),
+                ("mailgun_domain", mail::MAILGUN_DOMAIN),
+                ("mailgun_api_base", MOCK),
+            ],
+        },
+        Implementation {
+            interface: "email",
+            name: "email-ses against a mock Amazon SES",
+            manifest: "tests/probes/email-probe/spin-ses.toml",
+            runtime_config: None,
+            variables: &[
+                ("ses_access_key_id", mail::SES_ACCESS_KEY_ID),
+                ("ses_secret_access_key", mail::SES_SECRET_ACCESS_KEY),
+                ("ses_region", mail::SES_REGION),
+                ("ses_endpoint", MOCK),
+            ],
+        },
+        Implementation {
+            interface: "email",
+            name: "email-outbox on a SQLite file",
+            manifest: "tests/probes/email-outbox-probe/spin.toml",
+            runtime_config: None,
+            variables: &[],
+        },
+        Implementation {
+            interface: "email-outbox",
+            name: "email-outbox on a SQLite file",
+            manifest: "tests/probes/email-outbox-probe/spin.toml",
+            runtime_config: None,
+            variables: &[],
         },
     ]
 }
@@ -58,6 +120,8 @@ pub struct Server {
     manifest: PathBuf,
     state_dir: PathBuf,
     runtime_config: Option<PathBuf>,
+    /// Application variables on top of the shared test secret.
+    variables: Vec<(String, String)>,
     request_timeout: Duration,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), String>>>,
@@ -76,7 +140,12 @@ fn scratch_dir() -> PathBuf {
 }
 
 impl Server {
-    async fn start(manifest: PathBuf, runtime_config: Option<&str>, request_timeout: Duration) -> Server {
+    async fn start(
+        manifest: PathBuf,
+        runtime_config: Option<&str>,
+        variables: Vec<(String, String)>,
+        request_timeout: Duration,
+    ) -> Server {
         let state_dir = scratch_dir();
         let runtime_config = runtime_config.map(|text| {
             let path = state_dir.join("runtime-config.toml");
@@ -88,6 +157,7 @@ impl Server {
             manifest,
             state_dir,
             runtime_config,
+            variables,
             request_timeout,
             shutdown: None,
             task: None,
@@ -107,6 +177,7 @@ impl Server {
             )],
             ..RuntimeOptions::default()
         };
+        options.variables.extend(self.variables.iter().cloned());
         options.limits.request_timeout = self.request_timeout;
         let app = App::load(&self.manifest, options)
             .await
@@ -160,7 +231,7 @@ fn require_built(path: &Path) {
 async fn team_collab_server(world: &mut KeelWorld) {
     assert!(matches!(target(), Target::TeamCollab), "suite/target mismatch");
     require_built(&repo_root().join("dist/team-collab.wasm"));
-    world.server = Some(Server::start(repo_root().join("spin.toml"), None, Duration::from_secs(10)).await);
+    world.server = Some(Server::start(repo_root().join("spin.toml"), None, Vec::new(), Duration::from_secs(10)).await);
 }
 
 #[given(expr = "a running {word} implementation")]
@@ -169,10 +240,20 @@ async fn implementation_server(world: &mut KeelWorld, interface: String) {
         panic!("conformance steps need a conformance target");
     };
     assert_eq!(implementation.interface, interface, "suite/target mismatch");
+    if implementation.uses_mock_provider() {
+        world.mock = Some(mail::MockProvider::start().await);
+    }
+    let mock_base = world.mock.as_ref().map(|mock| mock.base.clone()).unwrap_or_default();
+    let variables = implementation
+        .variables
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.replace(MOCK, &mock_base)))
+        .collect();
     world.server = Some(
         Server::start(
             repo_root().join(implementation.manifest),
             implementation.runtime_config,
+            variables,
             Duration::from_secs(10),
         )
         .await,
@@ -186,6 +267,7 @@ async fn fault_server(world: &mut KeelWorld, seconds: u64) {
         Server::start(
             repo_root().join("tests/probes/kv-probe/spin.toml"),
             None,
+            Vec::new(),
             Duration::from_secs(seconds),
         )
         .await,

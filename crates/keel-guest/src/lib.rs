@@ -7,12 +7,16 @@
 //! migrations runner; the `kv` feature adds the bindings of the
 //! `keel:infrastructure/kv` import; the `http` feature adds JSON responses
 //! for spin-sdk HTTP components, including the one error body every Keel
-//! HTTP surface uses.
+//! HTTP surface uses; the `email` feature adds the `keel:infrastructure/email`
+//! export bindings every email adapter shares plus message validation, and
+//! `email-provider` the outbound-HTTP plumbing of the provider adapters.
 
 pub mod clock;
 pub mod ids;
 pub mod validate;
 
+#[cfg(feature = "email")]
+pub mod email;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "kv")]

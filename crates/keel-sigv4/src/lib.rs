@@ -99,7 +99,7 @@ impl AmzDate {
         const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
         let seconds = unix_seconds.clamp(MIN, MAX);
         let (days, secs_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-        let (year, month, day) = civil_from_days(days);
+        let (year, month, day) = keel_guest::clock::civil_from_days(days);
         AmzDate(format!(
             "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
             secs_of_day / 3600,
@@ -117,21 +117,6 @@ impl AmzDate {
     pub fn date(&self) -> &str {
         &self.0[..8]
     }
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day)
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// Every step of a signature.
