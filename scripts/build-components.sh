@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 GUEST_CRATES=(
-    sql-spin-sqlite kv-spin auth-local auth-okta auth-auth0
+    sql-spin-sqlite sql-postgres sql-mysql kv-spin auth-local auth-okta auth-auth0
     email-sendgrid email-mailgun email-ses email-outbox
     security
     user-repository workspace-repository channel-repository message-repository
@@ -35,14 +35,34 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-packages=()
+# One cargo invocation per component: built together, cargo would unify
+# the features of shared crates (keel-guest, spin-sdk), and bindings that
+# one component imports could end up linked into another.
 for crate in "${GUEST_CRATES[@]}"; do
-    packages+=(-p "$crate")
+    cargo build --release --target wasm32-wasip2 -p "$crate"
 done
-cargo build --release --target wasm32-wasip2 "${packages[@]}"
 
 mkdir -p dist
 for name in "${!COMPOSITIONS[@]}"; do
     echo "composing dist/${name}.wasm from ${COMPOSITIONS[$name]}"
     cargo run --release -q -p keel-compose -- "${COMPOSITIONS[$name]}" -o "dist/${name}.wasm"
+done
+
+# The same compositions with another adapter plugged in: swapping a
+# provider is a change of composition and configuration, never of code.
+# name in dist/ -> "<.wac file> <package replaced> <package plugged in>"
+declare -A SWAPS=(
+    [team-collab-postgres]="products/team-collab/team-collab.wac sql-spin-sqlite sql-postgres"
+    [sql-conformance-postgres]="tests/probes/sql-probe/sql-conformance-sqlite.wac sql-spin-sqlite sql-postgres"
+    [team-collab-mysql]="products/team-collab/team-collab.wac sql-spin-sqlite sql-mysql"
+    [sql-conformance-mysql]="tests/probes/sql-probe/sql-conformance-sqlite.wac sql-spin-sqlite sql-mysql"
+)
+swapped=$(mktemp -d)
+trap 'rm -rf "$swapped"' EXIT
+for name in "${!SWAPS[@]}"; do
+    read -r wac from to <<<"${SWAPS[$name]}"
+    echo "composing dist/${name}.wasm from ${wac} with keel:${to} for keel:${from}"
+    sed "s/keel:${from} /keel:${to} /g" "$wac" >"$swapped/${name}.wac"
+    grep -q "keel:${to} " "$swapped/${name}.wac" || { echo "keel:${from} not found in ${wac}" >&2; exit 1; }
+    cargo run --release -q -p keel-compose -- "$swapped/${name}.wac" -o "dist/${name}.wasm"
 done

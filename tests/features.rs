@@ -40,11 +40,14 @@ async fn main() {
     let mut passed = 0;
     let mut failed = 0;
 
-    let mut suites = vec![(
-        "team-collab product".to_string(),
-        features.join("team_collab"),
-        Target::TeamCollab,
-    )];
+    let mut suites = Vec::new();
+    for deployment in steps::deployments() {
+        suites.push((
+            format!("team-collab product: {}", deployment.name),
+            features.join("team_collab"),
+            Target::TeamCollab(deployment),
+        ));
+    }
     for implementation in steps::implementations() {
         let file = format!("conformance/{}.feature", implementation.interface);
         suites.push((
@@ -65,6 +68,8 @@ async fn main() {
         failed += f;
     }
 
+    steps::drop_schemas().await;
+    steps::drop_databases().await;
     println!("\n{passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(1);

@@ -3,6 +3,9 @@
 
 mod composition;
 mod http;
+mod mysql;
+mod postgres;
+mod redis;
 mod mail;
 mod oidc;
 mod product;
@@ -12,13 +15,16 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-pub use server::{Implementation, implementations};
+pub use mysql::drop_databases;
+pub use postgres::drop_schemas;
+pub use server::{Deployment, Implementation, deployments, implementations};
 use server::Server;
 
 /// What the scenarios of the current suite run against.
 #[derive(Debug, Clone)]
 pub enum Target {
-    TeamCollab,
+    /// The team-collab product, deployed one way or another.
+    TeamCollab(Deployment),
     Conformance(Implementation),
     /// The KV probe with a short request timeout, for fault isolation.
     Faults,

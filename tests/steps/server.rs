@@ -8,7 +8,7 @@ use cucumber::given;
 use keel_runtime::{App, RuntimeOptions};
 use tokio::sync::oneshot;
 
-use super::{KeelWorld, Target, mail, repo_root, target};
+use super::{KeelWorld, Target, mail, oidc, repo_root, target};
 
 /// One implementation of an infrastructure interface: a composed probe
 /// component plus the runtime configuration that picks the host backend.
@@ -21,7 +21,8 @@ pub struct Implementation {
     /// Runtime configuration (Spin format), or none for the defaults.
     runtime_config: Option<&'static str>,
     /// Application variables; `{mock}` in a value stands for the base URL
-    /// of the mock email provider started for each scenario.
+    /// of the mock email provider started for each scenario, `{issuer}`
+    /// for that of the local OIDC issuer.
     variables: &'static [(&'static str, &'static str)],
 }
 
@@ -35,6 +36,64 @@ impl Implementation {
 
 /// Placeholder for the mock provider's base URL in [`Implementation::variables`].
 const MOCK: &str = "{mock}";
+/// Placeholder for the URL of a fresh, empty PostgreSQL schema.
+const POSTGRES: &str = "{postgres}";
+
+/// Placeholder for the URL of a fresh, empty MySQL database.
+const MYSQL: &str = "{mysql}";
+/// Placeholder for the URL of a fresh Redis database in a runtime config.
+const REDIS: &str = "{redis}";
+
+/// Fill in the placeholders of a suite's application variables.
+async fn resolve(variables: &[(&str, &str)], mock_base: &str) -> Vec<(String, String)> {
+    let mut resolved = Vec::new();
+    for (name, value) in variables {
+        let value = if value.contains(POSTGRES) {
+            value.replace(POSTGRES, &super::postgres::fresh_schema_url().await)
+        } else if value.contains(MYSQL) {
+            value.replace(MYSQL, &super::mysql::fresh_database_url().await)
+        } else {
+            value.replace(MOCK, mock_base)
+        };
+        resolved.push((name.to_string(), value));
+    }
+    resolved
+}
+
+/// A way of deploying the team-collab product: a manifest of a composed
+/// component and its configuration.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub name: &'static str,
+    manifest: &'static str,
+    /// The composed component the manifest serves.
+    component: &'static str,
+    variables: &'static [(&'static str, &'static str)],
+}
+
+/// Every deployment the product suite runs against.
+pub fn deployments() -> Vec<Deployment> {
+    vec![
+        Deployment {
+            name: "sql-spin-sqlite (embedded defaults)",
+            manifest: "spin.toml",
+            component: "dist/team-collab.wasm",
+            variables: &[],
+        },
+        Deployment {
+            name: "sql-postgres on PostgreSQL",
+            manifest: "products/team-collab/spin-postgres.toml",
+            component: "dist/team-collab-postgres.wasm",
+            variables: &[("postgres_url", POSTGRES)],
+        },
+        Deployment {
+            name: "sql-mysql on MariaDB",
+            manifest: "products/team-collab/spin-mysql.toml",
+            component: "dist/team-collab-mysql.wasm",
+            variables: &[("mysql_url", MYSQL)],
+        },
+    ]
+}
 
 /// Every implementation the conformance suites run against.
 pub fn implementations() -> Vec<Implementation> {
@@ -54,10 +113,31 @@ pub fn implementations() -> Vec<Implementation> {
             variables: &[],
         },
         Implementation {
+            interface: "sql",
+            name: "sql-postgres on PostgreSQL",
+            manifest: "tests/probes/sql-probe/spin-postgres.toml",
+            runtime_config: None,
+            variables: &[("postgres_url", POSTGRES)],
+        },
+        Implementation {
+            interface: "sql",
+            name: "sql-mysql on MariaDB",
+            manifest: "tests/probes/sql-probe/spin-mysql.toml",
+            runtime_config: None,
+            variables: &[("mysql_url", MYSQL)],
+        },
+        Implementation {
             interface: "kv",
             name: "kv-spin on the SQLite key-value store",
             manifest: "tests/probes/kv-probe/spin.toml",
             runtime_config: None,
+            variables: &[],
+        },
+        Implementation {
+            interface: "kv",
+            name: "kv-spin on the Redis key-value store",
+            manifest: "tests/probes/kv-probe/spin.toml",
+            runtime_config: Some("[key_value_store.default]\ntype = \"redis\"\nurl = \"{redis}\"\n"),
             variables: &[],
         },
         Implementation {
@@ -103,6 +183,28 @@ pub fn implementations() -> Vec<Implementation> {
             manifest: "tests/probes/email-outbox-probe/spin.toml",
             runtime_config: None,
             variables: &[],
+        },
+        Implementation {
+            interface: "oidc",
+            name: "auth-okta against a local issuer",
+            manifest: "tests/probes/auth-probe/okta.spin.toml",
+            runtime_config: None,
+            variables: &[
+                ("okta_issuer", "{issuer}/oauth2/default"),
+                ("okta_audience", "api://keel-conformance"),
+                ("okta_email_claim", "email"),
+            ],
+        },
+        Implementation {
+            interface: "oidc",
+            name: "auth-auth0 against a local issuer",
+            manifest: "tests/probes/auth-probe/auth0.spin.toml",
+            runtime_config: Some("[key_value_store.default]\ntype = \"memory\"\n"),
+            variables: &[
+                ("auth0_issuer", "{issuer}/"),
+                ("auth0_audience", "https://api.keel-conformance.test"),
+                ("auth0_email_claim", "https://keel-conformance.test/email"),
+            ],
         },
         Implementation {
             interface: "email-outbox",
@@ -229,9 +331,13 @@ fn require_built(path: &Path) {
 
 #[given("a running team-collab server")]
 async fn team_collab_server(world: &mut KeelWorld) {
-    assert!(matches!(target(), Target::TeamCollab), "suite/target mismatch");
-    require_built(&repo_root().join("dist/team-collab.wasm"));
-    world.server = Some(Server::start(repo_root().join("spin.toml"), None, Vec::new(), Duration::from_secs(10)).await);
+    let Target::TeamCollab(deployment) = target() else {
+        panic!("suite/target mismatch");
+    };
+    require_built(&repo_root().join(deployment.component));
+    let variables = resolve(deployment.variables, "").await;
+    world.server =
+        Some(Server::start(repo_root().join(deployment.manifest), None, variables, Duration::from_secs(10)).await);
 }
 
 #[given(expr = "a running {word} implementation")]
@@ -244,15 +350,15 @@ async fn implementation_server(world: &mut KeelWorld, interface: String) {
         world.mock = Some(mail::MockProvider::start().await);
     }
     let mock_base = world.mock.as_ref().map(|mock| mock.base.clone()).unwrap_or_default();
-    let variables = implementation
-        .variables
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.replace(MOCK, &mock_base)))
-        .collect();
+    let variables = resolve(implementation.variables, &mock_base).await;
+    let variables = oidc::with_local_issuer(world, variables).await;
+    let runtime_config = implementation
+        .runtime_config
+        .map(|text| text.replace(REDIS, &super::redis::fresh_database_url()));
     world.server = Some(
         Server::start(
             repo_root().join(implementation.manifest),
-            implementation.runtime_config,
+            runtime_config.as_deref(),
             variables,
             Duration::from_secs(10),
         )

@@ -14,12 +14,10 @@
 
 mod convert;
 
-use std::cell::RefCell;
-
 use exports::keel::infrastructure::sql::{
     Error, ExecuteResult, Guest, GuestTransaction, QueryResult, Row, SqlDialect, Transaction, Value,
 };
-use sql_placeholders::{self as placeholders, Style};
+use sql_adapter_common::{Session, SessionError, Style};
 use spin_sdk::pg::Connection;
 
 spin_sdk::wit_bindgen::generate!({
@@ -38,7 +36,7 @@ async fn connect() -> Result<Connection, Error> {
 }
 
 async fn run_query(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
-    let (sql, order) = placeholders::rewrite(statement, Style::Dollar);
+    let (sql, order) = sql_adapter_common::rewrite(statement, Style::Dollar);
     let result = connection
         .query(sql, convert::params(params, &order)?)
         .await
@@ -56,7 +54,7 @@ async fn run_query(connection: &Connection, statement: &str, params: Vec<Value>)
 }
 
 async fn run_execute(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<ExecuteResult, Error> {
-    let (sql, order) = placeholders::rewrite(statement, Style::Dollar);
+    let (sql, order) = sql_adapter_common::rewrite(statement, Style::Dollar);
     let rows_affected = connection
         .execute(sql, convert::params(params, &order)?)
         .await
@@ -82,45 +80,38 @@ impl Guest for SqlPostgres {
     async fn begin() -> Result<Transaction, Error> {
         let connection = connect().await?;
         run_execute(&connection, "BEGIN", Vec::new()).await?;
-        Ok(Transaction::new(Tx { connection: RefCell::new(Some(connection)), finished: RefCell::new(false) }))
+        Ok(Transaction::new(Tx(Session::new(connection))))
     }
 }
 
 /// A transaction resource: owns its connection while `BEGIN` is open.
-struct Tx {
-    /// `None` while a call is running on it, or after it finished.
-    connection: RefCell<Option<Connection>>,
-    finished: RefCell<bool>,
+struct Tx(Session<Connection>);
+
+fn session_error(error: SessionError) -> Error {
+    match error {
+        SessionError::Busy => Error::Internal("another call is running on this transaction".into()),
+        SessionError::Finished => Error::TransactionClosed,
+    }
 }
 
 impl Tx {
     fn take(&self) -> Result<Connection, Error> {
-        if *self.finished.borrow() {
-            return Err(Error::TransactionClosed);
-        }
-        self.connection
-            .borrow_mut()
-            .take()
-            .ok_or_else(|| Error::Internal("another call is running on this transaction".into()))
+        self.0.take().map_err(session_error)
     }
 
     fn put_back(&self, connection: Connection) {
-        *self.connection.borrow_mut() = Some(connection);
+        self.0.put_back(connection);
     }
 
     async fn finish(&self, statement: &str) -> Result<(), Error> {
-        let connection = self.take()?;
-        *self.finished.borrow_mut() = true;
+        let connection = self.0.finish().map_err(session_error)?;
         run_execute(&connection, statement, Vec::new()).await.map(drop)
     }
 }
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if *self.finished.borrow() {
-            return;
-        }
-        if let Some(connection) = self.connection.borrow_mut().take() {
+        if let Some(connection) = self.0.abandon() {
             spin_sdk::wit_bindgen::spawn(async move {
                 let _ = connection.execute("ROLLBACK", Vec::new()).await;
             });

@@ -18,6 +18,7 @@ use exports::keel::infrastructure::sql::{
 };
 use exports::keel::infrastructure::sql::{Error, Value};
 use pool::Lease;
+use sql_adapter_common::StatementKind;
 
 spin_sdk::wit_bindgen::generate!({
     path: "../../wit/infrastructure",
@@ -159,11 +160,11 @@ async fn run_execute(
         .collect()
         .await
         .map_err(convert::error)?;
-    let kind = convert::StatementKind::of(statement);
+    let kind = StatementKind::of(statement);
     // `changes()` keeps the count of the last INSERT/UPDATE/DELETE, so it is
     // only read after such a statement.
     let rows_affected = if kind.modifies_rows() { connection.changes().await } else { 0 };
-    let last_insert_id = if kind == convert::StatementKind::Insert && rows_affected > 0 {
+    let last_insert_id = if kind == StatementKind::Insert && rows_affected > 0 {
         Some(connection.last_insert_rowid().await)
     } else {
         None

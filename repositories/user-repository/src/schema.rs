@@ -3,7 +3,7 @@
 use keel_guest::migrations::{Migration, Migrator, PerDialect};
 
 pub static MIGRATOR: Migrator =
-    Migrator::new("user-repository", PerDialect { sqlite: Some(SQLITE), postgres: Some(POSTGRES), mysql: None });
+    Migrator::new("user-repository", PerDialect { sqlite: Some(SQLITE), postgres: Some(POSTGRES), mysql: Some(MYSQL) });
 
 const SQLITE: &[Migration] = &[Migration {
     version: 1,
@@ -29,4 +29,17 @@ const POSTGRES: &[Migration] = &[Migration {
         updated_at BIGINT NOT NULL,
         created_by TEXT NOT NULL
     )"],
+}];
+
+const MYSQL: &[Migration] = &[Migration {
+    version: 1,
+    statements: &["CREATE TABLE IF NOT EXISTS users (
+        id VARCHAR(64) PRIMARY KEY,
+        email VARCHAR(254) NOT NULL UNIQUE,
+        display_name VARCHAR(320) NOT NULL,
+        password_hash VARCHAR(255) NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        created_by VARCHAR(64) NOT NULL
+    ) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"],
 }];

@@ -3,7 +3,7 @@
 use keel_guest::migrations::{Migration, Migrator, PerDialect};
 
 pub static MIGRATOR: Migrator =
-    Migrator::new("workspace-repository", PerDialect { sqlite: Some(SQLITE), postgres: Some(POSTGRES), mysql: None });
+    Migrator::new("workspace-repository", PerDialect { sqlite: Some(SQLITE), postgres: Some(POSTGRES), mysql: Some(MYSQL) });
 
 const SQLITE: &[Migration] = &[Migration {
     version: 1,
@@ -48,5 +48,29 @@ const POSTGRES: &[Migration] = &[Migration {
             PRIMARY KEY (workspace_id, user_id)
         )",
         "CREATE INDEX workspace_members_by_user ON workspace_members (user_id)",
+    ],
+}];
+
+const MYSQL: &[Migration] = &[Migration {
+    version: 1,
+    statements: &[
+        "CREATE TABLE IF NOT EXISTS workspaces (
+            id VARCHAR(64) PRIMARY KEY,
+            name VARCHAR(400) NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            created_by VARCHAR(64) NOT NULL
+        ) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
+        "CREATE TABLE IF NOT EXISTS workspace_members (
+            workspace_id VARCHAR(64) NOT NULL,
+            user_id VARCHAR(64) NOT NULL,
+            role VARCHAR(16) NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            created_by VARCHAR(64) NOT NULL,
+            PRIMARY KEY (workspace_id, user_id),
+            INDEX workspace_members_by_user (user_id),
+            FOREIGN KEY (workspace_id) REFERENCES workspaces (id)
+        ) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
     ],
 }];

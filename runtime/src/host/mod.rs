@@ -3,6 +3,7 @@
 //! variables interfaces, generated from the WIT that spin-sdk ships.
 
 mod key_value;
+mod mysql;
 mod postgres;
 mod sqlite;
 mod variables;
@@ -32,6 +33,7 @@ mod bindings {
             "wasi:keyvalue/atomics.cas": super::key_value::Cas,
             "spin:postgres/postgres.connection": super::postgres::PgConnection,
             "spin:postgres/postgres.connection-builder": super::postgres::PgConnectionBuilder,
+            "spin:mysql/mysql.connection": super::mysql::MysqlConnection,
         },
     });
 }
@@ -45,6 +47,7 @@ pub struct ComponentServices {
     outbound: Arc<OutboundPolicy>,
     environment: Vec<(String, String)>,
     postgres: Arc<postgres::PostgresPools>,
+    mysql: Arc<mysql::MysqlPools>,
 }
 
 impl ComponentServices {
@@ -64,6 +67,7 @@ impl ComponentServices {
             outbound: Arc::new(outbound),
             environment,
             postgres: Default::default(),
+            mysql: Default::default(),
         }
     }
 }
@@ -177,6 +181,7 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     bindings::spin::key_value::key_value::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::spin::variables::variables::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::spin::postgres::postgres::add_to_linker::<_, Spin>(&mut linker, get)?;
+    bindings::spin::mysql::mysql::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::store::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::atomics::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::batch::add_to_linker::<_, Spin>(&mut linker, get)?;

@@ -4,18 +4,24 @@ Feature: keel:infrastructure/sql conformance
 
   Background:
     Given a running sql implementation
-    And the probe executes "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, qty INTEGER, price REAL, data BLOB)"
+    And the probe has created the items table in its dialect
 
   Scenario: The adapter reports its dialect
     When a client sends GET "/dialect"
     Then the response status is 200
     And the response has a string field "dialect"
 
+  Scenario: Repeated placeholders and placeholders out of order bind the right values
+    Given the probe has inserted items "a, b, c" with quantities "1, 2, 3"
+    When a client sends POST "/query" with body '{"sql":"SELECT name FROM items WHERE qty >= ?2 AND qty <= ?1 AND name <> ?3 AND name <> ?3 ORDER BY name","params":[{"integer":3},{"integer":2},{"text":"a"}]}'
+    Then the response status is 200
+    And the response field "rows" is '[[{"text":"b"}],[{"text":"c"}]]'
+
   Scenario: Typed values round-trip
     When a client sends POST "/execute" with body '{"sql":"INSERT INTO items (name, qty, price, data) VALUES (?1, ?2, ?3, ?4)","params":[{"text":"wídget ✓"},{"integer":-9223372036854775808},{"real":2.5},{"blob":"00ff10"}]}'
     Then the response status is 200
     And the response field "rows_affected" is 1
-    And the response field "last_insert_id" is 1
+    And the last insert id is 1 where the dialect reports one
     When a client sends POST "/query" with body '{"sql":"SELECT name, qty, price, data, NULL AS missing FROM items","params":[]}'
     Then the response status is 200
     And the response field "columns" is '["name","qty","price","data","missing"]'
@@ -39,7 +45,7 @@ Feature: keel:infrastructure/sql conformance
   Scenario: Last insert id follows the inserted rows
     Given the probe has inserted items "a, b" with quantities "1, 2"
     When a client sends POST "/execute" with body '{"sql":"INSERT INTO items (name) VALUES (?1)","params":[{"text":"c"}]}'
-    Then the response field "last_insert_id" is 3
+    Then the last insert id is 3 where the dialect reports one
 
   Scenario: A unique-constraint violation is a conflict
     Given the probe has inserted items "a" with quantities "1"

@@ -2,7 +2,7 @@
 //! them differently.
 //!
 //! ```
-//! use sql_placeholders::{Style, rewrite};
+//! use sql_adapter_common::{Style, rewrite};
 //!
 //! let (sql, order) = rewrite("SELECT ?2, '?1' FROM t WHERE a = ?1 OR b = ?1", Style::Dollar);
 //! assert_eq!(sql, "SELECT $2, '?1' FROM t WHERE a = $1 OR b = $1");
