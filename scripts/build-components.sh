@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 GUEST_CRATES=(
-    sql-spin-sqlite sql-postgres sql-mysql kv-spin auth-local auth-okta auth-auth0
+    sql-spin-sqlite sql-postgres sql-mysql kv-spin kv-redis auth-local auth-okta auth-auth0
     email-sendgrid email-mailgun email-ses email-outbox
     security
     user-repository workspace-repository channel-repository message-repository
@@ -54,6 +54,7 @@ done
 declare -A SWAPS=(
     [team-collab-postgres]="products/team-collab/team-collab.wac sql-spin-sqlite sql-postgres"
     [sql-conformance-postgres]="tests/probes/sql-probe/sql-conformance-sqlite.wac sql-spin-sqlite sql-postgres"
+    [kv-conformance-redis]="tests/probes/kv-probe/kv-conformance-spin.wac kv-spin kv-redis"
     [team-collab-mysql]="products/team-collab/team-collab.wac sql-spin-sqlite sql-mysql"
     [sql-conformance-mysql]="tests/probes/sql-probe/sql-conformance-sqlite.wac sql-spin-sqlite sql-mysql"
 )

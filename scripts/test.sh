@@ -5,12 +5,15 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+bash scripts/install-host-deps.sh || { echo "total: 0 passed, 1 failed"; exit 1; }
+# Link the system RocksDB instead of building it from C++ sources.
+export ROCKSDB_LIB_DIR="${ROCKSDB_LIB_DIR:-/usr/lib/$(gcc -dumpmachine)}"
 bash scripts/build-components.sh || { echo "total: 0 passed, 1 failed"; exit 1; }
 
 # Crates with native unit tests; the guest ones compile for the host too.
 CRATES=(
     keel-runtime keel-features keel-compose
-    keel-guest sql-adapter-common keel-oidc sql-spin-sqlite sql-mysql kv-spin auth-local auth-auth0 security
+    keel-guest sql-adapter-common keel-oidc sql-spin-sqlite sql-mysql kv-spin kv-redis auth-local auth-auth0 security
     message-repository team-collab sql-probe
     keel-sigv4 email-sendgrid email-mailgun email-ses
 )

@@ -151,6 +151,18 @@ impl App {
                                 })?)
                             }
                             KeyValueBackend::Memory => Arc::new(kv::MemoryStore::default()),
+                            #[cfg(feature = "rocksdb")]
+                            KeyValueBackend::RocksDb(path) => {
+                                tracing::info!("key-value store `{label}`: RocksDB {}", path.display());
+                                Arc::new(kv::RocksStore::open(&path).map_err(|e| {
+                                    anyhow::anyhow!(ctx(&format!("key-value store `{label}`: {e}")))
+                                })?)
+                            }
+                            #[cfg(not(feature = "rocksdb"))]
+                            KeyValueBackend::RocksDb(_) => anyhow::bail!(ctx(&format!(
+                                "key-value store `{label}` is RocksDB, but this keel was built without it \
+                                 (cargo build --features rocksdb, with librocksdb-dev installed)"
+                            ))),
                             KeyValueBackend::Redis(url) => {
                                 tracing::info!("key-value store `{label}`: {url}");
                                 Arc::new(kv::RedisStore::open(&url).map_err(|e| {

@@ -52,6 +52,8 @@ async fn resolve(variables: &[(&str, &str)], mock_base: &str) -> Vec<(String, St
             value.replace(POSTGRES, &super::postgres::fresh_schema_url().await)
         } else if value.contains(MYSQL) {
             value.replace(MYSQL, &super::mysql::fresh_database_url().await)
+        } else if value.contains(REDIS) {
+            value.replace(REDIS, &super::redis::fresh_database_url())
         } else {
             value.replace(MOCK, mock_base)
         };
@@ -139,6 +141,20 @@ pub fn implementations() -> Vec<Implementation> {
             manifest: "tests/probes/kv-probe/spin.toml",
             runtime_config: Some("[key_value_store.default]\ntype = \"redis\"\nurl = \"{redis}\"\n"),
             variables: &[],
+        },
+        Implementation {
+            interface: "kv",
+            name: "kv-spin on the RocksDB key-value store",
+            manifest: "tests/probes/kv-probe/spin.toml",
+            runtime_config: Some("[key_value_store.default]\ntype = \"rocksdb\"\npath = \"kv.rocksdb\"\n"),
+            variables: &[],
+        },
+        Implementation {
+            interface: "kv",
+            name: "kv-redis on Redis (spin:redis)",
+            manifest: "tests/probes/kv-probe/spin-redis.toml",
+            runtime_config: None,
+            variables: &[("redis_url", REDIS)],
         },
         Implementation {
             interface: "kv",

@@ -17,15 +17,13 @@ use exports::keel::infrastructure::sql::{
     Error, ExecuteResult, Guest, GuestTransaction, QueryResult, Row, SqlDialect, Transaction, Value,
 };
 use spin_sdk::mysql::Connection;
-use sql_adapter_common::{Session, SessionError, StatementKind, Style};
+use sql_adapter_common::{StatementKind, Style};
 
 spin_sdk::wit_bindgen::generate!({
     path: "../../wit/infrastructure",
     world: "keel:infrastructure/sql-adapter",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
-
-struct SqlMysql;
 
 async fn connect() -> Result<Connection, Error> {
     let address = spin_sdk::variables::get("mysql_url")
@@ -63,72 +61,4 @@ async fn run_execute(connection: &Connection, statement: &str, params: Vec<Value
     Ok(ExecuteResult { rows_affected, last_insert_id })
 }
 
-impl Guest for SqlMysql {
-    type Transaction = Tx;
-
-    fn dialect() -> SqlDialect {
-        SqlDialect::Mysql
-    }
-
-    async fn query(statement: String, params: Vec<Value>) -> Result<QueryResult, Error> {
-        run_query(&connect().await?, &statement, params).await
-    }
-
-    async fn execute(statement: String, params: Vec<Value>) -> Result<ExecuteResult, Error> {
-        run_execute(&connect().await?, &statement, params).await
-    }
-
-    async fn begin() -> Result<Transaction, Error> {
-        let connection = connect().await?;
-        run_execute(&connection, "START TRANSACTION", Vec::new()).await?;
-        Ok(Transaction::new(Tx(Session::new(connection))))
-    }
-}
-
-/// A transaction resource: owns its session while the transaction is open.
-struct Tx(Session<Connection>);
-
-fn session_error(error: SessionError) -> Error {
-    match error {
-        SessionError::Busy => Error::Internal("another call is running on this transaction".into()),
-        SessionError::Finished => Error::TransactionClosed,
-    }
-}
-
-impl Drop for Tx {
-    fn drop(&mut self) {
-        if let Some(connection) = self.0.abandon() {
-            spin_sdk::wit_bindgen::spawn(async move {
-                let _ = connection.execute("ROLLBACK", Vec::new()).await;
-            });
-        }
-    }
-}
-
-impl GuestTransaction for Tx {
-    async fn query(&self, statement: String, params: Vec<Value>) -> Result<QueryResult, Error> {
-        let connection = self.0.take().map_err(session_error)?;
-        let result = run_query(&connection, &statement, params).await;
-        self.0.put_back(connection);
-        result
-    }
-
-    async fn execute(&self, statement: String, params: Vec<Value>) -> Result<ExecuteResult, Error> {
-        let connection = self.0.take().map_err(session_error)?;
-        let result = run_execute(&connection, &statement, params).await;
-        self.0.put_back(connection);
-        result
-    }
-
-    async fn commit(&self) -> Result<(), Error> {
-        let connection = self.0.finish().map_err(session_error)?;
-        run_execute(&connection, "COMMIT", Vec::new()).await.map(drop)
-    }
-
-    async fn rollback(&self) -> Result<(), Error> {
-        let connection = self.0.finish().map_err(session_error)?;
-        run_execute(&connection, "ROLLBACK", Vec::new()).await.map(drop)
-    }
-}
-
-export!(SqlMysql);
+sql_adapter_common::client_server_sql_adapter!(SqlMysql, Connection, SqlDialect::Mysql, begin = "START TRANSACTION");

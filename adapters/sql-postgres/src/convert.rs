@@ -6,21 +6,17 @@ use crate::{Error, Value};
 
 /// Keel parameters in the order the rewritten statement reads them.
 pub fn params(values: Vec<Value>, order: &[usize]) -> Result<Vec<ParameterValue>, Error> {
-    order
-        .iter()
-        .map(|&i| {
-            let value = values
-                .get(i)
-                .ok_or_else(|| Error::InvalidQuery(format!("the statement uses ?{} but only {} parameters were given", i + 1, values.len())))?;
-            Ok(match value {
-                Value::Null => ParameterValue::DbNull,
-                Value::Integer(v) => ParameterValue::Int64(*v),
-                Value::Real(v) => ParameterValue::Floating64(*v),
-                Value::Text(v) => ParameterValue::Str(v.clone()),
-                Value::Blob(v) => ParameterValue::Binary(v.clone()),
-            })
+    Ok(sql_adapter_common::reorder(&values, order)
+        .map_err(Error::InvalidQuery)?
+        .into_iter()
+        .map(|value| match value {
+            Value::Null => ParameterValue::DbNull,
+            Value::Integer(v) => ParameterValue::Int64(*v),
+            Value::Real(v) => ParameterValue::Floating64(*v),
+            Value::Text(v) => ParameterValue::Str(v.clone()),
+            Value::Blob(v) => ParameterValue::Binary(v.clone()),
         })
-        .collect()
+        .collect())
 }
 
 /// A PostgreSQL value as the closest Keel value.

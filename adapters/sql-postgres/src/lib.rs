@@ -17,7 +17,7 @@ mod convert;
 use exports::keel::infrastructure::sql::{
     Error, ExecuteResult, Guest, GuestTransaction, QueryResult, Row, SqlDialect, Transaction, Value,
 };
-use sql_adapter_common::{Session, SessionError, Style};
+use sql_adapter_common::Style;
 use spin_sdk::pg::Connection;
 
 spin_sdk::wit_bindgen::generate!({
@@ -25,8 +25,6 @@ spin_sdk::wit_bindgen::generate!({
     world: "keel:infrastructure/sql-adapter",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
-
-struct SqlPostgres;
 
 async fn connect() -> Result<Connection, Error> {
     let address = spin_sdk::variables::get("postgres_url")
@@ -62,85 +60,4 @@ async fn run_execute(connection: &Connection, statement: &str, params: Vec<Value
     Ok(ExecuteResult { rows_affected, last_insert_id: None })
 }
 
-impl Guest for SqlPostgres {
-    type Transaction = Tx;
-
-    fn dialect() -> SqlDialect {
-        SqlDialect::Postgres
-    }
-
-    async fn query(statement: String, params: Vec<Value>) -> Result<QueryResult, Error> {
-        run_query(&connect().await?, &statement, params).await
-    }
-
-    async fn execute(statement: String, params: Vec<Value>) -> Result<ExecuteResult, Error> {
-        run_execute(&connect().await?, &statement, params).await
-    }
-
-    async fn begin() -> Result<Transaction, Error> {
-        let connection = connect().await?;
-        run_execute(&connection, "BEGIN", Vec::new()).await?;
-        Ok(Transaction::new(Tx(Session::new(connection))))
-    }
-}
-
-/// A transaction resource: owns its connection while `BEGIN` is open.
-struct Tx(Session<Connection>);
-
-fn session_error(error: SessionError) -> Error {
-    match error {
-        SessionError::Busy => Error::Internal("another call is running on this transaction".into()),
-        SessionError::Finished => Error::TransactionClosed,
-    }
-}
-
-impl Tx {
-    fn take(&self) -> Result<Connection, Error> {
-        self.0.take().map_err(session_error)
-    }
-
-    fn put_back(&self, connection: Connection) {
-        self.0.put_back(connection);
-    }
-
-    async fn finish(&self, statement: &str) -> Result<(), Error> {
-        let connection = self.0.finish().map_err(session_error)?;
-        run_execute(&connection, statement, Vec::new()).await.map(drop)
-    }
-}
-
-impl Drop for Tx {
-    fn drop(&mut self) {
-        if let Some(connection) = self.0.abandon() {
-            spin_sdk::wit_bindgen::spawn(async move {
-                let _ = connection.execute("ROLLBACK", Vec::new()).await;
-            });
-        }
-    }
-}
-
-impl GuestTransaction for Tx {
-    async fn query(&self, statement: String, params: Vec<Value>) -> Result<QueryResult, Error> {
-        let connection = self.take()?;
-        let result = run_query(&connection, &statement, params).await;
-        self.put_back(connection);
-        result
-    }
-
-    async fn execute(&self, statement: String, params: Vec<Value>) -> Result<ExecuteResult, Error> {
-        let connection = self.take()?;
-        let result = run_execute(&connection, &statement, params).await;
-        self.put_back(connection);
-        result
-    }
-
-    async fn commit(&self) -> Result<(), Error> {
-        self.finish("COMMIT").await
-    }
-
-    async fn rollback(&self) -> Result<(), Error> {
-        self.finish("ROLLBACK").await
-    }
-}
-
-export!(SqlPostgres);
+sql_adapter_common::client_server_sql_adapter!(SqlPostgres, Connection, SqlDialect::Postgres, begin = "BEGIN");

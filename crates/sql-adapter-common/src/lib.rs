@@ -52,3 +52,111 @@ mod tests {
         assert!(!StatementKind::of("SELECT 1").modifies_rows());
     }
 }
+
+/// The parameters an engine reads, in its order: `order[i]` is the index of
+/// the Keel parameter that fills the engine's `i`-th placeholder (see
+/// [`rewrite`]). Errs with a message when the statement uses a parameter
+/// that was not given.
+pub fn reorder<'v, V>(values: &'v [V], order: &[usize]) -> Result<Vec<&'v V>, String> {
+    order
+        .iter()
+        .map(|&i| {
+            values.get(i).ok_or_else(|| {
+                format!("the statement uses ?{} but only {} parameters were given", i + 1, values.len())
+            })
+        })
+        .collect()
+}
+
+/// The `keel:infrastructure/sql` export of an adapter over a client-server
+/// engine (PostgreSQL, MySQL): the `Guest` impl, the transaction resource
+/// on a [`Session`], and `export!`.
+///
+/// Expects in scope the world's generated types (`Guest`,
+/// `GuestTransaction`, `Transaction`, `Error`, `Value`, `QueryResult`,
+/// `ExecuteResult`, `SqlDialect`) and three functions of the adapter:
+/// `connect() -> Result<Connection, Error>`, and
+/// `run_query` / `run_execute(&Connection, &str, Vec<Value>)`.
+#[macro_export]
+macro_rules! client_server_sql_adapter {
+    ($adapter:ident, $connection:ty, $dialect:expr, begin = $begin:literal) => {
+        struct $adapter;
+
+        impl Guest for $adapter {
+            type Transaction = Tx;
+
+            fn dialect() -> SqlDialect {
+                $dialect
+            }
+
+            async fn query(statement: String, params: Vec<Value>) -> Result<QueryResult, Error> {
+                run_query(&connect().await?, &statement, params).await
+            }
+
+            async fn execute(statement: String, params: Vec<Value>) -> Result<ExecuteResult, Error> {
+                run_execute(&connect().await?, &statement, params).await
+            }
+
+            async fn begin() -> Result<Transaction, Error> {
+                let connection = connect().await?;
+                run_execute(&connection, $begin, Vec::new()).await?;
+                Ok(Transaction::new(Tx($crate::Session::new(connection))))
+            }
+        }
+
+        /// A transaction resource: owns its connection while it is open.
+        struct Tx($crate::Session<$connection>);
+
+        fn session_error(error: $crate::SessionError) -> Error {
+            match error {
+                $crate::SessionError::Busy => Error::Internal("another call is running on this transaction".into()),
+                $crate::SessionError::Finished => Error::TransactionClosed,
+            }
+        }
+
+        impl Tx {
+            async fn finish(&self, statement: &str) -> Result<(), Error> {
+                let connection = self.0.finish().map_err(session_error)?;
+                run_execute(&connection, statement, Vec::new()).await.map(drop)
+            }
+        }
+
+        /// A transaction dropped while open is rolled back in the background
+        /// before its connection goes back to the host's pool.
+        impl Drop for Tx {
+            fn drop(&mut self) {
+                if let Some(connection) = self.0.abandon() {
+                    ::spin_sdk::wit_bindgen::spawn(async move {
+                        let _ = run_execute(&connection, "ROLLBACK", Vec::new()).await;
+                    });
+                }
+            }
+        }
+
+        impl GuestTransaction for Tx {
+            async fn query(&self, statement: String, params: Vec<Value>) -> Result<QueryResult, Error> {
+                let connection = self.0.take().map_err(session_error)?;
+                let result = run_query(&connection, &statement, params).await;
+                self.0.put_back(connection);
+                result
+            }
+
+            async fn execute(&self, statement: String, params: Vec<Value>) -> Result<ExecuteResult, Error> {
+                let connection = self.0.take().map_err(session_error)?;
+                let result = run_execute(&connection, &statement, params).await;
+                self.0.put_back(connection);
+                result
+            }
+
+            async fn commit(&self) -> Result<(), Error> {
+                self.finish("COMMIT").await
+            }
+
+            async fn rollback(&self) -> Result<(), Error> {
+                self.finish("ROLLBACK").await
+            }
+        }
+
+        export!($adapter);
+    };
+}

@@ -9,6 +9,10 @@
 //! type = "spin"                 # SQLite file; or "memory"
 //! path = ".keel/sqlite_key_value.db"
 //!
+//! [key_value_store.sessions]
+//! type = "rocksdb"              # needs keel built with `--features rocksdb`
+//! path = ".keel/sessions.rocksdb"
+//!
 //! [key_value_store.cache]
 //! type = "redis"
 //! url = "redis://127.0.0.1:6379/0"
@@ -38,6 +42,8 @@ pub enum KeyValueBackend {
     Memory,
     /// A Redis server (`url = "redis://host:port/db"`).
     Redis(String),
+    /// A RocksDB directory.
+    RocksDb(PathBuf),
 }
 
 /// Backends for the labels a manifest uses.
@@ -107,6 +113,10 @@ impl RuntimeConfig {
             let backend = match (store.kind.as_str(), store.path) {
                 ("spin", Some(p)) => KeyValueBackend::Sqlite(base.join(p)),
                 ("spin", None) | ("memory", None) => KeyValueBackend::Memory,
+                ("rocksdb", Some(p)) => KeyValueBackend::RocksDb(base.join(p)),
+                ("rocksdb", None) => {
+                    return Err(invalid(format!("[key_value_store.{label}]: type \"rocksdb\" needs a `path`")));
+                }
                 ("memory", Some(_)) => {
                     return Err(invalid(format!(
                         "[key_value_store.{label}]: type \"memory\" takes no `path`"
@@ -114,7 +124,7 @@ impl RuntimeConfig {
                 }
                 (other, _) => {
                     return Err(invalid(format!(
-                        "[key_value_store.{label}]: unsupported type `{other}` (supported: \"spin\", \"memory\", \"redis\")"
+                        "[key_value_store.{label}]: unsupported type `{other}` (supported: \"spin\", \"memory\", \"redis\", \"rocksdb\")"
                     )));
                 }
             };

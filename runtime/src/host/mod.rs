@@ -5,6 +5,7 @@
 mod key_value;
 mod mysql;
 mod postgres;
+mod redis;
 mod sqlite;
 mod variables;
 
@@ -34,6 +35,7 @@ mod bindings {
             "spin:postgres/postgres.connection": super::postgres::PgConnection,
             "spin:postgres/postgres.connection-builder": super::postgres::PgConnectionBuilder,
             "spin:mysql/mysql.connection": super::mysql::MysqlConnection,
+            "spin:redis/redis.connection": super::redis::RedisConnection,
         },
     });
 }
@@ -48,6 +50,7 @@ pub struct ComponentServices {
     environment: Vec<(String, String)>,
     postgres: Arc<postgres::PostgresPools>,
     mysql: Arc<mysql::MysqlPools>,
+    redis: Arc<redis::RedisConnections>,
 }
 
 impl ComponentServices {
@@ -68,6 +71,7 @@ impl ComponentServices {
             environment,
             postgres: Default::default(),
             mysql: Default::default(),
+            redis: Default::default(),
         }
     }
 }
@@ -182,6 +186,7 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     bindings::spin::variables::variables::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::spin::postgres::postgres::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::spin::mysql::mysql::add_to_linker::<_, Spin>(&mut linker, get)?;
+    bindings::spin::redis::redis::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::store::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::atomics::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::batch::add_to_linker::<_, Spin>(&mut linker, get)?;

@@ -3,10 +3,14 @@
 
 mod memory;
 mod redis;
+#[cfg(feature = "rocksdb")]
+mod rocksdb;
 mod sqlite;
 
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
+#[cfg(feature = "rocksdb")]
+pub use rocksdb::RocksStore;
 pub use sqlite::SqliteStore;
 
 /// A backend failure, reported to guests as `other(message)`.
@@ -74,11 +78,19 @@ mod tests {
         let url = format!("redis://{host}/{db}");
         let redis = RedisStore::open(&url).unwrap_or_else(|e| panic!("Redis at {url}: {e}"));
         redis.with(|c| redis::cmd("FLUSHDB").exec(c)).unwrap();
-        vec![
+        #[allow(unused_mut)]
+        let mut backends: Vec<(&'static str, Arc<dyn KeyValueStore>)> = vec![
             ("memory", Arc::new(MemoryStore::default())),
             ("sqlite", Arc::new(SqliteStore::open(&path, "default").unwrap())),
             ("redis", Arc::new(redis)),
-        ]
+        ];
+        #[cfg(feature = "rocksdb")]
+        {
+            let dir = path.with_extension("rocksdb");
+            let _ = std::fs::remove_dir_all(&dir);
+            backends.push(("rocksdb", Arc::new(RocksStore::open(&dir).unwrap())));
+        }
+        backends
     }
 
     #[test]
