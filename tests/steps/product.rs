@@ -59,7 +59,7 @@ async fn tampered_token(world: &mut KeelWorld, name: String, path: String) {
     let mut parts: Vec<String> = token.split('.').map(String::from).collect();
     assert_eq!(parts.len(), 3, "a JWT has three parts");
     // Re-encode the payload with another subject, keep the old signature.
-    let forged = parts[1].replace(|c: char| c == 'A', "B");
+    let forged = parts[1].replace('A', "B");
     parts[1] = if forged == parts[1] { format!("{}A", parts[1]) } else { forged };
     let header = ("authorization".to_string(), format!("Bearer {}", parts.join(".")));
     world.send_with_headers("GET", &path, None, vec![header]).await;

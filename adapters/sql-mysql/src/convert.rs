@@ -59,7 +59,7 @@ pub fn error(error: mysql::Error) -> Error {
 fn sqlstate(message: &str) -> Option<&str> {
     let (_, rest) = message.split_once("ERROR ")?;
     let head = rest.split(':').next()?;
-    head.split(|c: char| c == ' ' || c == '(' || c == ')')
+    head.split([' ', '(', ')'])
         .find(|token| token.len() == 5 && token.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 

@@ -19,7 +19,7 @@ const RSA_BITS: usize = 2048;
 
 #[derive(Clone)]
 enum Secret {
-    Rsa(rsa::pkcs1v15::SigningKey<sha2::Sha256>),
+    Rsa(Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>),
     P256(p256::ecdsa::SigningKey),
 }
 
@@ -43,7 +43,7 @@ impl SigningKey {
         let secret = match algorithm {
             Algorithm::Rs256 => {
                 let key = rsa::RsaPrivateKey::new(&mut rng, RSA_BITS).map_err(|err| SignerError(err.to_string()))?;
-                Secret::Rsa(rsa::pkcs1v15::SigningKey::new(key))
+                Secret::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(key)))
             }
             Algorithm::Es256 => Secret::P256(p256::ecdsa::SigningKey::random(&mut rng)),
         };
@@ -68,7 +68,8 @@ impl SigningKey {
         let alg = self.algorithm().name();
         match &self.secret {
             Secret::Rsa(key) => {
-                let public = key.as_ref().to_public_key();
+                let private: &rsa::RsaPrivateKey = (**key).as_ref();
+                let public = private.to_public_key();
                 json!({ "kty": "RSA", "use": "sig", "alg": alg, "kid": self.kid,
                         "n": encode_part(&public.n().to_bytes_be()), "e": encode_part(&public.e().to_bytes_be()) })
             }
