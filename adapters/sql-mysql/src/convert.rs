@@ -1,23 +1,8 @@
 //! Conversions between `keel:infrastructure/sql` and `spin:mysql`.
 
-use spin_sdk::mysql::{self, DbValue, MysqlError, ParameterValue};
+use spin_sdk::mysql::{self, DbValue, MysqlError};
 
 use crate::{Error, Value};
-
-/// Keel parameters in the order the rewritten statement reads them.
-pub fn params(values: Vec<Value>, order: &[usize]) -> Result<Vec<ParameterValue>, Error> {
-    Ok(sql_adapter_common::reorder(&values, order)
-        .map_err(Error::InvalidQuery)?
-        .into_iter()
-        .map(|value| match value {
-            Value::Null => ParameterValue::DbNull,
-            Value::Integer(v) => ParameterValue::Int64(*v),
-            Value::Real(v) => ParameterValue::Floating64(*v),
-            Value::Text(v) => ParameterValue::Str(v.clone()),
-            Value::Blob(v) => ParameterValue::Binary(v.clone()),
-        })
-        .collect())
-}
 
 /// A MySQL value as the closest Keel value.
 pub fn value(value: &DbValue) -> Value {

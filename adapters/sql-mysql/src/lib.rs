@@ -16,7 +16,6 @@ mod convert;
 use exports::keel::infrastructure::sql::{
     Error, ExecuteResult, Guest, GuestTransaction, QueryResult, Row, SqlDialect, Transaction, Value,
 };
-use spin_sdk::mysql::Connection;
 use sql_adapter_common::{StatementKind, Style};
 
 spin_sdk::wit_bindgen::generate!({
@@ -25,28 +24,9 @@ spin_sdk::wit_bindgen::generate!({
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
 
-async fn connect() -> Result<Connection, Error> {
-    let address = spin_sdk::variables::get("mysql_url")
-        .await
-        .map_err(|e| Error::Unavailable(format!("the Spin variable `mysql_url` is not set: {e}")))?;
-    Connection::open(address).await.map_err(convert::error)
-}
-
-async fn run_query(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
-    let (sql, order) = sql_adapter_common::rewrite(statement, Style::Question);
-    let result = connection.query(sql, convert::params(params, &order)?).await.map_err(convert::error)?;
-    let columns: Vec<String> = result.columns().iter().map(|c| c.name.clone()).collect();
-    let width = columns.len();
-    let rows = result.collect().await.map_err(convert::error)?;
-    Ok(QueryResult {
-        columns,
-        rows: rows.iter().map(|row| Row { values: (0..width).map(|i| convert::value(&row[i])).collect() }).collect(),
-    })
-}
-
 async fn run_execute(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<ExecuteResult, Error> {
-    let (sql, order) = sql_adapter_common::rewrite(statement, Style::Question);
-    connection.execute(sql, convert::params(params, &order)?).await.map_err(convert::error)?;
+    let (sql, params) = prepare(statement, params)?;
+    connection.execute(sql, params).await.map_err(convert::error)?;
     let kind = StatementKind::of(statement);
     if !kind.modifies_rows() {
         return Ok(ExecuteResult { rows_affected: 0, last_insert_id: None });
@@ -61,4 +41,11 @@ async fn run_execute(connection: &Connection, statement: &str, params: Vec<Value
     Ok(ExecuteResult { rows_affected, last_insert_id })
 }
 
-sql_adapter_common::client_server_sql_adapter!(SqlMysql, Connection, SqlDialect::Mysql, begin = "START TRANSACTION");
+sql_adapter_common::client_server_sql_adapter!(
+    SqlMysql,
+    sdk = spin_sdk::mysql,
+    variable = "mysql_url",
+    style = Style::Question,
+    dialect = SqlDialect::Mysql,
+    begin = "START TRANSACTION",
+);

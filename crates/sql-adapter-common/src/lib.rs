@@ -69,17 +69,68 @@ pub fn reorder<'v, V>(values: &'v [V], order: &[usize]) -> Result<Vec<&'v V>, St
 }
 
 /// The `keel:infrastructure/sql` export of an adapter over a client-server
-/// engine (PostgreSQL, MySQL): the `Guest` impl, the transaction resource
-/// on a [`Session`], and `export!`.
+/// engine (PostgreSQL, MySQL) reached through a spin-sdk module (`pg`,
+/// `mysql`, whose parameter and row types have the same shape): `connect`
+/// (address from a Spin variable), `run_query`, parameter conversion, the
+/// `Guest` impl, the transaction resource on a [`Session`], and `export!`.
 ///
 /// Expects in scope the world's generated types (`Guest`,
-/// `GuestTransaction`, `Transaction`, `Error`, `Value`, `QueryResult`,
-/// `ExecuteResult`, `SqlDialect`) and three functions of the adapter:
-/// `connect() -> Result<Connection, Error>`, and
-/// `run_query` / `run_execute(&Connection, &str, Vec<Value>)`.
+/// `GuestTransaction`, `Transaction`, `Error`, `Value`, `Row`, `QueryResult`,
+/// `ExecuteResult`, `SqlDialect`), and from the adapter: `run_execute(&Connection,
+/// &str, Vec<Value>)` plus `convert::value(&DbValue) -> Value` and
+/// `convert::error(sdk::Error) -> Error`.
 #[macro_export]
 macro_rules! client_server_sql_adapter {
-    ($adapter:ident, $connection:ty, $dialect:expr, begin = $begin:literal) => {
+    (
+        $adapter:ident,
+        sdk = $($sdk:ident)::+,
+        variable = $variable:literal,
+        style = $style:expr,
+        dialect = $dialect:expr,
+        begin = $begin:literal $(,)?
+    ) => {
+        use $($sdk)::+::{Connection, ParameterValue};
+
+        async fn connect() -> Result<Connection, Error> {
+            let address = ::spin_sdk::variables::get($variable).await.map_err(|e| {
+                Error::Unavailable(format!(concat!("the Spin variable `", $variable, "` is not set: {}"), e))
+            })?;
+            Connection::open(address).await.map_err(convert::error)
+        }
+
+        /// Keel parameters in the order the rewritten statement reads them.
+        fn params(values: Vec<Value>, order: &[usize]) -> Result<Vec<ParameterValue>, Error> {
+            Ok($crate::reorder(&values, order)
+                .map_err(Error::InvalidQuery)?
+                .into_iter()
+                .map(|value| match value {
+                    Value::Null => ParameterValue::DbNull,
+                    Value::Integer(v) => ParameterValue::Int64(*v),
+                    Value::Real(v) => ParameterValue::Floating64(*v),
+                    Value::Text(v) => ParameterValue::Str(v.clone()),
+                    Value::Blob(v) => ParameterValue::Binary(v.clone()),
+                })
+                .collect())
+        }
+
+        /// Rewrite the placeholders of `statement` and its parameters for the engine.
+        fn prepare(statement: &str, values: Vec<Value>) -> Result<(String, Vec<ParameterValue>), Error> {
+            let (sql, order) = $crate::rewrite(statement, $style);
+            Ok((sql, params(values, &order)?))
+        }
+
+        async fn run_query(connection: &Connection, statement: &str, values: Vec<Value>) -> Result<QueryResult, Error> {
+            let (sql, params) = prepare(statement, values)?;
+            let result = connection.query(sql, params).await.map_err(convert::error)?;
+            let columns: Vec<String> = result.columns().iter().map(|c| c.name.clone()).collect();
+            let width = columns.len();
+            let rows = result.collect().await.map_err(convert::error)?;
+            Ok(QueryResult {
+                columns,
+                rows: rows.iter().map(|row| Row { values: (0..width).map(|i| convert::value(&row[i])).collect() }).collect(),
+            })
+        }
+
         struct $adapter;
 
         impl Guest for $adapter {
@@ -105,7 +156,7 @@ macro_rules! client_server_sql_adapter {
         }
 
         /// A transaction resource: owns its connection while it is open.
-        struct Tx($crate::Session<$connection>);
+        struct Tx($crate::Session<Connection>);
 
         fn session_error(error: $crate::SessionError) -> Error {
             match error {
