@@ -11,16 +11,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 GUEST_CRATES=(
     sql-spin-sqlite sql-postgres sql-mysql kv-spin kv-redis auth-local auth-okta auth-auth0
     email-sendgrid email-mailgun email-ses email-outbox
-    security
+    security notifications
     user-repository workspace-repository channel-repository message-repository
     user-lifecycle workspace-management messaging
-    team-collab
-    sql-probe kv-probe auth-probe email-probe email-outbox-probe
+    team-collab dev-outbox
+    sql-probe kv-probe auth-probe email-probe
 )
 
 # name of the .wac file's output in dist/ -> .wac file
 declare -A COMPOSITIONS=(
     [team-collab]=products/team-collab/team-collab.wac
+    [dev-outbox]=products/dev-outbox/dev-outbox.wac
     [sql-conformance-sqlite]=tests/probes/sql-probe/sql-conformance-sqlite.wac
     [kv-conformance-spin]=tests/probes/kv-probe/kv-conformance-spin.wac
     [auth-conformance-okta]=tests/probes/auth-probe/auth-conformance-okta.wac
@@ -28,7 +29,7 @@ declare -A COMPOSITIONS=(
     [email-conformance-sendgrid]=tests/probes/email-probe/email-conformance-sendgrid.wac
     [email-conformance-mailgun]=tests/probes/email-probe/email-conformance-mailgun.wac
     [email-conformance-ses]=tests/probes/email-probe/email-conformance-ses.wac
-    [email-conformance-outbox]=tests/probes/email-outbox-probe/email-conformance-outbox.wac
+    [email-conformance-outbox]=tests/probes/email-probe/email-conformance-outbox.wac
 )
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -50,9 +51,14 @@ done
 
 # The same compositions with another adapter plugged in: swapping a
 # provider is a change of composition and configuration, never of code.
+# The plugged-in adapter takes all its imports from the host, so its
+# instantiation becomes `new keel:<adapter> { ... }`.
 # name in dist/ -> "<.wac file> <package replaced> <package plugged in>"
 declare -A SWAPS=(
     [team-collab-postgres]="products/team-collab/team-collab.wac sql-spin-sqlite sql-postgres"
+    [dev-outbox-postgres]="products/dev-outbox/dev-outbox.wac sql-spin-sqlite sql-postgres"
+    [dev-outbox-mysql]="products/dev-outbox/dev-outbox.wac sql-spin-sqlite sql-mysql"
+    [team-collab-sendgrid]="products/team-collab/team-collab.wac email-outbox email-sendgrid"
     [sql-conformance-postgres]="tests/probes/sql-probe/sql-conformance-sqlite.wac sql-spin-sqlite sql-postgres"
     [kv-conformance-redis]="tests/probes/kv-probe/kv-conformance-spin.wac kv-spin kv-redis"
     [team-collab-mysql]="products/team-collab/team-collab.wac sql-spin-sqlite sql-mysql"
@@ -63,7 +69,7 @@ trap 'rm -rf "$swapped"' EXIT
 for name in "${!SWAPS[@]}"; do
     read -r wac from to <<<"${SWAPS[$name]}"
     echo "composing dist/${name}.wasm from ${wac} with keel:${to} for keel:${from}"
-    sed "s/keel:${from} /keel:${to} /g" "$wac" >"$swapped/${name}.wac"
-    grep -q "keel:${to} " "$swapped/${name}.wac" || { echo "keel:${from} not found in ${wac}" >&2; exit 1; }
+    sed "s/new keel:${from} {[^}]*}/new keel:${to} { ... }/g" "$wac" >"$swapped/${name}.wac"
+    grep -q "new keel:${to} " "$swapped/${name}.wac" || { echo "new keel:${from} {…} not found in ${wac}" >&2; exit 1; }
     cargo run --release -q -p keel-compose -- "$swapped/${name}.wac" -o "dist/${name}.wasm"
 done

@@ -7,6 +7,9 @@
 //!   once per implementation listed in [`steps::implementations`], so every
 //!   adapter and host backend passes the same suite. Email scenarios tagged
 //!   `@provider` run only for adapters that talk to the mock provider.
+//! * Product scenarios tagged `@outbox` run only on deployments that keep
+//!   mail in the development outbox, `@provider` only on those that send it
+//!   to the mock provider.
 //!
 //! Prints `N passed, N failed` (scenarios) at the end and fails on any
 //! failure.
@@ -19,14 +22,22 @@ use steps::{KeelWorld, Target};
 
 async fn run_suite(label: &str, path: &str, target: Target) -> (usize, usize) {
     println!("\n=== {label} ===");
-    // `@provider` scenarios need the mock email provider.
-    let with_provider = matches!(&target, Target::Conformance(implementation) if implementation.uses_mock_provider());
+    // `@provider` scenarios need the mock email provider; `@outbox` ones
+    // the development outbox of product deployments without one.
+    let with_provider = match &target {
+        Target::Conformance(implementation) => implementation.uses_mock_provider(),
+        Target::TeamCollab(deployment) => deployment.uses_mock_provider(),
+        Target::Faults => false,
+    };
     steps::set_target(target);
     let summary = KeelWorld::cucumber()
         .max_concurrent_scenarios(2)
         .with_writer(writer::Basic::stdout().summarized())
         .fail_on_skipped()
-        .filter_run(path, move |_, _, scenario| with_provider || !scenario.tags.iter().any(|tag| tag == "provider"))
+        .filter_run(path, move |_, _, scenario| {
+            let tagged = |name: &str| scenario.tags.iter().any(|tag| tag == name);
+            if with_provider { !tagged("outbox") } else { !tagged("provider") }
+        })
         .await;
     let stats = summary.scenarios_stats();
     let failed = stats.failed + stats.skipped + summary.parsing_errors() + summary.hook_errors();

@@ -186,7 +186,7 @@ impl App {
                         .map_err(|m| anyhow::anyhow!(ctx(&format!("variable `{name}`: {m}"))))
                 })
                 .collect::<anyhow::Result<HashMap<_, _>>>()?;
-            let outbound = OutboundPolicy::new(&component.allowed_outbound_hosts)
+            let outbound = OutboundPolicy::new(&component.allowed_outbound_hosts, |template| variables.render(template))
                 .map_err(|m| anyhow::anyhow!(ctx(&format!("allowed_outbound_hosts {m}"))))?;
             let services = Arc::new(ComponentServices::new(
                 component.id.clone(),

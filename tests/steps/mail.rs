@@ -120,6 +120,15 @@ impl MockProvider {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// The JSON bodies of the SendGrid sends the mock accepted, oldest first.
+    pub fn accepted_sendgrid_bodies(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|request| request.path == SENDGRID_PATH && request.assigned_id.is_some())
+            .map(|request| serde_json::from_slice(&request.body).expect("SendGrid bodies are JSON"))
+            .collect()
+    }
+
     /// Stop accepting connections: the provider becomes unreachable.
     fn stop(&self) {
         self.accept_loop.abort();

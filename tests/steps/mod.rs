@@ -3,6 +3,7 @@
 
 mod composition;
 mod http;
+mod inbox;
 mod mysql;
 mod postgres;
 mod redis;

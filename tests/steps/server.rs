@@ -70,7 +70,17 @@ pub struct Deployment {
     manifest: &'static str,
     /// The composed component the manifest serves.
     component: &'static str,
+    /// As [`Implementation::variables`].
     variables: &'static [(&'static str, &'static str)],
+}
+
+impl Deployment {
+    /// Whether it mails through the mock provider rather than the
+    /// development outbox (scenarios tagged `@provider` run only on such
+    /// deployments, those tagged `@outbox` only on the others).
+    pub fn uses_mock_provider(&self) -> bool {
+        self.variables.iter().any(|(_, value)| value.contains(MOCK))
+    }
 }
 
 /// Every deployment the product suite runs against.
@@ -93,6 +103,16 @@ pub fn deployments() -> Vec<Deployment> {
             manifest: "products/team-collab/spin-mysql.toml",
             component: "dist/team-collab-mysql.wasm",
             variables: &[("mysql_url", MYSQL)],
+        },
+        Deployment {
+            name: "email-sendgrid against a mock SendGrid",
+            manifest: "products/team-collab/spin-sendgrid.toml",
+            component: "dist/team-collab-sendgrid.wasm",
+            variables: &[
+                ("sendgrid_api_key", mail::SENDGRID_KEY),
+                ("sendgrid_api_base", MOCK),
+                ("mail_from", "team@keel.example"),
+            ],
         },
     ]
 }
@@ -196,7 +216,7 @@ pub fn implementations() -> Vec<Implementation> {
         Implementation {
             interface: "email",
             name: "email-outbox on a SQLite file",
-            manifest: "tests/probes/email-outbox-probe/spin.toml",
+            manifest: "tests/probes/email-probe/spin-outbox.toml",
             runtime_config: None,
             variables: &[],
         },
@@ -225,7 +245,7 @@ pub fn implementations() -> Vec<Implementation> {
         Implementation {
             interface: "email-outbox",
             name: "email-outbox on a SQLite file",
-            manifest: "tests/probes/email-outbox-probe/spin.toml",
+            manifest: "tests/probes/email-probe/spin-outbox.toml",
             runtime_config: None,
             variables: &[],
         },
@@ -351,7 +371,11 @@ async fn team_collab_server(world: &mut KeelWorld) {
         panic!("suite/target mismatch");
     };
     require_built(&repo_root().join(deployment.component));
-    let variables = resolve(deployment.variables, "").await;
+    if deployment.uses_mock_provider() {
+        world.mock = Some(mail::MockProvider::start().await);
+    }
+    let mock_base = world.mock.as_ref().map(|mock| mock.base.clone()).unwrap_or_default();
+    let variables = resolve(deployment.variables, &mock_base).await;
     world.server =
         Some(Server::start(repo_root().join(deployment.manifest), None, variables, Duration::from_secs(10)).await);
 }

@@ -4,8 +4,13 @@
 //! `forbidden`), so workspace ids do not leak; members whose role lacks a
 //! permission get `forbidden`. Only owners and admins add members, and only
 //! owners add owners.
+//!
+//! A new member is told by email through `keel:platform/notifications`.
+//! The mail is best-effort: the membership is committed first, and a mail
+//! provider that fails is logged without failing the request.
 
 use exports::keel::domains::workspace_management::{Error, Guest, Member, Role, Workspace};
+use keel::platform::notifications;
 use keel::platform::security_context::{self, Permission};
 use keel::repositories::{users, workspaces};
 use keel_guest::validate;
@@ -46,9 +51,10 @@ impl Guest for WorkspaceManagement {
             .await
             .map_err(user_error)?
             .ok_or_else(|| Error::NotFound("no user is registered with this email".into()))?;
-        let membership = workspaces::add_member(workspace_id, user.id.clone(), to_repository(role), actor_id)
+        let membership = workspaces::add_member(workspace_id, user.id.clone(), to_repository(role), actor_id.clone())
             .await
             .map_err(workspace_error)?;
+        notify_member_added(&actor_id, &actor.workspace, &user, role).await;
         Ok(member(membership, user))
     }
 
@@ -76,6 +82,33 @@ async fn authorize(
         Ok(found)
     } else {
         Err(Error::Forbidden("your role in this workspace does not allow this".into()))
+    }
+}
+
+/// Email the new member. Failures are logged, not returned: the membership
+/// stands whether or not the mail went out.
+async fn notify_member_added(actor_id: &str, workspace: &workspaces::Workspace, recipient: &users::User, role: Role) {
+    let added_by = match users::get(actor_id.to_owned()).await {
+        Ok(actor) => actor.display_name,
+        Err(err) => {
+            eprintln!("workspace-management: member-added mail for {} not sent: {:?}", recipient.id, user_error(err));
+            return;
+        }
+    };
+    let event = notifications::MemberAdded {
+        workspace_id: workspace.id.clone(),
+        workspace_name: workspace.name.clone(),
+        recipient_email: recipient.email.clone(),
+        recipient_name: recipient.display_name.clone(),
+        added_by,
+        role: match role {
+            Role::Owner => notifications::Role::Owner,
+            Role::Admin => notifications::Role::Admin,
+            Role::Member => notifications::Role::Member,
+        },
+    };
+    if let Err(err) = notifications::notify_member_added(event).await {
+        eprintln!("workspace-management: member-added mail for {} not sent: {err:?}", recipient.id);
     }
 }
 

@@ -229,8 +229,18 @@ impl Manifest {
                 validate_label(label).map_err(|m| ctx(format!("label `{label}`: {m}")))?;
             }
             for host in &c.allowed_outbound_hosts {
-                super::outbound::AllowedHost::parse(host)
+                // A templated entry is checked once rendered, at load time.
+                let referenced = super::variables::template_references(host)
                     .map_err(|m| ctx(format!("allowed_outbound_hosts `{host}`: {m}")))?;
+                if referenced.is_empty() {
+                    super::outbound::AllowedHost::parse(host)
+                        .map_err(|m| ctx(format!("allowed_outbound_hosts `{host}`: {m}")))?;
+                }
+                if let Some(undeclared) = referenced.iter().find(|name| !raw.variables.contains_key(*name)) {
+                    return Err(ctx(format!(
+                        "allowed_outbound_hosts `{host}` refers to undeclared application variable `{undeclared}`"
+                    )));
+                }
             }
             for (name, template) in &c.variables {
                 validate_variable_name(name).map_err(|m| ctx(format!("variable `{name}`: {m}")))?;
@@ -356,6 +366,15 @@ key = "{{ secret }}"
         let text = MINIMAL.replace("{{ secret }}", "{{ missing }}");
         let err = parse(&text).unwrap_err().to_string();
         assert!(err.contains("component `web`") && err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn templated_outbound_hosts_must_name_declared_variables() {
+        let declared = MINIMAL.replace("\"https://api.example.com\"", "\"{{ secret }}\"");
+        assert!(parse(&declared).is_ok());
+        let undeclared = MINIMAL.replace("\"https://api.example.com\"", "\"https://{{ api_host }}\"");
+        let err = parse(&undeclared).unwrap_err().to_string();
+        assert!(err.contains("component `web`") && err.contains("`api_host`"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! Deny by default: a component with an empty list reaches nothing. Entries
 //! follow Spin's syntax, `scheme://host[:port]`, where the scheme, host
-//! (or its leftmost labels, `*.example.com`) and port may be `*`.
+//! (or its leftmost labels, `*.example.com`) and port may be `*`. As in
+//! Spin, an entry may be a template over application variables
+//! (`"{{ api_base }}"`), rendered when the app loads.
 
 /// One parsed `allowed_outbound_hosts` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,9 +24,6 @@ enum HostPattern {
 
 impl AllowedHost {
     pub fn parse(entry: &str) -> Result<AllowedHost, String> {
-        if entry.contains("{{") {
-            return Err("templated hosts are not supported by keel yet".into());
-        }
         let (scheme, rest) = entry
             .split_once("://")
             .ok_or("expected `scheme://host[:port]`, e.g. `https://api.example.com`")?;
@@ -90,10 +89,24 @@ pub fn default_port(scheme: &str) -> Option<u16> {
 pub struct OutboundPolicy(Vec<AllowedHost>);
 
 impl OutboundPolicy {
-    pub fn new(entries: &[String]) -> Result<OutboundPolicy, String> {
+    /// Parse `entries`, rendering templated ones with `render` first.
+    pub fn new(
+        entries: &[String],
+        render: impl Fn(&str) -> Result<String, String>,
+    ) -> Result<OutboundPolicy, String> {
         entries
             .iter()
-            .map(|e| AllowedHost::parse(e).map_err(|m| format!("`{e}`: {m}")))
+            .map(|entry| {
+                let rendered = if entry.contains("{{") {
+                    render(entry).map_err(|m| format!("`{entry}`: {m}"))?
+                } else {
+                    entry.clone()
+                };
+                AllowedHost::parse(&rendered).map_err(|m| match rendered == *entry {
+                    true => format!("`{entry}`: {m}"),
+                    false => format!("`{entry}` (rendered `{rendered}`): {m}"),
+                })
+            })
             .collect::<Result<_, _>>()
             .map(OutboundPolicy)
     }
@@ -111,7 +124,18 @@ mod tests {
     use super::*;
 
     fn policy(entries: &[&str]) -> OutboundPolicy {
-        OutboundPolicy::new(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        OutboundPolicy::new(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>(), |t| Ok(t.into())).unwrap()
+    }
+
+    #[test]
+    fn renders_templated_entries() {
+        let render = |template: &str| Ok(template.replace("{{ api_base }}", "http://127.0.0.1:8025"));
+        let p = OutboundPolicy::new(&["{{ api_base }}".to_string()], render).unwrap();
+        assert!(p.allows("http", "127.0.0.1", Some(8025)));
+        assert!(!p.allows("http", "127.0.0.1", Some(8026)));
+        let bad = |_: &str| Ok("127.0.0.1".to_string());
+        let err = OutboundPolicy::new(&["{{ api_base }}".to_string()], bad).unwrap_err();
+        assert!(err.contains("`{{ api_base }}` (rendered `127.0.0.1`)"), "{err}");
     }
 
     #[test]

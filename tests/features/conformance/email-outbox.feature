@@ -11,7 +11,7 @@ Feature: keel:infrastructure/email-outbox listing
     And I remember the response field "id" as "first"
     When the email probe sends the full message with "subject" set to '"Second"'
     Then I remember the response field "id" as "second"
-    When a client sends GET "/outbox"
+    When a client sends GET "/dev/outbox"
     Then the response status is 200
     And the response list "messages" has 2 items
     And the response field "messages.0.id" is the remembered "second"
@@ -31,19 +31,19 @@ Feature: keel:infrastructure/email-outbox listing
     When the email probe sends the full message
     And the email probe sends the full message
     And the email probe sends the full message
-    And a client sends GET "/outbox?limit=2"
+    And a client sends GET "/dev/outbox?limit=2"
     Then the response list "messages" has 2 items
 
   Scenario: Refused mail is not stored
     When the email probe sends the full message with "subject" set to '""'
     Then the response status is 400
-    When a client sends GET "/outbox"
+    When a client sends GET "/dev/outbox"
     Then the response list "messages" has 0 items
 
   Scenario: Stored mail survives a restart
     When the email probe sends the full message
     Then I remember the response field "id" as "sent"
     When the server restarts
-    And a client sends GET "/outbox"
+    And a client sends GET "/dev/outbox"
     Then the response list "messages" has 1 item
     And the response field "messages.0.id" is the remembered "sent"
