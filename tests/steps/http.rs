@@ -138,6 +138,13 @@ fn error_code_is(world: &mut KeelWorld, code: String) {
     );
 }
 
+#[then(expr = "the error message mentions {string}")]
+fn error_message_mentions(world: &mut KeelWorld, words: String) {
+    let reply = world.reply();
+    let message = field(&reply.body, "error.message").and_then(Value::as_str).unwrap_or_default();
+    assert!(message.contains(&words), "body: {}", reply.body);
+}
+
 #[then(regex = r#"^the response field "([^"]+)" is "(.*)"$"#)]
 fn field_is_string(world: &mut KeelWorld, path: String, expected: String) {
     assert_eq!(reply_field(world, &path), &Value::String(expected));

@@ -79,6 +79,8 @@ pub struct KeelWorld {
     mock: Option<mail::MockProvider>,
     /// The local OpenID Connect issuer of an OIDC conformance scenario.
     issuer: Option<oidc::LocalIssuer>,
+    /// The TLS front of a scenario on PostgreSQL over TLS.
+    tls_front: Option<postgres::TlsFront>,
 }
 
 impl KeelWorld {
@@ -98,6 +100,7 @@ impl KeelWorld {
             replies: Vec::new(),
             mock: None,
             issuer: None,
+            tls_front: None,
         }
     }
 

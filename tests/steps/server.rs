@@ -39,16 +39,32 @@ const MOCK: &str = "{mock}";
 /// Placeholder for the URL of a fresh, empty PostgreSQL schema.
 const POSTGRES: &str = "{postgres}";
 
+/// Placeholder for the URL of a fresh PostgreSQL schema reached through a
+/// TLS front with a private CA, `sslmode=require`.
+const POSTGRES_TLS: &str = "{postgres-tls}";
+/// Placeholder for the PEM certificate of that private CA.
+const POSTGRES_CA: &str = "{postgres-ca}";
+
 /// Placeholder for the URL of a fresh, empty MySQL database.
 const MYSQL: &str = "{mysql}";
 /// Placeholder for the URL of a fresh Redis database in a runtime config.
 const REDIS: &str = "{redis}";
 
-/// Fill in the placeholders of a suite's application variables.
-async fn resolve(variables: &[(&str, &str)], mock_base: &str) -> Vec<(String, String)> {
+/// Fill in the placeholders of a suite's application variables, starting
+/// the scenario's PostgreSQL TLS front if they need one.
+async fn resolve(world: &mut KeelWorld, variables: &[(&str, &str)], mock_base: &str) -> Vec<(String, String)> {
     let mut resolved = Vec::new();
     for (name, value) in variables {
-        let value = if value.contains(POSTGRES) {
+        let value = if value.contains(POSTGRES_TLS) {
+            if world.tls_front.is_none() {
+                world.tls_front = Some(super::postgres::TlsFront::start().await);
+            }
+            let port = world.tls_front.as_ref().map(|front| front.port).expect("a TLS front");
+            let url = super::postgres::fresh_schema_url_through(port, "sslmode=require").await;
+            value.replace(POSTGRES_TLS, &url)
+        } else if value.contains(POSTGRES_CA) {
+            value.replace(POSTGRES_CA, &super::postgres::TlsFront::ca_root())
+        } else if value.contains(POSTGRES) {
             value.replace(POSTGRES, &super::postgres::fresh_schema_url().await)
         } else if value.contains(MYSQL) {
             value.replace(MYSQL, &super::mysql::fresh_database_url().await)
@@ -140,6 +156,13 @@ pub fn implementations() -> Vec<Implementation> {
             manifest: "tests/probes/sql-probe/spin-postgres.toml",
             runtime_config: None,
             variables: &[("postgres_url", POSTGRES)],
+        },
+        Implementation {
+            interface: "sql",
+            name: "sql-postgres on PostgreSQL over TLS (private CA, sslmode=require)",
+            manifest: "tests/probes/sql-probe/spin-postgres.toml",
+            runtime_config: None,
+            variables: &[("postgres_url", POSTGRES_TLS), ("postgres_ca_root", POSTGRES_CA)],
         },
         Implementation {
             interface: "sql",
@@ -241,6 +264,13 @@ pub fn implementations() -> Vec<Implementation> {
                 ("auth0_audience", "https://api.keel-conformance.test"),
                 ("auth0_email_claim", "https://keel-conformance.test/email"),
             ],
+        },
+        Implementation {
+            interface: "postgres-tls",
+            name: "sql-postgres through a TLS front",
+            manifest: "tests/probes/sql-probe/spin-postgres.toml",
+            runtime_config: None,
+            variables: &[],
         },
         Implementation {
             interface: "email-outbox",
@@ -375,7 +405,7 @@ async fn team_collab_server(world: &mut KeelWorld) {
         world.mock = Some(mail::MockProvider::start().await);
     }
     let mock_base = world.mock.as_ref().map(|mock| mock.base.clone()).unwrap_or_default();
-    let variables = resolve(deployment.variables, &mock_base).await;
+    let variables = resolve(world, deployment.variables, &mock_base).await;
     world.server =
         Some(Server::start(repo_root().join(deployment.manifest), None, variables, Duration::from_secs(10)).await);
 }
@@ -390,7 +420,7 @@ async fn implementation_server(world: &mut KeelWorld, interface: String) {
         world.mock = Some(mail::MockProvider::start().await);
     }
     let mock_base = world.mock.as_ref().map(|mock| mock.base.clone()).unwrap_or_default();
-    let variables = resolve(implementation.variables, &mock_base).await;
+    let variables = resolve(world, implementation.variables, &mock_base).await;
     let variables = oidc::with_local_issuer(world, variables).await;
     let runtime_config = implementation
         .runtime_config
@@ -404,6 +434,30 @@ async fn implementation_server(world: &mut KeelWorld, interface: String) {
         )
         .await,
     );
+}
+
+/// The SQL probe on sql-postgres, reaching the test server through a fresh
+/// TLS front whose certificate a private CA signed; `ca_root` is the
+/// `postgres_ca_root` variable.
+async fn start_postgres_tls_probe(world: &mut KeelWorld, options: &str, ca_root: Option<String>) {
+    assert!(matches!(target(), Target::Conformance(ref i) if i.interface == "postgres-tls"), "suite/target mismatch");
+    let front = world.tls_front.insert(super::postgres::TlsFront::start().await);
+    let url = super::postgres::fresh_schema_url_through(front.port, options).await;
+    let mut variables = vec![("postgres_url".to_string(), url)];
+    variables.extend(ca_root.map(|pem| ("postgres_ca_root".to_string(), pem)));
+    let manifest = repo_root().join("tests/probes/sql-probe/spin-postgres.toml");
+    world.server = Some(Server::start(manifest, None, variables, Duration::from_secs(10)).await);
+}
+
+#[given(regex = r#"^a sql probe on PostgreSQL behind TLS, with "([^"]*)" in its address and (with|without) the CA root$"#)]
+async fn postgres_tls_probe(world: &mut KeelWorld, options: String, ca: String) {
+    let ca_root = (ca == "with").then(super::postgres::TlsFront::ca_root);
+    start_postgres_tls_probe(world, &options, ca_root).await;
+}
+
+#[given(regex = r#"^a sql probe on PostgreSQL behind TLS, with "([^"]*)" in its address and a CA root of "([^"]*)"$"#)]
+async fn postgres_tls_probe_with_root(world: &mut KeelWorld, options: String, ca_root: String) {
+    start_postgres_tls_probe(world, &options, Some(ca_root)).await;
 }
 
 #[given(expr = "a running fault probe with a request timeout of {int} second(s)")]

@@ -24,6 +24,10 @@ spin_sdk::wit_bindgen::generate!({
     runtime_path: "::spin_sdk::wit_bindgen::rt",
 });
 
+async fn open(address: String) -> Result<Connection, Error> {
+    Connection::open(address).await.map_err(convert::error)
+}
+
 async fn run_execute(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<ExecuteResult, Error> {
     let (sql, params) = prepare(statement, params)?;
     connection.execute(sql, params).await.map_err(convert::error)?;

@@ -76,7 +76,8 @@ pub fn reorder<'v, V>(values: &'v [V], order: &[usize]) -> Result<Vec<&'v V>, St
 ///
 /// Expects in scope the world's generated types (`Guest`,
 /// `GuestTransaction`, `Transaction`, `Error`, `Value`, `Row`, `QueryResult`,
-/// `ExecuteResult`, `SqlDialect`), and from the adapter: `run_execute(&Connection,
+/// `ExecuteResult`, `SqlDialect`), and from the adapter: `async fn
+/// open(address: String) -> Result<Connection, Error>`, `run_execute(&Connection,
 /// &str, Vec<Value>)` plus `convert::value(&DbValue) -> Value` and
 /// `convert::error(sdk::Error) -> Error`.
 #[macro_export]
@@ -95,7 +96,7 @@ macro_rules! client_server_sql_adapter {
             let address = ::spin_sdk::variables::get($variable).await.map_err(|e| {
                 Error::Unavailable(format!(concat!("the Spin variable `", $variable, "` is not set: {}"), e))
             })?;
-            Connection::open(address).await.map_err(convert::error)
+            open(address).await
         }
 
         /// Keel parameters in the order the rewritten statement reads them.

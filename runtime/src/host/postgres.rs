@@ -2,9 +2,13 @@
 //! address, the component's `allowed_outbound_hosts` checked on every open.
 //!
 //! Values map to the WIT variants as Spin maps them; a column type with no
-//! WIT variant comes back as `unsupported(raw bytes)`. Plain-text
-//! connections only: an address asking for TLS (`sslmode=require`) or a
-//! builder with a CA root is refused with a clear error.
+//! WIT variant comes back as `unsupported(raw bytes)`.
+//!
+//! TLS as in Spin: `sslmode=disable` connects in plain text; otherwise
+//! (`prefer`, the default, and `require`) the client asks for TLS, and
+//! `prefer` falls back to plain text only when the server offers no TLS.
+//! Server certificates are always verified, against the Mozilla roots
+//! (webpki-roots) plus the PEM CA root a `connection-builder` was given.
 
 // The error type is the one Spin's WIT defines (a `db-error` record inside);
 // the host returns it as it is.
@@ -39,7 +43,8 @@ const MAX_IDLE_PER_ADDRESS: usize = 16;
 /// The `connection` resource: a client checked out of the pool.
 pub struct PgConnection {
     client: Option<Arc<tokio_postgres::Client>>,
-    address: String,
+    /// The pool it returns to: its address and CA root.
+    pool_key: String,
     pools: Arc<PostgresPools>,
     /// The guest began a transaction: never hand this client to anyone else.
     tainted: Arc<std::sync::atomic::AtomicBool>,
@@ -52,21 +57,55 @@ impl Drop for PgConnection {
             return;
         }
         let mut idle = self.pools.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.entry(self.address.clone()).or_default();
+        let list = idle.entry(self.pool_key.clone()).or_default();
         if list.len() < MAX_IDLE_PER_ADDRESS {
             list.push(client);
         }
     }
 }
 
+/// The TLS client of connections without their own CA root, built once.
+fn default_tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, Error> {
+    static DEFAULT: std::sync::OnceLock<Result<tokio_postgres_rustls::MakeRustlsConnect, String>> =
+        std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| tls_connector(None).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(Error::ConnectionFailed)
+}
+
+/// A TLS client trusting the Mozilla roots and, if given, the PEM
+/// certificates in `ca_root`.
+fn tls_connector(ca_root: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = ca_root {
+        let bad_root = |e: &dyn std::fmt::Display| Error::ConnectionFailed(format!("invalid CA root certificate: {e}"));
+        let certificates = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad_root(&e))?;
+        if certificates.is_empty() {
+            return Err(bad_root(&"no `-----BEGIN CERTIFICATE-----` block"));
+        }
+        for certificate in certificates {
+            roots.add(certificate).map_err(|e| bad_root(&e))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::ConnectionFailed(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 /// The `connection-builder` resource.
 pub struct PgConnectionBuilder {
     address: String,
     ca_root: Option<String>,
-}
-
-fn other(e: impl std::fmt::Display) -> Error {
-    Error::Other(e.to_string())
 }
 
 fn query_failed(e: tokio_postgres::Error) -> Error {
@@ -94,12 +133,14 @@ fn query_failed(e: tokio_postgres::Error) -> Error {
     }
 }
 
-async fn connect(address: &str, policy: &OutboundPolicy, pools: &Arc<PostgresPools>) -> Result<PgConnection, Error> {
+async fn connect(
+    address: &str,
+    ca_root: Option<&str>,
+    policy: &OutboundPolicy,
+    pools: &Arc<PostgresPools>,
+) -> Result<PgConnection, Error> {
     let config = tokio_postgres::Config::from_str(address)
         .map_err(|e| Error::ConnectionFailed(format!("invalid address: {e}")))?;
-    if !matches!(config.get_ssl_mode(), tokio_postgres::config::SslMode::Disable | tokio_postgres::config::SslMode::Prefer) {
-        return Err(Error::ConnectionFailed("TLS connections to PostgreSQL are not supported by keel yet".into()));
-    }
     let ports = config.get_ports();
     for (i, host) in config.get_hosts().iter().enumerate() {
         let host = match host {
@@ -115,28 +156,51 @@ async fn connect(address: &str, policy: &OutboundPolicy, pools: &Arc<PostgresPoo
             )));
         }
     }
-    let pooled = pools.idle.lock().unwrap_or_else(|p| p.into_inner()).get_mut(address).and_then(Vec::pop);
+    // Clients are pooled per address and CA root: one opened to trust a
+    // root must not serve a caller who did not ask for it.
+    let pool_key = match ca_root {
+        Some(root) => format!("{address}\n{root}"),
+        None => address.to_string(),
+    };
+    let pooled = pools.idle.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&pool_key).and_then(Vec::pop);
     let client = match pooled {
         Some(client) if !client.is_closed() => client,
-        _ => {
-            let (client, connection) = config
-                .connect(tokio_postgres::NoTls)
-                .await
-                .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!("postgres connection closed: {e}");
-                }
-            });
-            client
-        }
+        _ => open_client(&config, ca_root).await?,
     };
     Ok(PgConnection {
         client: Some(Arc::new(client)),
-        address: address.to_string(),
+        pool_key,
         pools: pools.clone(),
         tainted: Default::default(),
     })
+}
+
+/// A new client, over TLS unless the address says `sslmode=disable`.
+async fn open_client(config: &tokio_postgres::Config, ca_root: Option<&str>) -> Result<tokio_postgres::Client, Error> {
+    let failed = |e: tokio_postgres::Error| {
+        let cause = e.source().map(|s| format!(": {s}")).unwrap_or_default();
+        Error::ConnectionFailed(format!("{e}{cause}"))
+    };
+    let client = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(failed)?;
+        tokio::spawn(log_close(connection));
+        client
+    } else {
+        let tls = match ca_root {
+            Some(root) => tls_connector(Some(root))?,
+            None => default_tls()?,
+        };
+        let (client, connection) = config.connect(tls).await.map_err(failed)?;
+        tokio::spawn(log_close(connection));
+        client
+    };
+    Ok(client)
+}
+
+async fn log_close(connection: impl Future<Output = Result<(), tokio_postgres::Error>>) {
+    if let Err(e) = connection.await {
+        tracing::debug!("postgres connection closed: {e}");
+    }
 }
 
 fn begins_transaction(statement: &str) -> bool {
@@ -485,7 +549,7 @@ impl wit::Host for HostState {}
 impl HostConnection for HostState {
     fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
         let (policy, pools) = self.pg_open_args();
-        match block_on(connect(&address, &policy, &pools)) {
+        match block_on(connect(&address, None, &policy, &pools)) {
             Ok(conn) => Ok(Ok(self.table.push(conn)?)),
             Err(e) => Ok(Err(e)),
         }
@@ -520,7 +584,7 @@ impl HostConnection for HostState {
 impl<T> HostConnectionWithStore<T> for Spin {
     async fn open_async(accessor: &Accessor<T, Self>, address: String) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
         let (policy, pools) = accessor.with(|mut access| access.get().pg_open_args());
-        match connect(&address, &policy, &pools).await {
+        match connect(&address, None, &policy, &pools).await {
             Ok(conn) => accessor.with(|mut access| Ok(Ok(access.get().table.push(conn)?))),
             Err(e) => Ok(Err(e)),
         }
@@ -566,12 +630,13 @@ impl HostConnectionBuilder for HostState {
     }
 
     fn build(&mut self, builder: Resource<PgConnectionBuilder>) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
-        let builder = self.table.get(&builder)?;
-        if builder.ca_root.is_some() {
-            return Ok(Err(other("TLS connections to PostgreSQL are not supported by keel yet")));
+        let PgConnectionBuilder { address, ca_root } = self.table.get(&builder)?;
+        let (address, ca_root) = (address.clone(), ca_root.clone());
+        let (policy, pools) = self.pg_open_args();
+        match block_on(connect(&address, ca_root.as_deref(), &policy, &pools)) {
+            Ok(conn) => Ok(Ok(self.table.push(conn)?)),
+            Err(e) => Ok(Err(e)),
         }
-        let address = builder.address.clone();
-        HostConnection::open(self, address)
     }
 
     fn drop(&mut self, builder: Resource<PgConnectionBuilder>) -> wasmtime::Result<()> {
@@ -585,14 +650,17 @@ impl<T> HostConnectionBuilderWithStore<T> for Spin {
         accessor: &Accessor<T, Self>,
         builder: Resource<PgConnectionBuilder>,
     ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
-        let (address, has_ca) = accessor.with(|mut access| -> wasmtime::Result<(String, bool)> {
-            let b = access.get().table.get(&builder)?;
-            Ok((b.address.clone(), b.ca_root.is_some()))
+        let (address, ca_root, policy, pools) = accessor.with(|mut access| -> wasmtime::Result<_> {
+            let state = access.get();
+            let PgConnectionBuilder { address, ca_root } = state.table.get(&builder)?;
+            let (address, ca_root) = (address.clone(), ca_root.clone());
+            let (policy, pools) = state.pg_open_args();
+            Ok((address, ca_root, policy, pools))
         })?;
-        if has_ca {
-            return Ok(Err(other("TLS connections to PostgreSQL are not supported by keel yet")));
+        match connect(&address, ca_root.as_deref(), &policy, &pools).await {
+            Ok(conn) => accessor.with(|mut access| Ok(Ok(access.get().table.push(conn)?))),
+            Err(e) => Ok(Err(e)),
         }
-        <Spin as HostConnectionWithStore<T>>::open_async(accessor, address).await
     }
 }
 
