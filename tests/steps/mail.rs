@@ -46,6 +46,8 @@ enum Mode {
     BadAddress,
     BadMessage,
     Broken,
+    /// Takes the request and does not answer for a minute.
+    Stalled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +160,11 @@ async fn answer(state: Arc<Mutex<MockState>>, request: Request<hyper::body::Inco
         body,
         assigned_id: None,
     };
+    if state.lock().unwrap().mode == Mode::Stalled {
+        state.lock().unwrap().requests.push(recorded);
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        return Ok(text(StatusCode::GATEWAY_TIMEOUT, "stalled"));
+    }
     let mut state = state.lock().unwrap();
     let count = state.requests.len() + 1;
     let reply = match provider_of(&recorded.path) {
@@ -212,7 +219,7 @@ fn respond(provider: Provider, mode: Mode, request: &Recorded, count: usize) -> 
                     errors(StatusCode::BAD_REQUEST, json!("content.0.value"), "The content value must be a string at least one character in length."),
                     None,
                 ),
-                Mode::Broken => (errors(StatusCode::INTERNAL_SERVER_ERROR, Value::Null, "internal server error"), None),
+                Mode::Broken | Mode::Stalled => (errors(StatusCode::INTERNAL_SERVER_ERROR, Value::Null, "internal server error"), None),
             }
         }
         Provider::Mailgun => {
@@ -231,7 +238,7 @@ fn respond(provider: Provider, mode: Mode, request: &Recorded, count: usize) -> 
                     None,
                 ),
                 Mode::BadMessage => (message(StatusCode::BAD_REQUEST, "Need at least one of 'text' or 'html' parameters specified"), None),
-                Mode::Broken => (message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"), None),
+                Mode::Broken | Mode::Stalled => (message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"), None),
             }
         }
         Provider::Ses => {
@@ -269,7 +276,7 @@ fn respond(provider: Provider, mode: Mode, request: &Recorded, count: usize) -> 
                     None,
                 ),
                 Mode::BadMessage => (error(StatusCode::BAD_REQUEST, "BadRequestException", "Message content is invalid."), None),
-                Mode::Broken => (error(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "An internal error occurred."), None),
+                Mode::Broken | Mode::Stalled => (error(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "An internal error occurred."), None),
             }
         }
     }
@@ -419,6 +426,11 @@ fn bad_message(world: &mut KeelWorld) {
 #[given("the provider fails internally")]
 fn broken(world: &mut KeelWorld) {
     world.mock().set_mode(Mode::Broken);
+}
+
+#[given("the provider takes the request but never answers")]
+fn stalled(world: &mut KeelWorld) {
+    world.mock().set_mode(Mode::Stalled);
 }
 
 #[given("the provider is unreachable")]

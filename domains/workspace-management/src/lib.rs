@@ -7,13 +7,16 @@
 //!
 //! A new member is told by email through `keel:platform/notifications`.
 //! The mail is best-effort: the membership is committed first, and a mail
-//! provider that fails is logged without failing the request.
+//! provider that fails, or takes longer than [`MAIL_WAIT`], is logged
+//! without failing or holding up the request.
 
 use exports::keel::domains::workspace_management::{Error, Guest, Member, Role, Workspace};
 use keel::platform::notifications;
 use keel::platform::security_context::{self, Permission};
 use keel::repositories::{users, workspaces};
 use keel_guest::validate;
+use std::pin::pin;
+use std::time::Duration;
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains"],
@@ -21,6 +24,9 @@ spin_sdk::wit_bindgen::generate!({
     runtime_path: "::spin_sdk::wit_bindgen::rt",
     generate_all,
 });
+
+/// The longest an addition waits for its notification mail.
+const MAIL_WAIT: Duration = Duration::from_secs(3);
 
 struct WorkspaceManagement;
 
@@ -107,8 +113,16 @@ async fn notify_member_added(actor_id: &str, workspace: &workspaces::Workspace, 
             Role::Member => notifications::Role::Member,
         },
     };
-    if let Err(err) = notifications::notify_member_added(event).await {
-        eprintln!("workspace-management: member-added mail for {} not sent: {err:?}", recipient.id);
+    let send = pin!(notifications::notify_member_added(event));
+    let give_up = pin!(spin_sdk::time::sleep(MAIL_WAIT));
+    match futures::future::select(send, give_up).await {
+        futures::future::Either::Left((Ok(_), _)) => {}
+        futures::future::Either::Left((Err(err), _)) => {
+            eprintln!("workspace-management: member-added mail for {} not sent: {err:?}", recipient.id);
+        }
+        futures::future::Either::Right(_) => {
+            eprintln!("workspace-management: member-added mail for {} abandoned after {MAIL_WAIT:?}", recipient.id);
+        }
     }
 }
 

@@ -89,6 +89,15 @@ Feature: Email notifications
     Then the response status is 200
 
   @provider
+  Scenario: A mail provider that never answers does not hold up the addition
+    Given the provider takes the request but never answers
+    When "alice" sends POST "/v1/workspaces/{workspace:acme}/members" with body '{"email":"bob@example.com","role":"member"}'
+    Then the response status is 201
+    And the provider received 1 request
+    When "bob" sends GET "/v1/workspaces/{workspace:acme}"
+    Then the response status is 200
+
+  @provider
   Scenario: A deployment that sends mail serves no development outbox
     When a client sends GET "/dev/outbox"
     Then the response status is 404
