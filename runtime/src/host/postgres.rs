@@ -181,26 +181,29 @@ async fn open_client(config: &tokio_postgres::Config, ca_root: Option<&str>) -> 
         let cause = e.source().map(|s| format!(": {s}")).unwrap_or_default();
         Error::ConnectionFailed(format!("{e}{cause}"))
     };
-    let client = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(failed)?;
-        tokio::spawn(log_close(connection));
-        client
-    } else {
-        let tls = match ca_root {
-            Some(root) => tls_connector(Some(root))?,
-            None => default_tls()?,
-        };
-        let (client, connection) = config.connect(tls).await.map_err(failed)?;
-        tokio::spawn(log_close(connection));
-        client
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+        return start_client(config, tokio_postgres::NoTls).await.map_err(failed);
+    }
+    let tls = match ca_root {
+        Some(root) => tls_connector(Some(root))?,
+        None => default_tls()?,
     };
-    Ok(client)
+    start_client(config, tls).await.map_err(failed)
 }
 
-async fn log_close(connection: impl Future<Output = Result<(), tokio_postgres::Error>>) {
-    if let Err(e) = connection.await {
-        tracing::debug!("postgres connection closed: {e}");
-    }
+/// Connect with `tls` and drive the connection in the background.
+async fn start_client<T>(config: &tokio_postgres::Config, tls: T) -> Result<tokio_postgres::Client, tokio_postgres::Error>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("postgres connection closed: {e}");
+        }
+    });
+    Ok(client)
 }
 
 fn begins_transaction(statement: &str) -> bool {
@@ -490,16 +493,26 @@ impl PgConnection {
     }
 }
 
+/// Convert `params` for `statement`, marking the client as holding a
+/// transaction if the statement begins one.
+fn bind(
+    tainted: &std::sync::atomic::AtomicBool,
+    statement: &str,
+    params: Vec<ParameterValue>,
+) -> Result<Vec<Box<dyn ToSql + Sync + Send>>, Error> {
+    if begins_transaction(statement) {
+        tainted.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    params.into_iter().map(to_param).collect()
+}
+
 async fn run_query(
     client: &tokio_postgres::Client,
     tainted: &std::sync::atomic::AtomicBool,
     statement: &str,
     params: Vec<ParameterValue>,
 ) -> Result<RowSet, Error> {
-    if begins_transaction(statement) {
-        tainted.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-    let params = params.into_iter().map(to_param).collect::<Result<Vec<_>, _>>()?;
+    let params = bind(tainted, statement, params)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let statement = client.prepare(statement).await.map_err(query_failed)?;
     let columns = statement
@@ -521,10 +534,7 @@ async fn run_execute(
     statement: &str,
     params: Vec<ParameterValue>,
 ) -> Result<u64, Error> {
-    if begins_transaction(statement) {
-        tainted.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-    let params = params.into_iter().map(to_param).collect::<Result<Vec<_>, _>>()?;
+    let params = bind(tainted, statement, params)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     client.execute(statement, &refs).await.map_err(query_failed)
 }
@@ -539,8 +549,30 @@ impl HostState {
         (self.services.outbound.clone(), self.services.postgres.clone())
     }
 
+    /// Open a connection resource from a synchronous host call.
+    fn pg_open(&mut self, address: &str, ca_root: Option<&str>) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+        let (policy, pools) = self.pg_open_args();
+        match block_on(connect(address, ca_root, &policy, &pools)) {
+            Ok(conn) => Ok(Ok(self.table.push(conn)?)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
     fn pg(&self, conn: &Resource<PgConnection>) -> wasmtime::Result<(Arc<tokio_postgres::Client>, Arc<std::sync::atomic::AtomicBool>)> {
         Ok(self.table.get(conn)?.handle())
+    }
+}
+
+/// Open a connection resource from an async host call.
+async fn pg_open_async<T>(
+    accessor: &Accessor<T, Spin>,
+    address: &str,
+    ca_root: Option<&str>,
+) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+    let (policy, pools) = accessor.with(|mut access| access.get().pg_open_args());
+    match connect(address, ca_root, &policy, &pools).await {
+        Ok(conn) => accessor.with(|mut access| Ok(Ok(access.get().table.push(conn)?))),
+        Err(e) => Ok(Err(e)),
     }
 }
 
@@ -548,11 +580,7 @@ impl wit::Host for HostState {}
 
 impl HostConnection for HostState {
     fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
-        let (policy, pools) = self.pg_open_args();
-        match block_on(connect(&address, None, &policy, &pools)) {
-            Ok(conn) => Ok(Ok(self.table.push(conn)?)),
-            Err(e) => Ok(Err(e)),
-        }
+        self.pg_open(&address, None)
     }
 
     fn query(
@@ -583,11 +611,7 @@ impl HostConnection for HostState {
 
 impl<T> HostConnectionWithStore<T> for Spin {
     async fn open_async(accessor: &Accessor<T, Self>, address: String) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
-        let (policy, pools) = accessor.with(|mut access| access.get().pg_open_args());
-        match connect(&address, None, &policy, &pools).await {
-            Ok(conn) => accessor.with(|mut access| Ok(Ok(access.get().table.push(conn)?))),
-            Err(e) => Ok(Err(e)),
-        }
+        pg_open_async(accessor, &address, None).await
     }
 
     async fn query_async(
@@ -632,11 +656,7 @@ impl HostConnectionBuilder for HostState {
     fn build(&mut self, builder: Resource<PgConnectionBuilder>) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
         let PgConnectionBuilder { address, ca_root } = self.table.get(&builder)?;
         let (address, ca_root) = (address.clone(), ca_root.clone());
-        let (policy, pools) = self.pg_open_args();
-        match block_on(connect(&address, ca_root.as_deref(), &policy, &pools)) {
-            Ok(conn) => Ok(Ok(self.table.push(conn)?)),
-            Err(e) => Ok(Err(e)),
-        }
+        self.pg_open(&address, ca_root.as_deref())
     }
 
     fn drop(&mut self, builder: Resource<PgConnectionBuilder>) -> wasmtime::Result<()> {
@@ -650,17 +670,11 @@ impl<T> HostConnectionBuilderWithStore<T> for Spin {
         accessor: &Accessor<T, Self>,
         builder: Resource<PgConnectionBuilder>,
     ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
-        let (address, ca_root, policy, pools) = accessor.with(|mut access| -> wasmtime::Result<_> {
-            let state = access.get();
-            let PgConnectionBuilder { address, ca_root } = state.table.get(&builder)?;
-            let (address, ca_root) = (address.clone(), ca_root.clone());
-            let (policy, pools) = state.pg_open_args();
-            Ok((address, ca_root, policy, pools))
+        let (address, ca_root) = accessor.with(|mut access| -> wasmtime::Result<_> {
+            let PgConnectionBuilder { address, ca_root } = access.get().table.get(&builder)?;
+            Ok((address.clone(), ca_root.clone()))
         })?;
-        match connect(&address, ca_root.as_deref(), &policy, &pools).await {
-            Ok(conn) => accessor.with(|mut access| Ok(Ok(access.get().table.push(conn)?))),
-            Err(e) => Ok(Err(e)),
-        }
+        pg_open_async(accessor, &address, ca_root.as_deref()).await
     }
 }
 
