@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -169,6 +169,47 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
         .expect("valid response")
 }
 
+/// Most bytes of an oversized body read and thrown away before the 413.
+const DISCARD_MAX_BYTES: usize = 64 << 20;
+/// Longest time spent throwing an oversized body away.
+const DISCARD_MAX_TIME: Duration = Duration::from_secs(5);
+
+enum BodyError {
+    TooLarge,
+    Unreadable(hyper::Error),
+}
+
+/// The whole request body, if it is at most `limit` bytes.
+///
+/// A larger body (announced by `content-length` or found while reading) is
+/// read on and thrown away, within [`DISCARD_MAX_BYTES`] and
+/// [`DISCARD_MAX_TIME`], before the 413 goes out: a client still sending
+/// when the server closes would see a reset connection instead of the 413.
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    if hyper::body::Body::size_hint(&body).exact().is_none_or(|len| len <= limit as u64) {
+        let mut collected = Vec::new();
+        loop {
+            let Some(frame) = body.frame().await else { return Ok(Bytes::from(collected)) };
+            let Ok(data) = frame.map_err(BodyError::Unreadable)?.into_data() else { continue };
+            if collected.len() + data.len() > limit {
+                break;
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    let discard = async {
+        let mut discarded = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            discarded = discarded.saturating_add(frame.data_ref().map_or(0, Bytes::len));
+            if discarded > DISCARD_MAX_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_MAX_TIME, discard).await;
+    Err(BodyError::TooLarge)
+}
+
 impl Router {
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, client: SocketAddr, local: SocketAddr) -> Response<Body> {
         let started = Instant::now();
@@ -189,22 +230,18 @@ impl Router {
             return json_error(StatusCode::NOT_FOUND, "not_found", "no component serves this route");
         };
 
-        let too_large = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .is_some_and(|len| len > self.limits.max_body_bytes as u64);
-        let body_limit_message = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
-        if too_large {
-            return json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &body_limit_message);
-        }
         let (mut parts, body) = req.into_parts();
-        let body = match Limited::new(body, self.limits.max_body_bytes).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-                return json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &body_limit_message);
+        let body = match read_body(body, self.limits.max_body_bytes).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
+                let message = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
+                let mut response = json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &message);
+                response.headers_mut().insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+                return response;
             }
-            Err(e) => return json_error(StatusCode::BAD_REQUEST, "bad_request", &format!("cannot read request body: {e}")),
+            Err(BodyError::Unreadable(e)) => {
+                return json_error(StatusCode::BAD_REQUEST, "bad_request", &format!("cannot read request body: {e}"));
+            }
         };
 
         let authority = parts

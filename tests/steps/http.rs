@@ -97,6 +97,40 @@ async fn user_request_with_large_body(world: &mut KeelWorld, user: String, metho
     world.send(Some(&user), &method, &path, Some(body)).await;
 }
 
+/// A raw HTTP/1.1 upload of `size` bytes (with `content-length`) that
+/// pauses halfway for 300 ms, then sends the rest and reads the answer.
+/// A server that answers an oversized body early and closes would have
+/// reset the connection by the time the second half goes out.
+#[when(expr = "{string} uploads {int} bytes to POST {string}, pausing halfway")]
+async fn user_uploads_with_pause(world: &mut KeelWorld, user: String, size: usize, path: String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let address = world.server().base.trim_start_matches("http://").to_string();
+    let token = world.user(&user).token.clone();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    let head = format!(
+        "POST {} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: {size}\r\n\r\n",
+        world.interpolate(&path)
+    );
+    let body = vec![b'x'; size];
+    let (first, second) = body.split_at(size / 2);
+    stream.write_all(head.as_bytes()).await.expect("send the head");
+    stream.write_all(first).await.expect("send the first half");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream.write_all(second).await.expect("send the second half: the server reset the connection");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read the answer: the server reset the connection");
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status line");
+    let body = answer.split_once("\r\n\r\n").map(|(_, body)| body).unwrap_or_default();
+    world.reply = Some(Reply {
+        status,
+        headers: reqwest::header::HeaderMap::new(),
+        body: serde_json::from_str(body).unwrap_or(Value::Null),
+    });
+}
+
 #[when(expr = "{int} clients send {word} {string} at once")]
 async fn concurrent_requests(world: &mut KeelWorld, count: usize, method: String, path: String) {
     let url = format!("{}{}", world.server().base, path);

@@ -26,9 +26,24 @@ Feature: HTTP behaviour
     Then the response status is 400
     And the error code is "invalid_json"
 
-  Scenario: A body over the limit gets 413 and the server keeps serving
-    When "alice" sends POST "/v1/workspaces" with a body of 2000000 bytes
+  Scenario Outline: A body over the limit gets 413 and the server keeps serving
+    When "alice" sends POST "/v1/workspaces" with a body of <bytes> bytes
     Then the response status is 413
+    And the error code is "payload_too_large"
+    When a client sends GET "/healthz"
+    Then the response status is 200
+
+    # The server reads an oversized body to the end before answering, so
+    # the client gets the 413 rather than a connection reset mid-upload.
+    Examples:
+      | bytes    |
+      | 2000000  |
+      | 16000000 |
+
+  Scenario: A slow upload over the limit gets 413, not a reset connection
+    When "alice" uploads 4000000 bytes to POST "/v1/workspaces", pausing halfway
+    Then the response status is 413
+    And the error code is "payload_too_large"
     When a client sends GET "/healthz"
     Then the response status is 200
 
