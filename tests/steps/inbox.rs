@@ -3,7 +3,7 @@
 //! product keeps it, or the SendGrid requests the mock provider accepted
 //! when the product sends it.
 
-use cucumber::then;
+use cucumber::{then, when};
 use serde_json::Value;
 
 use super::KeelWorld;
@@ -108,4 +108,12 @@ async fn last_says(world: &mut KeelWorld, name: String, words: String) {
 async fn last_html_contains(world: &mut KeelWorld, name: String, fragment: String) {
     let email = world.last_email(&name).await;
     assert!(email.html.contains(&fragment), "HTML body: {}", email.html);
+}
+
+#[when(expr = "a client fetches the outbox message remembered as {string}")]
+async fn fetch_remembered(world: &mut KeelWorld, name: String) {
+    let id = world.remembered.get(&name).and_then(Value::as_str).map(str::to_owned);
+    let id = id.unwrap_or_else(|| panic!("nothing remembered as `{name}`"));
+    let path = format!("/dev/outbox/{id}");
+    world.send(None, "GET", &path, None).await;
 }

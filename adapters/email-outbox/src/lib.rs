@@ -2,8 +2,8 @@
 //! machine. `send` validates the message like every provider adapter, then
 //! stores it through `keel:infrastructure/sql` in `email_outbox` (its own
 //! versioned migration) under a fresh id `eml_<32 hex>`, which it returns.
-//! `keel:infrastructure/email-outbox.list-messages` reads the stored mail back,
-//! newest first.
+//! `keel:infrastructure/email-outbox` reads the stored mail back: the
+//! newest first (`list-messages`), or one by id (`get-message`).
 
 mod schema;
 
@@ -46,7 +46,6 @@ impl Guest for Outbox {
 
 impl email_outbox::Guest for Outbox {
     async fn list_messages(limit: u32) -> Result<Vec<StoredMessage>, email_outbox::Error> {
-        let outbox_error = |err: sql::Error| email_outbox::Error::Unavailable(sql::describe(&err));
         schema::MIGRATOR.ensure().await.map_err(outbox_error)?;
         let rows = sql::Autocommit
             .fetch(
@@ -56,6 +55,15 @@ impl email_outbox::Guest for Outbox {
             .await
             .map_err(outbox_error)?;
         rows.decode(decode).map_err(outbox_error)
+    }
+
+    async fn get_message(id: String) -> Result<Option<StoredMessage>, email_outbox::Error> {
+        schema::MIGRATOR.ensure().await.map_err(outbox_error)?;
+        let rows = sql::Autocommit
+            .fetch("SELECT id, stored_at, message FROM email_outbox WHERE id = ?1", vec![id.into()])
+            .await
+            .map_err(outbox_error)?;
+        Ok(rows.decode(decode).map_err(outbox_error)?.pop())
     }
 }
 
@@ -81,6 +89,10 @@ fn decode(row: RowRef<'_>) -> Result<StoredMessage, sql::Error> {
 
 fn to_mailbox(address: Address) -> Mailbox {
     Mailbox { email: address.email, name: address.name }
+}
+
+fn outbox_error(err: sql::Error) -> email_outbox::Error {
+    email_outbox::Error::Unavailable(sql::describe(&err))
 }
 
 fn unavailable(err: sql::Error) -> Error {

@@ -26,7 +26,7 @@ spin_sdk::wit_bindgen::generate!({
 
 const ROUTE: &str = "/dev/outbox";
 const DEFAULT_LIMIT: u32 = 50;
-/// The most the outbox lists at once; also how far back `to` and `{id}` look.
+/// The most the outbox lists at once; also how far back `to` looks.
 const MAX_LIMIT: u32 = 500;
 
 #[spin_sdk::http_service]
@@ -47,7 +47,7 @@ async fn handle(request: Request) -> Response {
         return response;
     }
     let result = match id {
-        Some(id) => one(&id).await,
+        Some(id) => one(id).await,
         None => match Query::parse(request.uri().query().unwrap_or("")) {
             Ok(query) => list(&query).await,
             Err(message) => Err(respond::error(StatusCode::BAD_REQUEST, "invalid_input", &message)),
@@ -98,10 +98,9 @@ async fn list(query: &Query) -> Result<Response, Response> {
     Ok(respond::json(StatusCode::OK, &json!({ "messages": shown })))
 }
 
-async fn one(id: &str) -> Result<Response, Response> {
-    let messages = email_outbox::list_messages(MAX_LIMIT).await.map_err(unavailable)?;
-    let found = messages.iter().find(|message| message.id == id).ok_or_else(not_found)?;
-    Ok(respond::json(StatusCode::OK, &stored(found)))
+async fn one(id: String) -> Result<Response, Response> {
+    let found = email_outbox::get_message(id).await.map_err(unavailable)?.ok_or_else(not_found)?;
+    Ok(respond::json(StatusCode::OK, &stored(&found)))
 }
 
 fn not_found() -> Response {

@@ -61,6 +61,10 @@ Feature: Email notifications
     And the error code is "invalid_input"
     When a client sends POST "/dev/outbox"
     Then the response status is 405
+    When a client fetches the outbox message remembered as "bob's mail"
+    Then the response status is 200
+    And the response field "to.0.email" is "bob@example.com"
+    And the response field "subject" is "alice added you to acme"
     When a client sends GET "/dev/outbox/eml_00000000000000000000000000000000"
     Then the response status is 404
     And the error code is "not_found"
