@@ -39,11 +39,11 @@ fn new_engine(pooling: bool) -> anyhow::Result<Engine> {
         let mut pool = PoolingAllocationConfig::default();
         // A composed Keel product is one component holding a dozen or more
         // core modules, each with its own memory and table.
-        pool.total_component_instances(1000)
-            .total_core_instances(20_000)
-            .total_memories(2000)
-            .total_tables(2000)
-            .total_stacks(1000)
+        pool.total_component_instances(POOL.component_instances)
+            .total_core_instances(POOL.core_instances)
+            .total_memories(POOL.memories)
+            .total_tables(POOL.tables)
+            .total_stacks(POOL.stacks)
             .max_core_instances_per_component(200)
             .max_memories_per_component(64)
             .max_tables_per_component(64)
@@ -52,6 +52,89 @@ fn new_engine(pooling: bool) -> anyhow::Result<Engine> {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Engine::new(&config).map_err(anyhow::Error::from)
+}
+
+/// What the pooling allocator reserves, all components together.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolTotals {
+    pub component_instances: u32,
+    pub core_instances: u32,
+    pub memories: u32,
+    pub tables: u32,
+    pub stacks: u32,
+}
+
+/// The pool of the shared pooling engine.
+pub const POOL: PoolTotals = PoolTotals {
+    component_instances: 1000,
+    core_instances: 20_000,
+    memories: 2000,
+    tables: 2000,
+    stacks: 1000,
+};
+
+/// What one instance of a component takes from the pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstanceNeeds {
+    pub core_instances: u32,
+    pub memories: u32,
+    pub tables: u32,
+}
+
+impl InstanceNeeds {
+    /// Count what instantiating `component` (compiled from `wasm`) allocates.
+    pub fn of(component: &Component, wasm: &[u8]) -> anyhow::Result<InstanceNeeds> {
+        use wasmparser::{Instance, Parser, Payload};
+        let mut core_instances = 0;
+        for payload in Parser::new(0).parse_all(wasm) {
+            if let Payload::InstanceSection(section) = payload? {
+                for instance in section {
+                    if let Instance::Instantiate { .. } = instance? {
+                        core_instances += 1;
+                    }
+                }
+            }
+        }
+        let resources = component.resources_required();
+        Ok(InstanceNeeds {
+            core_instances,
+            memories: resources.as_ref().map_or(0, |r| r.num_memories),
+            tables: resources.as_ref().map_or(0, |r| r.num_tables),
+        })
+    }
+
+    /// The larger need of each kind.
+    pub fn max(self, other: InstanceNeeds) -> InstanceNeeds {
+        InstanceNeeds {
+            core_instances: self.core_instances.max(other.core_instances),
+            memories: self.memories.max(other.memories),
+            tables: self.tables.max(other.tables),
+        }
+    }
+
+    /// How many instances with these needs `pool` holds at once.
+    pub fn capacity(self, pool: PoolTotals) -> usize {
+        let per = |total: u32, need: u32| if need == 0 { u32::MAX } else { total / need };
+        [
+            pool.component_instances,
+            pool.stacks,
+            per(pool.core_instances, self.core_instances),
+            per(pool.memories, self.memories),
+            per(pool.tables, self.tables),
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(0) as usize
+    }
+}
+
+/// Whether a request failed because the instance pool had no room for
+/// another instance (a transient condition: wait and try again).
+pub fn is_pool_exhausted(error: &wasmtime::Error) -> bool {
+    use wasmtime_wasi_http::handler::InstantiationError;
+    error
+        .downcast_ref::<InstantiationError<()>>()
+        .is_some_and(|e| e.error.is::<wasmtime::PoolConcurrencyLimitError>())
 }
 
 /// Start the thread that advances the engine's epoch.
@@ -71,12 +154,19 @@ fn start_epoch_ticker(engine: &Engine) {
 
 /// Load a component, compiling it once and reusing the compiled artefact
 /// from `cache_dir` on later starts.
-pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> anyhow::Result<Component> {
+pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> anyhow::Result<(Component, InstanceNeeds)> {
     let wasm = std::fs::read(wasm_path)
         .with_context(|| format!("cannot read component {}", wasm_path.display()))?;
+    let component = compile_cached(engine, &wasm, wasm_path, cache_dir)?;
+    let needs = InstanceNeeds::of(&component, &wasm)
+        .with_context(|| format!("{} is not a valid component", wasm_path.display()))?;
+    Ok((component, needs))
+}
+
+fn compile_cached(engine: &Engine, wasm: &[u8], wasm_path: &Path, cache_dir: &Path) -> anyhow::Result<Component> {
     let mut compat = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut compat);
-    let key = format!("{}-{:016x}", hex::encode(Sha256::digest(&wasm)), compat.finish());
+    let key = format!("{}-{:016x}", hex::encode(Sha256::digest(wasm)), compat.finish());
     let cached = cache_dir.join(format!("{key}.cwasm"));
     if cached.exists() {
         // SAFETY: the file was produced by `precompile_component` for an
@@ -89,7 +179,7 @@ pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> an
     }
     let started = std::time::Instant::now();
     let compiled = engine
-        .precompile_component(&wasm)
+        .precompile_component(wasm)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("{} is not a valid component", wasm_path.display()))?;
     tracing::info!(

@@ -37,7 +37,7 @@ use config::runtime_config::{KeyValueBackend, RuntimeConfig};
 use config::variables::Variables;
 use host::{ComponentServices, SqlitePool};
 use kv::KeyValueStore;
-pub use server::InstanceLimits;
+pub use server::{AdmissionLimits, ConnectionLimits, InstanceLimits};
 
 /// Settings of `keel up`.
 #[derive(Debug, Clone)]
@@ -52,10 +52,12 @@ pub struct RuntimeOptions {
     /// Where compiled components are cached (default `<state dir>/cache`).
     pub cache_dir: Option<PathBuf>,
     pub limits: InstanceLimits,
+    /// Client connections: how many, and how long they may be slow or idle.
+    pub connections: ConnectionLimits,
+    /// Requests served at once and waiting.
+    pub admission: AdmissionLimits,
     /// Use the pooling instance allocator.
     pub pooling: bool,
-    /// Requests handled at the same time across all components.
-    pub max_in_flight: usize,
 }
 
 impl Default for RuntimeOptions {
@@ -73,8 +75,9 @@ impl Default for RuntimeOptions {
                 memory_limit: 256 << 20,
                 max_body_bytes: 1 << 20,
             },
+            connections: ConnectionLimits::default(),
+            admission: AdmissionLimits::default(),
             pooling: true,
-            max_in_flight: 1024,
         }
     }
 }
@@ -107,19 +110,31 @@ impl App {
         let variables = Variables::resolve(&manifest, |k| overrides.get(k).cloned().or_else(|| std::env::var(k).ok()))
             .map_err(|m| anyhow::anyhow!("{}: {m}", manifest_path.display()))?;
 
-        let engine = match engine::shared_engine(options.pooling) {
-            Ok(engine) => engine,
+        let (engine, pooling) = match engine::shared_engine(options.pooling) {
+            Ok(engine) => (engine, options.pooling),
             Err(e) if options.pooling => {
                 tracing::warn!("pooling allocator unavailable ({e}); using on-demand allocation");
-                engine::shared_engine(false)?
+                (engine::shared_engine(false)?, false)
             }
             Err(e) => return Err(e),
         };
         let linker = host::linker(&engine)?;
 
+        config::runtime_config::check_labels(
+            &runtime_config,
+            options.runtime_config_file.as_deref(),
+            manifest.components.values().flat_map(|c| {
+                let sqlite = c.sqlite_databases.iter().map(|l| (c.id.as_str(), "sqlite_database", l.as_str()));
+                let kv = c.key_value_stores.iter().map(|l| (c.id.as_str(), "key_value_store", l.as_str()));
+                sqlite.chain(kv)
+            }),
+        )
+        .map_err(|m| anyhow::anyhow!("{}: {m}", manifest_path.display()))?;
+
         let mut sqlite_pools: HashMap<String, Arc<SqlitePool>> = HashMap::new();
         let mut kv_stores: HashMap<String, Arc<dyn KeyValueStore>> = HashMap::new();
         let mut routes = Vec::new();
+        let mut needs = engine::InstanceNeeds::default();
         for route in &manifest.http_routes {
             let component = &manifest.components[&route.component];
             let ctx = |what: &str| format!("component `{}`: {what}", component.id);
@@ -129,7 +144,7 @@ impl App {
                 let pool = match sqlite_pools.get(label) {
                     Some(pool) => pool.clone(),
                     None => {
-                        let backend = runtime_config.sqlite(label, &state_dir);
+                        let backend = runtime_config.sqlite(label, &state_dir).expect("labels checked above");
                         let pool = Arc::new(SqlitePool::new(label, &backend).map_err(|e| anyhow::anyhow!(ctx(&e)))?);
                         tracing::info!("sqlite database `{label}`: {}", pool.path().display());
                         sqlite_pools.insert(label.clone(), pool.clone());
@@ -143,7 +158,7 @@ impl App {
                 let store = match kv_stores.get(label) {
                     Some(store) => store.clone(),
                     None => {
-                        let store: Arc<dyn KeyValueStore> = match runtime_config.key_value(label, &state_dir) {
+                        let store: Arc<dyn KeyValueStore> = match runtime_config.key_value(label, &state_dir).expect("labels checked above") {
                             KeyValueBackend::Sqlite(path) => {
                                 tracing::info!("key-value store `{label}`: {}", path.display());
                                 Arc::new(kv::SqliteStore::open(&path, label).map_err(|e| {
@@ -197,8 +212,9 @@ impl App {
                 component.environment.clone().into_iter().collect(),
             ));
 
-            let wasm = engine::load_component(&engine, &component.source, &cache_dir)
+            let (wasm, component_needs) = engine::load_component(&engine, &component.source, &cache_dir)
                 .with_context(|| ctx("cannot load"))?;
+            needs = needs.max(component_needs);
             let pre = linker
                 .instantiate_pre(&wasm)
                 .map_err(anyhow::Error::from)
@@ -225,12 +241,29 @@ impl App {
         }
         routes.sort_by_key(|t| std::cmp::Reverse(t.route.specificity()));
 
+        // As many requests at once as the pool holds instances for (each
+        // serving up to `max_concurrent` requests), less an eighth for
+        // instances still being torn down after their last request.
+        // Without the pool, the same number of instances at most.
+        let pooled = if pooling { needs.capacity(engine::POOL) } else { engine::POOL.component_instances as usize };
+        let derived = (pooled - pooled / 8).saturating_mul(options.limits.max_concurrent).max(1);
+        let concurrent = options.admission.max_concurrent.map_or(derived, |n| n.min(derived));
+        tracing::info!(
+            "serving up to {concurrent} requests at once (an instance needs {} core instances, {} memories, {} tables), {} more queued for up to {:?}",
+            needs.core_instances,
+            needs.memories,
+            needs.tables,
+            options.admission.max_queued,
+            options.admission.queue_timeout,
+        );
+
         Ok(App {
             name: manifest.name,
             router: Arc::new(server::Router {
                 routes,
                 limits: options.limits.clone(),
-                in_flight: tokio::sync::Semaphore::new(options.max_in_flight),
+                connections: options.connections.clone(),
+                admission: server::Admission::new(concurrent, &options.admission),
             }),
         })
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use keel_runtime::config::manifest::Manifest;
-use keel_runtime::{App, RuntimeOptions};
+use keel_runtime::{AdmissionLimits, App, ConnectionLimits, RuntimeOptions};
 
 #[derive(Parser)]
 #[command(name = "keel", version, about = "Build and serve Spin applications on Keel's runtime")]
@@ -46,6 +46,9 @@ struct UpArgs {
     /// Directory for default databases and the compile cache [default: <app dir>/.keel].
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Directory for precompiled components [default: <state dir>/cache].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
     /// Requests one instance serves before it is replaced.
     #[arg(long, default_value_t = 128)]
     max_instance_reuse_count: usize,
@@ -68,6 +71,31 @@ struct UpArgs {
     /// Allocate instances on demand instead of from a pre-reserved pool.
     #[arg(long)]
     no_pooling: bool,
+    /// Requests served at once, all components together [default: as many
+    /// as the instance pool holds for the loaded components].
+    #[arg(long)]
+    max_concurrent_requests: Option<usize>,
+    /// Requests that may wait for a turn; beyond that, 503 with Retry-After.
+    #[arg(long, default_value_t = 4096)]
+    max_queued_requests: usize,
+    /// Longest wait for a turn before 503 with Retry-After.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    queue_timeout: Duration,
+    /// Client connections open at once; more wait in the listen backlog.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// Time a client has to send a request's head (slow clients are closed).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    header_read_timeout: Duration,
+    /// Time a client has to send a request's body (408 beyond).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    body_read_timeout: Duration,
+    /// Time a connection may sit idle (no request, no traffic) before it is closed.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    connection_idle_timeout: Duration,
+    /// On SIGTERM or Ctrl-C: time requests in flight get to finish.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    shutdown_grace: Duration,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -123,6 +151,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut options = RuntimeOptions {
         runtime_config_file: args.runtime_config_file,
         state_dir: args.state_dir,
+        cache_dir: args.cache_dir,
         variables: args.variables,
         pooling: !args.no_pooling,
         ..RuntimeOptions::default()
@@ -133,6 +162,18 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     options.limits.idle_timeout = args.idle_instance_timeout;
     options.limits.memory_limit = args.instance_memory_mib << 20;
     options.limits.max_body_bytes = args.max_request_body_kib << 10;
+    options.admission = AdmissionLimits {
+        max_concurrent: args.max_concurrent_requests,
+        max_queued: args.max_queued_requests,
+        queue_timeout: args.queue_timeout,
+    };
+    options.connections = ConnectionLimits {
+        max_connections: args.max_connections,
+        header_read_timeout: args.header_read_timeout,
+        body_read_timeout: args.body_read_timeout,
+        idle_timeout: args.connection_idle_timeout,
+        shutdown_grace: args.shutdown_grace,
+    };
 
     let app = App::load(&args.manifest, options).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -147,11 +188,19 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             println!("    (wildcard)");
         }
     }
-    app.serve(listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-        println!("Shutting down");
-    })
-    .await
+    app.serve(listener, shutdown_signal()).await?;
+    println!("Stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("install the SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => println!("SIGTERM received: draining requests in flight"),
+        _ = tokio::signal::ctrl_c() => println!("Interrupted: draining requests in flight"),
+    }
 }
 
 fn main() -> ExitCode {

@@ -10,6 +10,11 @@
 //!   bcc) to that address, compared case-insensitively.
 //! * `GET /dev/outbox/{id}` → one message, or 404.
 //!
+//! Only loopback clients are served (the `spin-client-addr` header, which
+//! Spin and Keel's runtime set from the connection): a server started on
+//! `0.0.0.0` does not hand every stored mail to the network. Others get 404,
+//! as if the route did not exist.
+//!
 //! Errors use Keel's JSON error body.
 
 use keel::infrastructure::email_outbox::{self, Mailbox, StoredMessage};
@@ -25,12 +30,26 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 const ROUTE: &str = "/dev/outbox";
+
+/// Whether the client address (`ip:port`) is a loopback address.
+fn is_loopback(client: Option<&str>) -> bool {
+    client
+        .and_then(|addr| addr.parse::<std::net::SocketAddr>().ok())
+        .is_some_and(|addr| match addr.ip() {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+            ip => ip.is_loopback(),
+        })
+}
 const DEFAULT_LIMIT: u32 = 50;
 /// The most the outbox lists at once; also how far back `to` looks.
 const MAX_LIMIT: u32 = 500;
 
 #[spin_sdk::http_service]
 async fn handle(request: Request) -> Response {
+    let client = request.headers().get("spin-client-addr").and_then(|v| v.to_str().ok());
+    if !is_loopback(client) {
+        return not_found();
+    }
     let Some(rest) = request.uri().path().strip_prefix(ROUTE) else {
         return not_found();
     };
@@ -162,6 +181,17 @@ fn percent_decode(value: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_clients_see_the_outbox() {
+        for ok in ["127.0.0.1:5000", "127.8.9.1:1", "[::1]:5000", "[::ffff:127.0.0.1]:80"] {
+            assert!(is_loopback(Some(ok)), "{ok}");
+        }
+        for refused in ["10.0.0.7:5000", "192.168.1.2:80", "[2001:db8::1]:80", "localhost:80", "", "garbage"] {
+            assert!(!is_loopback(Some(refused)), "{refused}");
+        }
+        assert!(!is_loopback(None));
+    }
 
     #[test]
     fn queries_parse_with_defaults_and_bounds() {

@@ -57,6 +57,9 @@ impl ApiError {
         if let Some(allow) = self.allow.and_then(|allow| HeaderValue::from_str(&allow).ok()) {
             response.headers_mut().insert(HeaderName::from_static("allow"), allow);
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(HeaderName::from_static("retry-after"), HeaderValue::from_static("1"));
+        }
         response
     }
 }
@@ -205,8 +208,16 @@ macro_rules! domain_error {
 
 domain_error!(workspace_management, messaging);
 
-fn unavailable(message: String) -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+/// A backend failure: the detail (driver or provider text) goes to the
+/// component's log (stderr, which Spin and Keel keep per component), never
+/// to the client, and carries `Retry-After`.
+fn unavailable(detail: String) -> ApiError {
+    eprintln!("team-collab: backend unavailable: {detail}");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the service is temporarily unavailable; try again shortly",
+    )
 }
 
 #[cfg(test)]
@@ -220,6 +231,13 @@ mod tests {
         for bad in ["0", "201", "-1", "ten", ""] {
             assert_eq!(page_limit(Some(bad.into())).map_err(|err| err.code).err(), Some("invalid_input"), "{bad}");
         }
+    }
+
+    #[test]
+    fn backend_detail_never_reaches_the_client() {
+        let err = unavailable("database error: Server(ServerError { code: 1045, message: \"Access denied for user 'root'\" })".into());
+        assert_eq!((err.status, err.code), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+        assert!(!err.message.contains("Access denied") && !err.message.contains("root"), "{}", err.message);
     }
 
     #[test]

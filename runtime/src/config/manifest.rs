@@ -1,7 +1,11 @@
 //! Spin application manifests (`spin.toml`, `spin_manifest_version = 2`).
 //!
-//! Only what Keel's runtime acts on is modelled; other Spin fields are
-//! accepted and ignored so the same file works with `spin up`.
+//! Every field Spin's manifest v2 defines is known: the ones Keel acts on
+//! are modelled, descriptive ones (`description`, `authors`, `tool`, …)
+//! are accepted, and the ones Keel cannot honour (`files`, `dependencies`,
+//! `ai_models`, non-HTTP triggers) are refused with the reason rather than
+//! silently ignored. Unknown keys (a typo such as `sqlite_database`) are
+//! errors naming the file and line, as in Spin.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -134,6 +138,7 @@ impl Route {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawManifest {
     spin_manifest_version: toml::Value,
     application: RawApplication,
@@ -146,20 +151,56 @@ struct RawManifest {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawApplication {
     name: String,
+    #[serde(default, rename = "version")]
+    _version: Option<String>,
+    #[serde(default, rename = "authors")]
+    _authors: Vec<String>,
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
+    /// Application-wide trigger settings (`[application.trigger.http]`).
+    #[serde(default)]
+    trigger: BTreeMap<String, toml::Table>,
+    #[serde(default, rename = "tool")]
+    _tool: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTrigger {
+    #[serde(default, rename = "id")]
+    _id: Option<String>,
     #[serde(default)]
     route: Option<toml::Value>,
     #[serde(default)]
     component: Option<toml::Value>,
+    #[serde(default)]
+    executor: Option<toml::Table>,
+    #[serde(default)]
+    static_response: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawComponent {
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
+    #[serde(default)]
+    files: Vec<toml::Value>,
+    #[serde(default, rename = "exclude_files")]
+    _exclude_files: Vec<String>,
+    #[serde(default)]
+    allowed_http_hosts: Vec<String>,
+    #[serde(default)]
+    ai_models: Vec<String>,
+    #[serde(default)]
+    dependencies: Option<toml::Table>,
+    #[serde(default, rename = "dependencies_inherit_configuration")]
+    _dependencies_inherit_configuration: bool,
+    #[serde(default, rename = "tool")]
+    _tool: Option<toml::Table>,
     source: toml::Value,
     #[serde(default)]
     sqlite_databases: Vec<String>,
@@ -214,9 +255,26 @@ impl Manifest {
             }
         }
 
+        if let Some(base) = raw.application.trigger.get("http").and_then(|http| http.get("base")) {
+            if base.as_str() != Some("/") {
+                return Err(invalid(format!(
+                    "[application.trigger.http] base = {base}: keel serves at `/` only; remove `base` or set it to \"/\""
+                )));
+            }
+        }
+
         let mut components = BTreeMap::new();
         for (id, c) in raw.component {
             let ctx = |m: String| invalid(format!("component `{id}`: {m}"));
+            let unsupported = [
+                (!c.files.is_empty(), "`files`: keel does not mount files into components yet; embed the data or serve it from a store"),
+                (c.dependencies.is_some(), "`dependencies`: compose the component ahead of time (tools/keel-compose) and point `source` at the result"),
+                (!c.ai_models.is_empty(), "`ai_models`: keel has no Serverless AI host"),
+                (!c.allowed_http_hosts.is_empty(), "`allowed_http_hosts` is Spin 1's name: use `allowed_outbound_hosts` (with the scheme, e.g. \"https://api.example.com\")"),
+            ];
+            if let Some((_, why)) = unsupported.iter().find(|(present, _)| *present) {
+                return Err(ctx(format!("unsupported {why}")));
+            }
             let source = match &c.source {
                 toml::Value::String(s) => app_dir.join(s),
                 other => {
@@ -285,6 +343,14 @@ impl Manifest {
                 if !components.contains_key(&component) {
                     return Err(ctx(format!("component `{component}` is not defined")));
                 }
+                if t.static_response.is_some() {
+                    return Err(ctx("`static_response` is not supported by keel; serve the response from a component".into()));
+                }
+                if let Some(executor) = &t.executor {
+                    if executor.get("type").and_then(toml::Value::as_str) != Some("spin") {
+                        return Err(ctx(format!("executor {executor}: keel runs only Spin components (`type = \"spin\"`)")));
+                    }
+                }
                 let route = match t.route {
                     Some(toml::Value::String(r)) => Route::parse(&r)
                         .ok_or_else(|| ctx(format!("route `{r}` must start with `/`")))?,
@@ -292,6 +358,13 @@ impl Manifest {
                     Some(toml::Value::Table(_)) => continue,
                     _ => return Err(ctx("`route` is required".into())),
                 };
+                if let Some(taken) = http_routes.iter().find(|r: &&HttpRoute| r.route == route) {
+                    return Err(ctx(format!(
+                        "route `{}` is already served by component `{}`; give each component its own route",
+                        route.as_spin_str(),
+                        taken.component
+                    )));
+                }
                 http_routes.push(HttpRoute { route, component });
             }
         }
@@ -359,6 +432,29 @@ key = "{{ secret }}"
         assert_eq!(web.source, PathBuf::from("/app/dist/web.wasm"));
         assert_eq!(web.sqlite_databases, vec!["default"]);
         assert_eq!(m.http_routes[0].route, Route::Prefix(String::new()));
+    }
+
+    #[test]
+    fn a_misspelled_component_key_names_its_line() {
+        let text = MINIMAL.replace("sqlite_databases", "sqlite_database");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.starts_with("spin.toml:12:") && err.contains("sqlite_database"), "{err}");
+    }
+
+    #[test]
+    fn spin_fields_keel_cannot_honour_are_refused_with_the_reason() {
+        let files = MINIMAL.replace("sqlite_databases = [\"default\"]", "files = [\"static/**\"]");
+        let err = parse(&files).unwrap_err().to_string();
+        assert!(err.contains("component `web`: unsupported `files`"), "{err}");
+        let described = MINIMAL.replace("[component.web]\n", "[component.web]\ndescription = \"the web\"\n");
+        assert!(parse(&described).is_ok());
+    }
+
+    #[test]
+    fn a_route_served_twice_is_an_error() {
+        let text = format!("{MINIMAL}\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"web\"\n");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("route `/...` is already served by component `web`"), "{err}");
     }
 
     #[test]

@@ -63,6 +63,7 @@ struct RawRuntimeConfig {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawStore {
     #[serde(rename = "type")]
     kind: String,
@@ -91,6 +92,9 @@ impl RuntimeConfig {
         };
         let mut config = RuntimeConfig::default();
         for (label, store) in raw.sqlite_database {
+            if store.url.is_some() {
+                return Err(invalid(format!("[sqlite_database.{label}]: type \"spin\" takes `path`, not `url`")));
+            }
             let backend = match (store.kind.as_str(), store.path) {
                 ("spin", Some(p)) => SqliteBackend::File(base.join(p)),
                 ("spin", None) => SqliteBackend::Memory,
@@ -103,7 +107,16 @@ impl RuntimeConfig {
             config.sqlite.insert(label, backend);
         }
         for (label, store) in raw.key_value_store {
+            if store.kind != "redis" && store.url.is_some() {
+                return Err(invalid(format!(
+                    "[key_value_store.{label}]: `url` is only for type \"redis\" (type \"{}\" takes `path`)",
+                    store.kind
+                )));
+            }
             if store.kind == "redis" {
+                if store.path.is_some() {
+                    return Err(invalid(format!("[key_value_store.{label}]: type \"redis\" takes `url`, not `path`")));
+                }
                 let url = store.url.ok_or_else(|| {
                     invalid(format!("[key_value_store.{label}]: type \"redis\" needs `url = \"redis://host:port\"`"))
                 })?;
@@ -133,27 +146,56 @@ impl RuntimeConfig {
         Ok(config)
     }
 
-    /// The backend for SQLite database `label`.
-    pub fn sqlite(&self, label: &str, state_dir: &Path) -> SqliteBackend {
-        self.sqlite.get(label).cloned().unwrap_or_else(|| {
-            SqliteBackend::File(state_dir.join(if label == "default" {
-                "sqlite_db.db".to_string()
-            } else {
-                format!("sqlite_db_{label}.db")
-            }))
-        })
+    /// The backend for SQLite database `label`: as configured, or for
+    /// `default` a file in `state_dir` (as in Spin); `None` for any other
+    /// label the runtime configuration does not declare.
+    pub fn sqlite(&self, label: &str, state_dir: &Path) -> Option<SqliteBackend> {
+        match self.sqlite.get(label) {
+            Some(backend) => Some(backend.clone()),
+            None => (label == DEFAULT_LABEL).then(|| SqliteBackend::File(state_dir.join("sqlite_db.db"))),
+        }
     }
 
-    /// The backend for key-value store `label`.
-    pub fn key_value(&self, label: &str, state_dir: &Path) -> KeyValueBackend {
-        self.key_value.get(label).cloned().unwrap_or_else(|| {
-            KeyValueBackend::Sqlite(state_dir.join(if label == "default" {
-                "sqlite_key_value.db".to_string()
-            } else {
-                format!("sqlite_key_value_{label}.db")
-            }))
-        })
+    /// The backend for key-value store `label`, as for [`Self::sqlite`].
+    pub fn key_value(&self, label: &str, state_dir: &Path) -> Option<KeyValueBackend> {
+        match self.key_value.get(label) {
+            Some(backend) => Some(backend.clone()),
+            None => (label == DEFAULT_LABEL).then(|| KeyValueBackend::Sqlite(state_dir.join("sqlite_key_value.db"))),
+        }
     }
+}
+
+/// The one label that works without a runtime-config entry (as in Spin).
+pub const DEFAULT_LABEL: &str = "default";
+
+/// The labels `uses` names (`(component, kind, label)`, kind being
+/// `sqlite_database` or `key_value_store`) that `config` does not declare,
+/// as one error listing them all with the fix.
+pub fn check_labels<'a>(
+    config: &RuntimeConfig,
+    config_file: Option<&Path>,
+    uses: impl IntoIterator<Item = (&'a str, &'static str, &'a str)>,
+) -> Result<(), String> {
+    let missing: Vec<String> = uses
+        .into_iter()
+        .filter(|(_, kind, label)| {
+            *label != DEFAULT_LABEL
+                && match *kind {
+                    "sqlite_database" => !config.sqlite.contains_key(*label),
+                    _ => !config.key_value.contains_key(*label),
+                }
+        })
+        .map(|(component, kind, label)| format!("component `{component}` uses {kind} `{label}`: add [{kind}.{label}]"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let file = config_file.map_or("a runtime config file (--runtime-config-file)".to_string(), |f| f.display().to_string());
+    Err(format!(
+        "{} undeclared label(s); only `default` has a built-in store. Declare them in {file}:\n  {}",
+        missing.len(),
+        missing.join("\n  ")
+    ))
 }
 
 #[cfg(test)]
@@ -172,12 +214,39 @@ mod tests {
         )
         .unwrap();
         let state = Path::new("/app/.keel");
-        assert_eq!(rc.sqlite("default", state), SqliteBackend::File("/cfg/data/app.db".into()));
-        assert_eq!(rc.key_value("cache", state), KeyValueBackend::Memory);
+        assert_eq!(rc.sqlite("default", state), Some(SqliteBackend::File("/cfg/data/app.db".into())));
+        assert_eq!(rc.key_value("cache", state), Some(KeyValueBackend::Memory));
         assert_eq!(
             rc.key_value("default", state),
-            KeyValueBackend::Sqlite("/app/.keel/sqlite_key_value.db".into())
+            Some(KeyValueBackend::Sqlite("/app/.keel/sqlite_key_value.db".into()))
         );
+        assert_eq!(rc.key_value("sessions", state), None);
+    }
+
+    #[test]
+    fn a_misspelled_key_is_an_error_naming_the_line_not_an_in_memory_database() {
+        let err = parse("[sqlite_database.default]\ntype = \"spin\"\npth = \"data/app.db\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("rc.toml:3:") && err.contains("pth"), "{err}");
+        let err = parse("[key_value_store.default]\ntype = \"spin\"\nurl = \"redis://x\"\n").unwrap_err().to_string();
+        assert!(err.contains("`url` is only for type \"redis\""), "{err}");
+    }
+
+    #[test]
+    fn every_undeclared_label_is_listed_at_once() {
+        let rc = parse("[key_value_store.cache]\ntype = \"memory\"\n").unwrap();
+        let uses = [
+            ("api", "key_value_store", "default"),
+            ("api", "key_value_store", "cache"),
+            ("api", "key_value_store", "sessions"),
+            ("worker", "sqlite_database", "reports"),
+        ];
+        let err = check_labels(&rc, Some(Path::new("rc.toml")), uses).unwrap_err();
+        assert!(err.contains("2 undeclared label(s)") && err.contains("rc.toml"), "{err}");
+        assert!(err.contains("component `api` uses key_value_store `sessions`: add [key_value_store.sessions]"), "{err}");
+        assert!(err.contains("component `worker` uses sqlite_database `reports`: add [sqlite_database.reports]"), "{err}");
+        assert!(check_labels(&rc, None, [("api", "key_value_store", "cache")]).is_ok());
     }
 
     #[test]

@@ -38,6 +38,13 @@ impl HostState {
     fn kv_store(&self, store: &Resource<Store>) -> wasmtime::Result<Arc<dyn KeyValueStore>> {
         Ok(self.table.get(store)?.0.clone())
     }
+
+    /// Run `f` on the store of a synchronous (`wasi:keyvalue`) call; the
+    /// call blocks, so the executor's other tasks move off this thread.
+    fn kv_sync<R>(&self, store: &Resource<Store>, f: impl FnOnce(&dyn KeyValueStore) -> R) -> wasmtime::Result<R> {
+        let kv = self.kv_store(store)?;
+        Ok(super::block_in_place(|| f(kv.as_ref())))
+    }
 }
 
 fn spin_error(e: KvError) -> spin_kv::Error {
@@ -136,19 +143,19 @@ impl wasi_store::Host for HostState {
 
 impl wasi_store::HostBucket for HostState {
     fn get(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
-        Ok(self.kv_store(&bucket)?.get(&key).map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, |kv| kv.get(&key))?.map_err(wasi_error))
     }
 
     fn set(&mut self, bucket: Resource<Store>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_store(&bucket)?.set(&key, &value).map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, |kv| kv.set(&key, &value))?.map_err(wasi_error))
     }
 
     fn delete(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_store(&bucket)?.delete(&key).map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, |kv| kv.delete(&key))?.map_err(wasi_error))
     }
 
     fn exists(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<bool, wasi_store::Error>> {
-        Ok(self.kv_store(&bucket)?.exists(&key).map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, |kv| kv.exists(&key))?.map_err(wasi_error))
     }
 
     fn list_keys(
@@ -157,7 +164,7 @@ impl wasi_store::HostBucket for HostState {
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_store::KeyResponse, wasi_store::Error>> {
         // One page holding every key after the cursor (keys are sorted).
-        let keys = match self.kv_store(&bucket)?.keys() {
+        let keys = match self.kv_sync(&bucket, |kv| kv.keys())? {
             Ok(keys) => keys,
             Err(e) => return Ok(Err(wasi_error(e))),
         };
@@ -181,19 +188,20 @@ impl atomics::Host for HostState {
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_store::Error>> {
-        Ok(self.kv_store(&bucket)?.increment(&key, delta).map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, |kv| kv.increment(&key, delta))?.map_err(wasi_error))
     }
 
     fn swap(&mut self, cas: Resource<Cas>, value: Vec<u8>) -> wasmtime::Result<Result<(), atomics::CasError>> {
         let handle = self.table.delete(cas)?;
-        match handle.store.compare_and_swap(&handle.key, handle.seen.as_deref(), &value) {
-            Ok(true) => Ok(Ok(())),
-            Ok(false) => {
-                // Hand back a fresh handle so the guest can retry.
-                let seen = match handle.store.get(&handle.key) {
-                    Ok(seen) => seen,
-                    Err(e) => return Ok(Err(atomics::CasError::StoreError(wasi_error(e)))),
-                };
+        let swapped = super::block_in_place(|| {
+            handle.store.compare_and_swap(&handle.key, handle.seen.as_deref(), &value).and_then(|swapped| {
+                // On failure, hand back a fresh handle so the guest can retry.
+                Ok(if swapped { None } else { Some(handle.store.get(&handle.key)?) })
+            })
+        });
+        match swapped {
+            Ok(None) => Ok(Ok(())),
+            Ok(Some(seen)) => {
                 let fresh = self.table.push(Cas { seen, ..handle })?;
                 Ok(Err(atomics::CasError::CasFailed(fresh)))
             }
@@ -205,7 +213,7 @@ impl atomics::Host for HostState {
 impl atomics::HostCas for HostState {
     fn new(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<Resource<Cas>, wasi_store::Error>> {
         let store = self.kv_store(&bucket)?;
-        let seen = match store.get(&key) {
+        let seen = match super::block_in_place(|| store.get(&key)) {
             Ok(seen) => seen,
             Err(e) => return Ok(Err(wasi_error(e))),
         };
@@ -228,11 +236,8 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_store::Error>> {
-        let kv = self.kv_store(&bucket)?;
-        Ok(keys
-            .into_iter()
-            .map(|k| kv.get(&k).map(|v| (k, v)))
-            .collect::<Result<_, _>>()
+        Ok(self
+            .kv_sync(&bucket, |kv| keys.into_iter().map(|k| kv.get(&k).map(|v| (k, v))).collect::<Result<_, _>>())?
             .map_err(wasi_error))
     }
 
@@ -241,12 +246,10 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        let kv = self.kv_store(&bucket)?;
-        Ok(key_values.iter().try_for_each(|(k, v)| kv.set(k, v)).map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, |kv| key_values.iter().try_for_each(|(k, v)| kv.set(k, v)))?.map_err(wasi_error))
     }
 
     fn delete_many(&mut self, bucket: Resource<Store>, keys: Vec<String>) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        let kv = self.kv_store(&bucket)?;
-        Ok(keys.iter().try_for_each(|k| kv.delete(k)).map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, |kv| keys.iter().try_for_each(|k| kv.delete(k)))?.map_err(wasi_error))
     }
 }

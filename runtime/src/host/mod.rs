@@ -145,6 +145,17 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 /// Create a store for one instance of the component `services` describes.
+/// Run a synchronous host call that blocks on disk or network I/O without
+/// stalling the async executor: on a multi-threaded runtime, tokio hands
+/// this worker's other tasks to another thread while `f` runs (as
+/// wasmtime-wasi does for its synchronous bindings).
+pub(crate) fn block_in_place<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 pub fn new_store(
     engine: &Engine,
     services: Arc<ComponentServices>,

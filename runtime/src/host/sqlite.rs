@@ -73,7 +73,7 @@ impl SqlitePool {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
         )?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
@@ -129,9 +129,13 @@ impl Connection {
         .expect("sqlite task does not panic")
     }
 
+    /// Run `f` on the connection for a synchronous call; the call blocks,
+    /// so the executor's other tasks move off this thread meanwhile.
     fn with_sync<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> R) -> R {
-        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        f(guard.conn.as_ref().expect("pooled connection present until drop"))
+        super::block_in_place(|| {
+            let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            f(guard.conn.as_ref().expect("pooled connection present until drop"))
+        })
     }
 }
 

@@ -23,7 +23,7 @@ impl SqliteStore {
         let conn = Connection::open(path)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
+             PRAGMA synchronous = FULL;
              PRAGMA busy_timeout = 5000;
              CREATE TABLE IF NOT EXISTS spin_key_value (
                  store TEXT NOT NULL,

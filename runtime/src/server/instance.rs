@@ -1,0 +1,135 @@
+//! Component instances for `ProxyHandler`: how they are created, how long
+//! they live, and how many requests each one serves.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use wasmtime::StoreContextMut;
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime::component::GuestTaskId;
+use wasmtime_wasi_http::handler::{
+    HandlerState, Instance, ProxyPre, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
+};
+
+use crate::host::{self, ComponentServices, HostState};
+
+/// Limits applied to every component instance.
+#[derive(Debug, Clone)]
+pub struct InstanceLimits {
+    /// Requests one instance serves before it is dropped.
+    pub max_reuse: usize,
+    /// Requests one instance serves at the same time.
+    pub max_concurrent: usize,
+    /// Time a request may run before it is cut off (504).
+    pub request_timeout: Duration,
+    /// Time an idle instance is kept for reuse.
+    pub idle_timeout: Duration,
+    /// Linear memory of one instance, all its core modules together.
+    pub memory_limit: usize,
+    /// Largest accepted request body (413 beyond).
+    pub max_body_bytes: usize,
+}
+
+/// Creates instances of one component for `ProxyHandler`.
+pub struct ComponentHandler {
+    pub(crate) engine: wasmtime::Engine,
+    pub(crate) pre: ProxyPre<HostState>,
+    pub(crate) services: Arc<ComponentServices>,
+    pub(crate) limits: InstanceLimits,
+}
+
+impl HandlerState for ComponentHandler {
+    type StoreData = HostState;
+    type WorkerExpiration = Expiry;
+    type WorkerState = Worker;
+
+    async fn instantiate(&self) -> wasmtime::Result<Instance<HostState, Expiry, Worker>> {
+        let mut store = host::new_store(&self.engine, self.services.clone(), self.limits.memory_limit);
+        // Yield at every epoch tick so a busy guest cannot hold the thread
+        // and its expiry is noticed.
+        store.epoch_deadline_async_yield_and_update(1);
+        let proxy = self.pre.instantiate_async(&mut store).await?;
+        Ok(Instance {
+            store,
+            proxy,
+            view: |state: &mut HostState| state.http(),
+            expiration: Expiry {
+                request_timeout: self.limits.request_timeout,
+                idle_timeout: self.limits.idle_timeout,
+                timer: None,
+            },
+            state: Worker {
+                component: self.services.id.clone(),
+                limits: self.limits.clone(),
+            },
+        })
+    }
+}
+
+/// Drops an instance whose requests overran the timeout, or that sat idle.
+pub struct Expiry {
+    request_timeout: Duration,
+    idle_timeout: Duration,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl WorkerExpiration for Expiry {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>, status: WorkerStatus, start: Instant) -> Poll<()> {
+        let limit = match status {
+            WorkerStatus::Idle => self.idle_timeout,
+            WorkerStatus::Requests | WorkerStatus::PostReturn => self.request_timeout,
+        };
+        let deadline = tokio::time::Instant::from_std(start + limit);
+        if tokio::time::Instant::now() >= deadline {
+            return Poll::Ready(());
+        }
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+pub struct Worker {
+    component: String,
+    limits: InstanceLimits,
+}
+
+impl WorkerState for Worker {
+    type StoreData = HostState;
+    type RequestData = ();
+
+    fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
+        if total >= self.limits.max_reuse {
+            ShouldAccept::Never
+        } else if concurrent >= self.limits.max_concurrent {
+            ShouldAccept::No
+        } else {
+            ShouldAccept::Yes
+        }
+    }
+
+    fn on_request_start(
+        &self,
+        _store: StoreContextMut<'_, HostState>,
+        _data: (),
+        _task: GuestTaskId,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        Box::pin(tokio::time::sleep(self.limits.request_timeout))
+    }
+
+    fn drop(&self, _store: wasmtime::Store<HostState>, result: wasmtime::Result<()>) {
+        if let Err(e) = result {
+            tracing::warn!(component = %self.component, "instance discarded: {e:#}");
+        }
+    }
+}
+

@@ -1,0 +1,283 @@
+//! The HTTP front door: hyper accepts connections ([`listener`]), requests
+//! are matched to Spin routes, admitted ([`admission`]) and handed to each
+//! component's `ProxyHandler`, which reuses instances ([`instance`]: up to N
+//! requests, M at once) the way Spin 4 does.
+
+mod admission;
+mod instance;
+mod listener;
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderValue, Request, Response, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use wasmtime_wasi_http::handler::{ExpirationError, InstantiationError, ProxyHandler};
+
+use crate::config::manifest::Route;
+pub use admission::AdmissionLimits;
+pub(crate) use admission::Admission;
+pub(crate) use instance::ComponentHandler;
+pub use instance::InstanceLimits;
+pub use listener::ConnectionLimits;
+pub(crate) use listener::serve;
+
+/// One routable component.
+pub(crate) struct RouteTarget {
+    pub route: Route,
+    pub component: String,
+    pub handler: ProxyHandler<ComponentHandler>,
+}
+
+pub(crate) struct Router {
+    /// Most specific first.
+    pub routes: Vec<RouteTarget>,
+    pub limits: InstanceLimits,
+    pub connections: ConnectionLimits,
+    pub admission: Admission,
+}
+
+type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync())
+        .expect("valid response")
+}
+
+/// Most bytes of an oversized body read and thrown away before the 413.
+const DISCARD_MAX_BYTES: usize = 64 << 20;
+/// Longest time spent throwing an oversized body away.
+const DISCARD_MAX_TIME: Duration = Duration::from_secs(5);
+
+enum BodyError {
+    TooLarge,
+    Unreadable(hyper::Error),
+}
+
+/// The whole request body, if it is at most `limit` bytes.
+///
+/// A larger body (announced by `content-length` or found while reading) is
+/// read on and thrown away, within [`DISCARD_MAX_BYTES`] and
+/// [`DISCARD_MAX_TIME`], before the 413 goes out: a client still sending
+/// when the server closes would see a reset connection instead of the 413.
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    if hyper::body::Body::size_hint(&body).exact().is_none_or(|len| len <= limit as u64) {
+        let mut collected = Vec::new();
+        loop {
+            let Some(frame) = body.frame().await else { return Ok(Bytes::from(collected)) };
+            let Ok(data) = frame.map_err(BodyError::Unreadable)?.into_data() else { continue };
+            if collected.len() + data.len() > limit {
+                break;
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    let discard = async {
+        let mut discarded = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            discarded = discarded.saturating_add(frame.data_ref().map_or(0, Bytes::len));
+            if discarded > DISCARD_MAX_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_MAX_TIME, discard).await;
+    Err(BodyError::TooLarge)
+}
+
+impl Router {
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>, client: SocketAddr, local: SocketAddr) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let response = self.dispatch(req, client, local).await;
+        tracing::debug!(%method, %path, status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64);
+        response
+    }
+
+    async fn dispatch(&self, req: Request<Incoming>, client: SocketAddr, local: SocketAddr) -> Response<Body> {
+        let path = req.uri().path().to_string();
+        let Some((target, path_info)) = self
+            .routes
+            .iter()
+            .find_map(|t| t.route.matches(&path).map(|info| (t, info.to_string())))
+        else {
+            return json_error(StatusCode::NOT_FOUND, "not_found", "no component serves this route");
+        };
+        let Some(authority) = request_authority(&req, local) else {
+            return json_error(StatusCode::BAD_REQUEST, "bad_request", "invalid Host header");
+        };
+
+        let (parts, body) = req.into_parts();
+        let body = match tokio::time::timeout(self.connections.body_read_timeout, read_body(body, self.limits.max_body_bytes)).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(BodyError::TooLarge)) => {
+                let message = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
+                return closing(json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &message));
+            }
+            Ok(Err(BodyError::Unreadable(e))) => {
+                return closing(json_error(StatusCode::BAD_REQUEST, "bad_request", &format!("cannot read request body: {e}")));
+            }
+            Err(_) => {
+                let message = format!("the request body did not arrive within {:?}", self.connections.body_read_timeout);
+                return closing(json_error(StatusCode::REQUEST_TIMEOUT, "timeout", &message));
+            }
+        };
+
+        // The guest sees the routed path and query under a validated
+        // authority; the Host header can never change the path.
+        let path_and_query = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let uri = Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(authority)
+            .path_and_query(path_and_query)
+            .build()
+            .expect("scheme, authority and path are each valid");
+        let route = target.route.as_spin_str();
+        let spin_headers = [
+            ("spin-full-url", uri.to_string()),
+            ("spin-path-info", path_info),
+            ("spin-matched-route", route.clone()),
+            ("spin-raw-component-route", route.clone()),
+            ("spin-component-route", route.trim_end_matches("/...").to_string()),
+            ("spin-base-path", "/".to_string()),
+            ("spin-client-addr", client.to_string()),
+        ];
+        let mut headers = parts.headers;
+        for (name, value) in spin_headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        let request = GuestRequest { method: parts.method, uri, version: parts.version, headers, body };
+
+        let _slot = match self.admission.admit().await {
+            Ok(slot) => slot,
+            Err(shed) => {
+                tracing::warn!(component = %target.component, ?shed, "request shed: all {} slots busy", self.admission.concurrent());
+                return overloaded();
+            }
+        };
+        let started = Instant::now();
+        let queue_deadline = started + self.admission.queue_timeout;
+        loop {
+            match target.handler.handle((), request.build()).await {
+                Ok(response) => {
+                    return response.map(|b| b.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed_unsync());
+                }
+                Err(e) if e.downcast_ref::<ExpirationError>().is_some() || started.elapsed() >= self.limits.request_timeout => {
+                    tracing::warn!(component = %target.component, "request timed out after {:?}", self.limits.request_timeout);
+                    return json_error(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "timeout",
+                        &format!("the component did not respond within {:?}", self.limits.request_timeout),
+                    );
+                }
+                Err(e) if e.downcast_ref::<InstantiationError<()>>().is_some() && crate::engine::is_pool_exhausted(&e) => {
+                    // Instances retiring or idling (possibly of another
+                    // component) still hold pool slots; they free up soon.
+                    if Instant::now() >= queue_deadline {
+                        tracing::warn!(component = %target.component, "instance pool still full after {:?}: {e:#}", self.admission.queue_timeout);
+                        return overloaded();
+                    }
+                    tokio::time::sleep(POOL_RETRY_PAUSE).await;
+                }
+                Err(e) if e.downcast_ref::<InstantiationError<()>>().is_some() => {
+                    tracing::error!(component = %target.component, "{e:#}");
+                    return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the component could not be started");
+                }
+                Err(e) => {
+                    tracing::error!(component = %target.component, "request failed: {e:?}");
+                    return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the component failed while handling the request");
+                }
+            }
+        }
+    }
+}
+
+/// Pause before trying again to take an instance from a full pool.
+const POOL_RETRY_PAUSE: Duration = Duration::from_millis(5);
+
+/// Seconds a shed client is told to wait (`Retry-After`).
+const RETRY_AFTER_SECS: &str = "1";
+
+/// The 503 for a request the server has no room for.
+fn overloaded() -> Response<Body> {
+    let mut response = json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server is busy; try again shortly");
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+    response
+}
+
+/// `response`, closing the connection after it (the rest of the request
+/// cannot be trusted to be read).
+fn closing(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The request's authority: the absolute-form URI's, else the `Host`
+/// header's, else the listening address. `None` when the `Host` header is
+/// not a plain `host[:port]` (no user info, path, query or fragment).
+fn request_authority(req: &Request<Incoming>, local: SocketAddr) -> Option<Authority> {
+    if let Some(authority) = req.uri().authority() {
+        return Some(authority.clone());
+    }
+    let Some(host) = req.headers().get(header::HOST) else {
+        return Some(Authority::from_str(&local.to_string()).expect("a socket address is an authority"));
+    };
+    parse_host(host.to_str().ok()?)
+}
+
+/// A `Host` header value that is exactly `host[:port]`.
+fn parse_host(host: &str) -> Option<Authority> {
+    let authority = Authority::from_str(host).ok()?;
+    (authority.as_str() == host && !host.contains('@') && !host.is_empty()).then_some(authority)
+}
+
+/// The request as the guest gets it; rebuilt for each attempt (an attempt
+/// that found the instance pool full is made again).
+struct GuestRequest {
+    method: http::Method,
+    uri: Uri,
+    version: http::Version,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl GuestRequest {
+    fn build(&self) -> wasmtime_wasi_http::handler::Request {
+        let mut request = Request::new(Full::new(self.body.clone()).map_err(|never| match never {}).boxed_unsync());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authority_of(host: &str) -> Option<String> {
+        parse_host(host).map(|a| a.to_string())
+    }
+
+    #[test]
+    fn host_headers_that_are_not_plain_authorities_are_refused() {
+        assert_eq!(authority_of("example.com:3000").as_deref(), Some("example.com:3000"));
+        assert_eq!(authority_of("[::1]:3000").as_deref(), Some("[::1]:3000"));
+        for bad in ["x/v1/auth/signup?", "x?y", "x#y", "user@x", "", "a b"] {
+            assert_eq!(authority_of(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! `keel up` under abuse: each test starts the real binary on loopback with
+//! a composed component from `dist/` (built by `scripts/build-components.sh`)
+//! and attacks it the way a hostile client or an impatient operator would.
+//! Every loop is bounded in count and time.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("runtime/ is in the repository").to_path_buf()
+}
+
+/// A `keel up` child process, killed on drop.
+struct Keel {
+    child: Child,
+    addr: SocketAddr,
+    _state: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let dir = std::env::temp_dir().join(format!("keel-hardening-{tag}-{}-{nonce}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The product on its embedded defaults (`spin.toml` at the root).
+const PRODUCT: &str = "spin.toml";
+/// The kv probe, which also has fault routes (`/fault/spin` never returns).
+const PROBE: &str = "tests/probes/kv-probe/spin.toml";
+
+impl Keel {
+    async fn start(manifest: &str, flags: &[&str]) -> Keel {
+        Self::try_start(manifest, flags, None).await.unwrap_or_else(|stderr| panic!("keel up failed: {stderr}"))
+    }
+
+    /// Start `keel up`; the error is its stderr if it exits instead of serving.
+    async fn try_start(manifest: &str, flags: &[&str], runtime_config: Option<&str>) -> Result<Keel, String> {
+        let state = TempDir::new("state");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
+        command
+            .arg("up")
+            .arg("-f")
+            .arg(repo_root().join(manifest))
+            .args(["--listen", "127.0.0.1:0", "--variable", "token_secret=hardening-test-secret-0123456789abcdef"])
+            .arg("--state-dir")
+            .arg(&state.0)
+            .arg("--cache-dir")
+            .arg(repo_root().join(".keel/cache"))
+            .args(flags)
+            .env("KEEL_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(text) = runtime_config {
+            let file = state.0.join("runtime-config.toml");
+            std::fs::write(&file, text).unwrap();
+            command.arg("--runtime-config-file").arg(file);
+        }
+        let mut child = command.spawn().expect("spawn keel");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let serving = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = stdout.next_line().await {
+                if let Some(addr) = line.strip_prefix("Serving http://") {
+                    return Some(addr.parse::<SocketAddr>().expect("a socket address"));
+                }
+            }
+            None
+        })
+        .await
+        .expect("keel starts within 60 s");
+        let Some(addr) = serving else {
+            let mut stderr = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
+            return Err(stderr);
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+        Ok(Keel { child, addr, _state: state })
+    }
+
+    /// Send raw bytes on a new connection and read the response to EOF
+    /// (the request should say `connection: close`).
+    async fn raw(&self, request: &str) -> Response {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        read_response(&mut stream).await
+    }
+
+    async fn request(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> Response {
+        let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
+        self.raw(&format!(
+            "{method} {path} HTTP/1.1\r\nhost: localhost\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+        .await
+    }
+
+    /// Sign up a fresh account and return its token.
+    async fn signup(&self, email: &str) -> String {
+        let body = format!(r#"{{"email":"{email}","password":"correct-horse-1","display_name":"Tester"}}"#);
+        let response = self.request("POST", "/v1/auth/signup", None, &body).await;
+        assert_eq!(response.status, 201, "{}", response.body);
+        let json: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+        json["token"].as_str().unwrap().to_string()
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+async fn read_response(stream: &mut TcpStream) -> Response {
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
+        .await
+        .expect("response within 30 s")
+        .expect("readable response");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut response = Response { status, head: head.to_string(), body: body.to_string() };
+    if response.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        response.body = dechunk(body);
+    }
+    response
+}
+
+/// Decode an HTTP/1.1 chunked body (no trailers are expected).
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).expect("chunk size");
+        if size == 0 {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    body
+}
+
+/// Whether the server closed `stream` (EOF or reset) within `within`.
+async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline.into(), stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_and_idle_connections_are_closed_and_others_still_served() {
+    let keel = Keel::start(PROBE, &["--header-read-timeout", "1s", "--connection-idle-timeout", "2s"]).await;
+
+    // 200 clients that send part of a request head and stop.
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut stream = TcpStream::connect(keel.addr).await.unwrap();
+        stream.write_all(b"POST /op HTTP/1.1\r\nhost: localhost\r\nx-slow: ").await.unwrap();
+        slow.push(stream);
+    }
+    // A keep-alive client that finished its request and went quiet.
+    let mut idle = TcpStream::connect(keel.addr).await.unwrap();
+    let op = r#"{"op":"get","key":"k"}"#;
+    idle.write_all(format!("POST /op HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\n\r\n{op}", op.len()).as_bytes())
+        .await
+        .unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+
+    // Meanwhile, a well-behaved client is served.
+    let response = keel.request("POST", "/op", None, op).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+
+    let started = Instant::now();
+    for stream in &mut slow {
+        assert!(closed_by_server(stream, Duration::from_secs(5)).await, "a slow request head was kept open");
+    }
+    assert!(closed_by_server(&mut idle, Duration::from_secs(5)).await, "an idle keep-alive connection was kept open");
+    assert!(started.elapsed() < Duration::from_secs(6));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_arrives_gets_408() {
+    let keel = Keel::start(PROBE, &["--body-read-timeout", "1s"]).await;
+    let mut stream = TcpStream::connect(keel.addr).await.unwrap();
+    stream
+        .write_all(b"POST /op HTTP/1.1\r\nhost: localhost\r\ncontent-length: 100\r\n\r\n{\"op\":")
+        .await
+        .unwrap();
+    let response = read_response(&mut stream).await;
+    assert_eq!(response.status, 408, "{response:?}");
+    assert!(response.body.contains(r#""code":"timeout""#), "{}", response.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_header_cannot_reroute_a_request() {
+    let keel = Keel::start(PRODUCT, &[]).await;
+    let signup = r#"{"email":"host@example.com","password":"correct-horse-1","display_name":"Host"}"#;
+    for host in ["x/v1/auth/signup?", "x?", "user@x", "x#/v1/auth/signup"] {
+        let response = keel
+            .raw(&format!(
+                "POST /healthz HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{signup}",
+                signup.len()
+            ))
+            .await;
+        assert_eq!(response.status, 400, "Host {host:?}: {response:?}");
+        assert!(response.body.contains("invalid Host header"), "{}", response.body);
+    }
+    // Nothing was created: the email is still free.
+    let response = keel.request("POST", "/v1/auth/signup", None, signup).await;
+    assert_eq!(response.status, 201, "{}", response.body);
+    // A valid Host with a port is fine.
+    let response = keel.raw("GET /healthz HTTP/1.1\r\nhost: keel.example:8080\r\nconnection: close\r\n\r\n").await;
+    assert_eq!(response.status, 200, "{response:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_400_clients_gets_no_5xx() {
+    let keel = Keel::start(PRODUCT, &[]).await;
+    let token = keel.signup("burst@example.com").await;
+    let keel = std::sync::Arc::new(keel);
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..400 {
+        let keel = keel.clone();
+        let token = token.clone();
+        clients.spawn(async move { keel.request("GET", "/v1/me", Some(&token), "").await.status });
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    while let Some(status) = clients.join_next().await {
+        *statuses.entry(status.unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(statuses.get(&200), Some(&400), "statuses: {statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_beyond_the_queue_is_shed_with_503_and_retry_after() {
+    // One request at a time, one waiting, a short wait: the third of three
+    // runaway requests is shed at once.
+    let keel = std::sync::Arc::new(
+        Keel::start(
+            PROBE,
+            &["--max-concurrent-requests", "1", "--max-queued-requests", "1", "--queue-timeout", "5s", "--request-timeout", "1s"],
+        )
+        .await,
+    );
+    let mut runaways = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let keel = keel.clone();
+        runaways.spawn(async move { keel.request("POST", "/fault/spin", None, "").await.status });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let shed = keel.request("POST", "/op", None, r#"{"op":"get","key":"k"}"#).await;
+    assert_eq!(shed.status, 503, "{shed:?}");
+    assert_eq!(shed.header("retry-after"), Some("1"), "{shed:?}");
+    assert!(shed.body.contains(r#""code":"unavailable""#), "{}", shed.body);
+    // The queued runaway waited its turn, then ran into its own timeout.
+    let mut statuses = Vec::new();
+    while let Some(status) = runaways.join_next().await {
+        statuses.push(status.unwrap());
+    }
+    assert_eq!(statuses, vec![504, 504]);
+    let after = keel.request("POST", "/op", None, r#"{"op":"get","key":"k"}"#).await;
+    assert_eq!(after.status, 200, "{after:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_requests_in_flight_then_exits() {
+    let mut keel = Keel::start(PROBE, &["--request-timeout", "2s", "--shutdown-grace", "10s"]).await;
+    let addr = keel.addr;
+    let in_flight = tokio::spawn(async move {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"POST /fault/spin HTTP/1.1\r\nhost: localhost\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        read_response(&mut stream).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = keel.child.id().expect("running") as i32;
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc_kill(pid, 15) }, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(TcpStream::connect(addr).await.is_err(), "still accepting after SIGTERM");
+
+    // The request in flight still gets its answer (its own 504 after 2 s).
+    let response = in_flight.await.unwrap();
+    assert_eq!(response.status, 504, "{response:?}");
+    let status = tokio::time::timeout(Duration::from_secs(5), keel.child.wait()).await.expect("exits after draining").unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_runtime_config_stops_start_up_naming_file_line_and_fix() {
+    let misspelled = "[key_value_store.default]\ntype = \"spin\"\npth = \"kv.db\"\n";
+    let err = Keel::try_start(PROBE, &[], Some(misspelled)).await.err().expect("refused");
+    assert!(err.contains("runtime-config.toml:3:") && err.contains("pth"), "{err}");
+
+    let undeclared = repo_root().join("tests/probes/kv-probe/spin.toml");
+    let text = std::fs::read_to_string(&undeclared).unwrap().replace(
+        "key_value_stores = [\"default\"]",
+        "key_value_stores = [\"default\", \"cache\", \"sessions\"]",
+    );
+    let dir = TempDir::new("manifest");
+    let manifest = dir.0.join("spin.toml");
+    std::fs::write(&manifest, text.replace("../../../dist/", &format!("{}/dist/", repo_root().display()))).unwrap();
+    let err = Keel::try_start(manifest.to_str().unwrap(), &[], None).await.err().expect("refused");
+    assert!(err.contains("key_value_store `cache`: add [key_value_store.cache]"), "{err}");
+    assert!(err.contains("key_value_store `sessions`: add [key_value_store.sessions]"), "{err}");
+}
