@@ -34,7 +34,9 @@ impl KeelWorld {
         if let Some(body) = body.filter(|b| !b.is_empty()) {
             request = request.header("content-type", "application/json").body(self.interpolate(&body));
         }
+        let started = std::time::Instant::now();
         let reply = read_reply(request.send().await.expect("request sent")).await;
+        self.elapsed = started.elapsed();
         self.reply = Some(reply);
         self.reply()
     }
@@ -155,6 +157,12 @@ fn all_statuses(world: &mut KeelWorld, count: usize, status: u16) {
     }
 }
 
+#[then(expr = "the response came within {int} milliseconds")]
+fn came_within(world: &mut KeelWorld, millis: u64) {
+    let limit = Duration::from_millis(millis);
+    assert!(world.elapsed <= limit, "the response took {:?}, more than {limit:?}", world.elapsed);
+}
+
 #[then(expr = "the response status is {int}")]
 fn status_is(world: &mut KeelWorld, status: u16) {
     let reply = world.reply();
@@ -231,25 +239,31 @@ fn is_remembered(world: &mut KeelWorld, path: String, name: String) {
     assert_eq!(reply_field(world, &path), &world.remembered[&name]);
 }
 
+/// The runaway and the others are in flight together; every other request
+/// must be answered before the runaway is cut off.
 #[when(expr = "a client sends POST {string} while {int} other requests are made")]
 async fn runaway_alongside_others(world: &mut KeelWorld, path: String, others: usize) {
     let base = world.server().base.clone();
-    let runaway = tokio::spawn(world.client.post(format!("{base}{path}")).send());
+    let client = world.client.clone();
+    let runaway = tokio::spawn(async move {
+        let response = client.post(format!("{base}{path}")).send().await.expect("runaway request");
+        (read_reply(response).await, tokio::time::Instant::now())
+    });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut replies = Vec::new();
-    for _ in 0..others {
-        let response = world
-            .client
-            .post(format!("{base}/op"))
-            .body(r#"{"op":"get","key":"k"}"#)
-            .send()
-            .await
-            .expect("request sent");
-        replies.push(read_reply(response).await);
-    }
-    world.replies = replies;
-    let runaway = read_reply(runaway.await.expect("task").expect("runaway request")).await;
+    let base = world.server().base.clone();
+    let requests = (0..others).map(|_| {
+        let request = world.client.post(format!("{base}/op")).body(r#"{"op":"get","key":"k"}"#).send();
+        async { read_reply(request.await.expect("request sent")).await }
+    });
+    world.replies = futures::future::join_all(requests).await;
+    let others_done = tokio::time::Instant::now();
+    let (runaway, runaway_done) = runaway.await.expect("task");
     assert_eq!(runaway.status, 504, "{}", runaway.body);
+    assert!(
+        others_done < runaway_done,
+        "the other requests finished {:?} after the runaway was cut off",
+        others_done - runaway_done
+    );
 }
 
 #[then(expr = "all {int} other responses have status {int}")]

@@ -6,13 +6,21 @@
 //! Amazon SES v2 `POST /v2/email/outbound-emails`. Like the real services,
 //! it checks the credentials first (the bearer key, the basic-auth key, or
 //! the SigV4 `Authorization` header recomputed with `keel-sigv4`) and
-//! answers with the documented error payloads; otherwise it answers as the
-//! scenario set it up (accept, rate limit, bad address …). It records every
-//! request, and [`provider_received_documented_request`] checks the last one
-//! field by field against what the scenario sent.
+//! answers with the documented error payloads. Then, on every request, it
+//! applies the provider's documented request rules (method, path including
+//! the Mailgun domain, content type, required fields and their shapes,
+//! recipient limits, SendGrid's non-empty `to` per personalization and
+//! unique addresses, SigV4 date skew for SES: see [`sendgrid_rules`],
+//! [`mailgun_rules`], [`ses_rules`], [`sigv4_fresh`]) and answers a broken
+//! one with the provider's 400/403 and error body, as the real API does;
+//! only then does it answer as the scenario set it up (accept, rate limit,
+//! bad address …). It records every request, and
+//! [`provider_received_documented_request`] checks the last one field by
+//! field against what the scenario sent.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -200,6 +208,9 @@ fn respond(provider: Provider, mode: Mode, request: &Recorded, count: usize) -> 
                 let reply = errors(StatusCode::UNAUTHORIZED, Value::Null, "The provided authorization grant is invalid, expired, or revoked");
                 return (reply, None);
             }
+            if let Err((field, message)) = sendgrid_rules(request) {
+                return (errors(StatusCode::BAD_REQUEST, field, &message), None);
+            }
             match mode {
                 Mode::Accept | Mode::Revoked => {
                     let id = format!("sg-mock-{count}");
@@ -227,6 +238,9 @@ fn respond(provider: Provider, mode: Mode, request: &Recorded, count: usize) -> 
                 return (text(StatusCode::UNAUTHORIZED, "Forbidden"), None);
             }
             let message = |status, message: &str| json_reply(status, json!({ "message": message }));
+            if let Err(broken) = mailgun_rules(request) {
+                return (message(StatusCode::BAD_REQUEST, &broken), None);
+            }
             match mode {
                 Mode::Accept | Mode::Revoked => {
                     let id = format!("<20260101000000.{count}.KEELMOCK@{MAILGUN_DOMAIN}>");
@@ -258,6 +272,12 @@ fn respond(provider: Provider, mode: Mode, request: &Recorded, count: usize) -> 
                 );
                 return (error(StatusCode::FORBIDDEN, "InvalidSignatureException", &message), None);
             }
+            if let Err(message) = sigv4_fresh(request) {
+                return (error(StatusCode::FORBIDDEN, "InvalidSignatureException", &message), None);
+            }
+            if let Err(message) = ses_rules(request) {
+                return (error(StatusCode::BAD_REQUEST, "BadRequestException", &message), None);
+            }
             match mode {
                 Mode::Accept | Mode::Revoked => {
                     let id = format!("0100018c-keel-mock-{count:04}-000000");
@@ -280,6 +300,201 @@ fn respond(provider: Provider, mode: Mode, request: &Recorded, count: usize) -> 
             }
         }
     }
+}
+
+/// The request rules of SendGrid's v3 Mail Send API
+/// (<https://www.twilio.com/docs/sendgrid/api-reference/mail-send/mail-send>,
+/// as of 2026), checked when the mock answers: the first broken one as
+/// SendGrid reports it, `(field, message)`.
+fn sendgrid_rules(request: &Recorded) -> Result<(), (Value, String)> {
+    let broken = |field: &str, message: &str| Err((json!(field), message.to_string()));
+    if request.method != "POST" {
+        return broken("", "Method not allowed");
+    }
+    if !request.header("content-type").is_some_and(|t| t.starts_with("application/json")) {
+        return broken("", "Content-Type should be application/json.");
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+        return broken("", "Bad Request");
+    };
+    let valid_email = |value: &Value| value.get("email").and_then(Value::as_str).is_some_and(|e| {
+        e.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !e.contains(char::is_whitespace))
+    });
+    let personalizations = body["personalizations"].as_array().filter(|p| !p.is_empty());
+    let Some(personalizations) = personalizations else {
+        return broken(
+            "personalizations",
+            "The personalizations field is required and must have at least one personalization.",
+        );
+    };
+    if personalizations.len() > 1000 {
+        return broken("personalizations", "You may not have more than 1000 personalizations per API request.");
+    }
+    let mut recipients = 0;
+    for (i, personalization) in personalizations.iter().enumerate() {
+        if !personalization["to"].as_array().is_some_and(|to| !to.is_empty()) {
+            return broken(
+                &format!("personalizations.{i}.to"),
+                "The to array is required for all personalization objects, and must have at least one email object.",
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for kind in ["to", "cc", "bcc"] {
+            let Some(list) = personalization.get(kind) else { continue };
+            let Some(list) = list.as_array().filter(|l| !l.is_empty()) else {
+                return broken(
+                    &format!("personalizations.{i}.{kind}"),
+                    &format!("The {kind} array must have at least one email object when present."),
+                );
+            };
+            for (j, address) in list.iter().enumerate() {
+                if !valid_email(address) {
+                    return broken(&format!("personalizations.{i}.{kind}.{j}.email"), "Does not contain a valid address.");
+                }
+                let email = address["email"].as_str().unwrap_or_default().to_ascii_lowercase();
+                if !seen.insert(email.clone()) {
+                    return broken(
+                        &format!("personalizations.{i}"),
+                        &format!(
+                            "Each email address in the personalization block should be unique between to, cc, and bcc. \
+                             We found the first duplicate instance of [{email}] in the personalizations.{i}.{kind} field."
+                        ),
+                    );
+                }
+                recipients += 1;
+            }
+        }
+    }
+    if recipients > 1000 {
+        return broken("personalizations", "The total number of recipients must be no more than 1000.");
+    }
+    if !valid_email(&body["from"]) {
+        return broken(
+            "from",
+            "The from object must be provided for every email send. It is an object that requires the email parameter, but may also contain a name parameter.",
+        );
+    }
+    if body.get("reply_to").is_some() && !valid_email(&body["reply_to"]) {
+        return broken("reply_to.email", "Does not contain a valid address.");
+    }
+    if !body["subject"].as_str().is_some_and(|s| !s.is_empty()) {
+        return broken(
+            "subject",
+            "The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.",
+        );
+    }
+    let content = body["content"].as_array().filter(|c| !c.is_empty());
+    let Some(content) = content else {
+        return broken("content", "Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block. We typically suggest both text/plain and text/html blocks are included, but only one block is required.");
+    };
+    for (i, block) in content.iter().enumerate() {
+        if !block["value"].as_str().is_some_and(|v| !v.is_empty()) {
+            return broken(&format!("content.{i}.value"), "The content value must be a string at least one character in length.");
+        }
+        if i > 0 && block["type"] == "text/plain" {
+            return broken(&format!("content.{i}.type"), "The text/plain content type must be first, followed by any other content.");
+        }
+    }
+    if let Some(categories) = body.get("categories") {
+        let categories = categories.as_array().cloned().unwrap_or_default();
+        if categories.len() > 10 || categories.iter().any(|c| c.as_str().is_none_or(|c| c.len() > 255)) {
+            return broken("categories", "You may not use more than 10 categories per email, each at most 255 characters.");
+        }
+    }
+    Ok(())
+}
+
+/// The request rules of Mailgun's `POST /v3/{domain}/messages`
+/// (<https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun/messages>,
+/// as of 2026), checked when the mock answers: the first broken one, as
+/// Mailgun words it.
+fn mailgun_rules(request: &Recorded) -> Result<(), String> {
+    if request.method != "POST" {
+        return Err("Method not allowed".into());
+    }
+    if request.path != format!("/v3/{MAILGUN_DOMAIN}/messages") {
+        return Err("Domain not found".into());
+    }
+    if request.header("content-type") != Some("application/x-www-form-urlencoded")
+        && !request.header("content-type").is_some_and(|t| t.starts_with("multipart/form-data"))
+    {
+        return Err("Unsupported Content-Type".into());
+    }
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&request.body).into_owned().collect();
+    let has = |name: &str| fields.iter().any(|(key, value)| key == name && !value.trim().is_empty());
+    if !has("from") {
+        return Err("'from' parameter is missing".into());
+    }
+    if !has("to") {
+        return Err("'to' parameter is missing".into());
+    }
+    if !has("subject") {
+        return Err("'subject' parameter is missing".into());
+    }
+    if !has("text") && !has("html") && !has("template") {
+        return Err("Need at least one of 'text', 'html' or 'template' parameters specified".into());
+    }
+    let recipients = fields.iter().filter(|(key, _)| matches!(key.as_str(), "to" | "cc" | "bcc")).count();
+    if recipients > 1000 {
+        return Err("Too many recipients: a message may have at most 1000".into());
+    }
+    if let Some((_, variables)) = fields.iter().find(|(key, _)| key == "recipient-variables") {
+        if !serde_json::from_str::<Value>(variables).is_ok_and(|v| v.is_object()) {
+            return Err("recipient-variables parameter is not a valid JSON object".into());
+        }
+    }
+    Ok(())
+}
+
+/// AWS refuses a SigV4 request whose `X-Amz-Date` is more than five
+/// minutes from its clock ("Signature expired").
+fn sigv4_fresh(request: &Recorded) -> Result<(), String> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
+    let date = request.header("x-amz-date").unwrap_or_default();
+    let (earliest, latest) = (AmzDate::from_unix_seconds(now - 300), AmzDate::from_unix_seconds(now + 300));
+    if date < earliest.as_str() {
+        let now = AmzDate::from_unix_seconds(now);
+        return Err(format!("Signature expired: {date} is now earlier than {} ({} - 5 min.)", earliest.as_str(), now.as_str()));
+    }
+    if date > latest.as_str() {
+        let now = AmzDate::from_unix_seconds(now);
+        return Err(format!("Signature not yet current: {date} is still later than {} ({} + 5 min.)", latest.as_str(), now.as_str()));
+    }
+    Ok(())
+}
+
+/// The request rules of Amazon SES v2 `SendEmail`
+/// (<https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html>,
+/// as of 2026) for simple content, checked when the mock answers.
+fn ses_rules(request: &Recorded) -> Result<(), String> {
+    if request.method != "POST" || request.path != SES_PATH {
+        return Err(format!("No route for {} {}", request.method, request.path));
+    }
+    if !request.header("content-type").is_some_and(|t| t.starts_with("application/json")) {
+        return Err("Content-Type must be application/json".into());
+    }
+    let body: Value = serde_json::from_slice(&request.body).map_err(|_| "The request body is not valid JSON".to_string())?;
+    let destination = &body["Destination"];
+    let count = |kind: &str| destination[kind].as_array().map_or(0, Vec::len);
+    let recipients = count("ToAddresses") + count("CcAddresses") + count("BccAddresses");
+    if recipients == 0 {
+        return Err("Missing required field: at least one recipient in Destination".into());
+    }
+    if recipients > 50 {
+        return Err("Recipient count exceeds 50.".into());
+    }
+    let simple = &body["Content"]["Simple"];
+    if !simple["Subject"]["Data"].is_string() {
+        return Err("Missing required field Content.Simple.Subject.Data".into());
+    }
+    let body_part = &simple["Body"];
+    if !body_part["Text"]["Data"].is_string() && !body_part["Html"]["Data"].is_string() {
+        return Err("Missing required field: Content.Simple.Body needs Text or Html".into());
+    }
+    if body.get("FromEmailAddress").is_some_and(|from| !from.is_string()) {
+        return Err("FromEmailAddress must be a string".into());
+    }
+    Ok(())
 }
 
 fn json_reply(status: StatusCode, body: Value) -> Reply {
@@ -396,6 +611,61 @@ async fn send_changed(world: &mut KeelWorld, field: String, json: String) {
     let mut message = full_message();
     message[field.as_str()] = serde_json::from_str(&json).expect("the new value is JSON");
     world.send_mail(message).await;
+}
+
+#[when(regex = r#"^the email probe sends the full message with "([^"]+)" and "([^"]+)" set to '(.*)'$"#)]
+async fn send_two_changed(world: &mut KeelWorld, first: String, second: String, json: String) {
+    let mut message = full_message();
+    let value: Value = serde_json::from_str(&json).expect("the new value is JSON");
+    message[first.as_str()] = value.clone();
+    message[second.as_str()] = value;
+    world.send_mail(message).await;
+}
+
+/// The BCC recipients of the last message each got a copy that names no
+/// other recipient, in the way the provider's API offers it.
+#[then("the provider was asked for a copy to each BCC recipient that names no other")]
+fn separate_bcc_copies(world: &mut KeelWorld) {
+    let request = world.mock().requests().pop().expect("the provider got a request");
+    let sent = world.remembered.get(SENT).expect("a message was sent").clone();
+    let mut expected: Vec<String> =
+        sent["bcc"].as_array().into_iter().flatten().map(|a| a["email"].as_str().unwrap().to_string()).collect();
+    expected.sort();
+    let emails = |list: &Value| -> Vec<String> {
+        list.as_array().into_iter().flatten().map(|a| a["email"].as_str().unwrap().to_string()).collect()
+    };
+    let mut got = match provider_of(&request.path).expect("a provider path") {
+        Provider::SendGrid => {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            let personalizations = body["personalizations"].as_array().cloned().unwrap_or_default();
+            for personalization in &personalizations {
+                assert_eq!(personalization["to"].as_array().map(Vec::len), Some(1), "{personalization}");
+                assert!(personalization.get("cc").is_none() && personalization.get("bcc").is_none(), "{personalization}");
+            }
+            personalizations.iter().flat_map(|p| emails(&p["to"])).collect::<Vec<_>>()
+        }
+        Provider::Mailgun => {
+            let fields: Vec<(String, String)> = form_urlencoded::parse(&request.body).into_owned().collect();
+            assert!(!fields.iter().any(|(k, _)| k == "cc" || k == "bcc"), "{fields:?}");
+            let to: Vec<String> = fields.iter().filter(|(k, _)| k == "to").map(|(_, v)| v.clone()).collect();
+            let (_, variables) = fields.iter().find(|(k, _)| k == "recipient-variables").expect("a batch send");
+            let variables: Value = serde_json::from_str(variables).unwrap();
+            for email in &to {
+                assert!(variables.get(email).is_some(), "no recipient variables for {email}: {variables}");
+            }
+            to
+        }
+        Provider::Ses => {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            let destination = &body["Destination"];
+            for kind in ["ToAddresses", "CcAddresses"] {
+                assert!(destination[kind].as_array().is_none_or(Vec::is_empty), "{destination}");
+            }
+            destination["BccAddresses"].as_array().into_iter().flatten().map(|a| a.as_str().unwrap().to_string()).collect()
+        }
+    };
+    got.sort();
+    assert_eq!(got, expected);
 }
 
 #[given(expr = "the provider is rate limiting with Retry-After {int}")]

@@ -14,11 +14,11 @@ mod server;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 pub use mysql::drop_databases;
 pub use postgres::drop_schemas;
-pub use server::{Deployment, Implementation, deployments, implementations};
+pub use server::{Deployment, Implementation, deployments, external_runtime, implementations};
 use server::Server;
 
 /// What the scenarios of the current suite run against.
@@ -29,6 +29,8 @@ pub enum Target {
     Conformance(Implementation),
     /// The KV probe with a short request timeout, for fault isolation.
     Faults,
+    /// The built components themselves; no server.
+    Artifacts,
 }
 
 static TARGET: Mutex<Option<Target>> = Mutex::new(None);
@@ -39,6 +41,19 @@ pub fn set_target(target: Target) {
 
 fn target() -> Target {
     TARGET.lock().unwrap().clone().expect("suite target set before running")
+}
+
+/// A random id for this run: the databases and schemas it creates are
+/// named `keel_features_<run id>_<n>`, so concurrent runs never touch each
+/// other's, and each run drops exactly the ones it created.
+pub fn run_id() -> &'static str {
+    use std::hash::{BuildHasher, Hasher};
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        format!("{:012x}", hasher.finish() & 0xffff_ffff_ffff)
+    })
 }
 
 pub fn repo_root() -> PathBuf {
@@ -73,6 +88,8 @@ pub struct KeelWorld {
     /// Which workspace each channel belongs to.
     channel_workspace: HashMap<String, String>,
     remembered: HashMap<String, serde_json::Value>,
+    /// How long the last request sent with [`KeelWorld::send`] took.
+    elapsed: std::time::Duration,
     pages: Vec<Vec<serde_json::Value>>,
     replies: Vec<Reply>,
     /// The mock email provider of an email conformance scenario.
@@ -96,6 +113,7 @@ impl KeelWorld {
             ids: HashMap::new(),
             channel_workspace: HashMap::new(),
             remembered: HashMap::new(),
+            elapsed: std::time::Duration::ZERO,
             pages: Vec::new(),
             replies: Vec::new(),
             mock: None,

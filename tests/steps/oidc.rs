@@ -1,9 +1,9 @@
 //! The OIDC conformance steps and the local issuer they run against.
 //!
 //! [`LocalIssuer`] is an in-process OpenID Connect issuer on `127.0.0.1:0`:
-//! it serves a discovery document at any `…/.well-known/openid-configuration`
-//! (the issuer is the base URL plus that path prefix, or the base URL with a
-//! trailing slash for the root, as Auth0 has it) and its JWKS at `/keys`,
+//! like a real provider, it serves its discovery document only at its own
+//! issuer URL plus `/.well-known/openid-configuration`, naming that issuer
+//! (or, when a scenario says so, another one), and its JWKS at `/keys`,
 //! counting JWKS fetches. It signs tokens with one RS256 and one ES256 key
 //! (from `keel-oidc`'s `signer`) and can publish a rotated key or go down.
 //! The issuer, audience and e-mail claim the tokens carry are the ones the
@@ -46,6 +46,10 @@ struct State {
     published: Mutex<Vec<SigningKey>>,
     jwks_fetches: AtomicUsize,
     down: AtomicBool,
+    /// The issuer URL the implementation was configured with.
+    issuer: Mutex<String>,
+    /// An issuer the discovery document names instead of its own.
+    misnamed_issuer: Mutex<Option<String>>,
 }
 
 /// An in-process OIDC issuer for one scenario.
@@ -87,6 +91,8 @@ impl LocalIssuer {
             published: Mutex::new(initial_keys()),
             jwks_fetches: AtomicUsize::new(0),
             down: AtomicBool::new(false),
+            issuer: Mutex::new(String::new()),
+            misnamed_issuer: Mutex::new(None),
         });
         let served = state.clone();
         let server = tokio::spawn(async move {
@@ -105,6 +111,7 @@ impl LocalIssuer {
             audience: setting("_audience").expect("an `*_audience` variable"),
             email_claim: setting("_email_claim").unwrap_or_else(|| "email".into()),
         };
+        *self.state.issuer.lock().unwrap() = self.settings.issuer.clone();
     }
 
     fn key(&self, algorithm: Algorithm) -> SigningKey {
@@ -158,8 +165,10 @@ fn respond(state: &State, path: &str) -> (&'static str, String) {
         let keys: Vec<Value> = state.published.lock().unwrap().iter().map(SigningKey::jwk).collect();
         return ("200 OK", json!({ "keys": keys }).to_string());
     }
-    if let Some(prefix) = path.strip_suffix(DISCOVERY_SUFFIX) {
-        let issuer = if prefix.is_empty() { format!("{}/", state.base) } else { format!("{}{prefix}", state.base) };
+    let issuer = state.issuer.lock().unwrap().clone();
+    let discovery_path = issuer.strip_prefix(&state.base).map(|path| format!("{}{DISCOVERY_SUFFIX}", path.trim_end_matches('/')));
+    if discovery_path.as_deref() == Some(path) {
+        let issuer = state.misnamed_issuer.lock().unwrap().clone().unwrap_or(issuer);
         let discovery = json!({
             "issuer": issuer,
             "jwks_uri": format!("{}/keys", state.base),
@@ -260,6 +269,13 @@ fn publish_new_key(world: &mut KeelWorld, alg: String) {
     let key = SigningKey::generate(algorithm(&alg), format!("rotated-{alg}")).expect("test key");
     // The rotated key comes first, so `key()` signs with it from now on.
     issuer(world).state.published.lock().unwrap().insert(0, key);
+}
+
+#[given("the issuer's discovery document names another issuer")]
+fn discovery_names_another_issuer(world: &mut KeelWorld) {
+    let issuer = issuer(world);
+    let other = format!("{}/another-tenant", issuer.base);
+    *issuer.state.misnamed_issuer.lock().unwrap() = Some(other);
 }
 
 #[given("the issuer is down")]

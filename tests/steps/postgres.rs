@@ -14,8 +14,11 @@ fn server_url() -> String {
 }
 
 fn prefix() -> String {
-    format!("keel_features_{}_", std::process::id())
+    format!("keel_features_{}_", super::run_id())
 }
+
+/// The schemas this run created.
+static CREATED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 async fn connect() -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&server_url(), tokio_postgres::NoTls)
@@ -34,6 +37,7 @@ pub async fn fresh_schema_url() -> String {
         .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .await
         .expect("create schema");
+    CREATED.lock().unwrap().push(schema.clone());
     let separator = if server_url().contains('?') { '&' } else { '?' };
     format!("{}{separator}options=-csearch_path%3D{schema}", server_url())
 }
@@ -54,14 +58,13 @@ pub async fn fresh_schema_url_through(port: u16, options: &str) -> String {
 
 /// Drop the schemas this process created.
 pub async fn drop_schemas() {
+    let schemas = std::mem::take(&mut *CREATED.lock().unwrap());
+    if schemas.is_empty() {
+        return;
+    }
     let client = connect().await;
-    let rows = client
-        .query("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", &[&prefix()])
-        .await
-        .expect("list schemas");
-    for row in rows {
-        let schema: String = row.get(0);
-        let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await;
+    for schema in schemas {
+        let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
     }
 }
 

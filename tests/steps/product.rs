@@ -35,6 +35,49 @@ impl KeelWorld {
     }
 }
 
+impl KeelWorld {
+    /// Everything `user` can see of `workspace`: the workspace, its members,
+    /// its channels and every message in each (the response that broke a
+    /// refused request is kept aside and restored).
+    async fn workspace_view(&mut self, user: &str, workspace: &str) -> Value {
+        let kept = self.reply.take();
+        let base = format!("/v1/workspaces/{{workspace:{workspace}}}");
+        let mut view = json!({});
+        for (key, path) in [("workspace", base.clone()), ("members", format!("{base}/members")), ("channels", format!("{base}/channels"))] {
+            let reply = self.send(Some(user), "GET", &path, None).await;
+            assert_eq!(reply.status, 200, "GET {path}: {}", reply.body);
+            view[key] = reply.body.clone();
+        }
+        let channels: Vec<String> = view["channels"]["channels"]
+            .as_array()
+            .expect("a channel list")
+            .iter()
+            .map(|c| c["id"].as_str().expect("channel id").to_string())
+            .collect();
+        for channel in channels {
+            let path = format!("{base}/channels/{channel}/messages?limit=200");
+            let reply = self.send(Some(user), "GET", &path, None).await;
+            assert_eq!(reply.status, 200, "GET {path}: {}", reply.body);
+            view["messages"][&channel] = reply.body.clone();
+        }
+        self.reply = kept;
+        view
+    }
+}
+
+#[given(expr = "{string} has noted what workspace {string} holds")]
+async fn noted_workspace(world: &mut KeelWorld, user: String, workspace: String) {
+    let view = world.workspace_view(&user, &workspace).await;
+    world.remembered.insert(format!("view:{workspace}"), view);
+}
+
+#[then(expr = "workspace {string} holds for {string} exactly what it held before")]
+async fn workspace_unchanged(world: &mut KeelWorld, workspace: String, user: String) {
+    let before = world.remembered.get(&format!("view:{workspace}")).expect("a noted workspace").clone();
+    let now = world.workspace_view(&user, &workspace).await;
+    assert_eq!(now, before, "workspace {workspace} changed");
+}
+
 #[given(expr = "{string} has signed up")]
 async fn has_signed_up(world: &mut KeelWorld, name: String) {
     world.sign_up(&name, &format!("{name}@example.com"), PASSWORD).await;
@@ -183,6 +226,23 @@ async fn probe_counts(world: &mut KeelWorld, count: i64) {
 #[when(regex = r"^the kv probe runs '(.*)'$")]
 async fn kv_op(world: &mut KeelWorld, op: String) {
     world.send(None, "POST", "/op", Some(op)).await;
+}
+
+/// Poll until the field reads `null` (an expired key), failing after the
+/// deadline: expiry is checked without betting on a fixed sleep.
+#[when(regex = r#"^within (\d+) seconds? the kv probe runs '(.*)' until the response field "([^"]+)" is null$"#)]
+async fn kv_poll_until_null(world: &mut KeelWorld, seconds: u64, op: String, path: String) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let reply = world.send(None, "POST", "/op", Some(op.clone())).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let value = field(&reply.body, &path).unwrap_or_else(|| panic!("no field `{path}` in {}", reply.body));
+        if value.is_null() {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "`{path}` still {value} after {seconds} s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[given(expr = "the kv probe has set keys {string}")]

@@ -32,6 +32,13 @@ impl Implementation {
     pub fn uses_mock_provider(&self) -> bool {
         self.variables.iter().any(|(_, value)| value.contains(MOCK))
     }
+
+    /// Whether its runtime configuration names a backend only Keel's
+    /// runtime has (Spin has no `memory` or `rocksdb` store type).
+    pub fn keel_only(&self) -> bool {
+        self.runtime_config
+            .is_some_and(|text| ["\"memory\"", "\"rocksdb\""].iter().any(|kind| text.contains(kind)))
+    }
 }
 
 /// Placeholder for the mock provider's base URL in [`Implementation::variables`].
@@ -282,6 +289,17 @@ pub fn implementations() -> Vec<Implementation> {
     ]
 }
 
+/// The runtime binary named by `KEEL_TEST_RUNTIME`, if any: the suites
+/// then start it as `<binary> up -f MANIFEST --listen ADDR
+/// --runtime-config-file FILE` with variables as `SPIN_VARIABLE_*`, the
+/// way a real `spin` is run, instead of Keel's runtime in-process.
+pub fn external_runtime() -> Option<PathBuf> {
+    std::env::var_os("KEEL_TEST_RUNTIME").filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// The shared test secret every app gets as its `token_secret` variable.
+const TOKEN_SECRET: (&str, &str) = ("token_secret", "cucumber-test-secret-0123456789abcdef0123456789");
+
 #[derive(Debug)]
 pub struct Server {
     pub base: String,
@@ -291,8 +309,14 @@ pub struct Server {
     /// Application variables on top of the shared test secret.
     variables: Vec<(String, String)>,
     request_timeout: Duration,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    running: Option<Running>,
+}
+
+/// A runtime serving the app: in this process, or a child process.
+#[derive(Debug)]
+enum Running {
+    InProcess { shutdown: oneshot::Sender<()>, task: tokio::task::JoinHandle<Result<(), String>> },
+    External(tokio::process::Child),
 }
 
 fn scratch_dir() -> PathBuf {
@@ -307,6 +331,23 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
+/// The runtime configuration for an external runtime: the suite's own,
+/// plus the default SQLite database and key-value store as files in the
+/// scenario's state directory (where Spin would use `.spin/` in the app
+/// directory, shared by every scenario).
+fn external_runtime_config(own: Option<&str>, state_dir: &Path) -> String {
+    let mut text = own.unwrap_or_default().to_string();
+    if !text.contains("[sqlite_database.default]") {
+        let path = state_dir.join("sqlite_db.db");
+        text.push_str(&format!("\n[sqlite_database.default]\ntype = \"spin\"\npath = {:?}\n", path.display().to_string()));
+    }
+    if !text.contains("[key_value_store.default]") {
+        let path = state_dir.join("sqlite_key_value.db");
+        text.push_str(&format!("\n[key_value_store.default]\ntype = \"spin\"\npath = {:?}\n", path.display().to_string()));
+    }
+    text
+}
+
 impl Server {
     async fn start(
         manifest: PathBuf,
@@ -315,6 +356,10 @@ impl Server {
         request_timeout: Duration,
     ) -> Server {
         let state_dir = scratch_dir();
+        let runtime_config = match external_runtime() {
+            Some(_) => Some(external_runtime_config(runtime_config, &state_dir)),
+            None => runtime_config.map(str::to_string),
+        };
         let runtime_config = runtime_config.map(|text| {
             let path = state_dir.join("runtime-config.toml");
             std::fs::write(&path, text).expect("write runtime config");
@@ -327,22 +372,25 @@ impl Server {
             runtime_config,
             variables,
             request_timeout,
-            shutdown: None,
-            task: None,
+            running: None,
         };
         server.boot().await;
         server
     }
 
     async fn boot(&mut self) {
+        match external_runtime() {
+            Some(binary) => self.boot_external(&binary).await,
+            None => self.boot_in_process().await,
+        }
+    }
+
+    async fn boot_in_process(&mut self) {
         let mut options = RuntimeOptions {
             runtime_config_file: self.runtime_config.clone(),
             state_dir: Some(self.state_dir.join("state")),
             cache_dir: Some(std::env::temp_dir().join("keel-features-compile-cache")),
-            variables: vec![(
-                "token_secret".into(),
-                "cucumber-test-secret-0123456789abcdef0123456789".into(),
-            )],
+            variables: vec![(TOKEN_SECRET.0.into(), TOKEN_SECRET.1.into())],
             ..RuntimeOptions::default()
         };
         options.variables.extend(self.variables.iter().cloned());
@@ -352,23 +400,71 @@ impl Server {
             .unwrap_or_else(|e| panic!("cannot load {}: {e:#}", self.manifest.display()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         self.base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = oneshot::channel();
-        self.shutdown = Some(tx);
-        self.task = Some(tokio::spawn(async move {
+        let (shutdown, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
             app.serve(listener, async {
                 let _ = rx.await;
             })
             .await
             .map_err(|e| format!("{e:#}"))
-        }));
+        });
+        self.running = Some(Running::InProcess { shutdown, task });
+    }
+
+    /// Start `binary up` on a free port and wait until it accepts
+    /// connections (a real Spin compiles the app first: allow a minute).
+    async fn boot_external(&mut self, binary: &Path) {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port");
+        let mut command = tokio::process::Command::new(binary);
+        command
+            .arg("up")
+            .arg("-f")
+            .arg(&self.manifest)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .current_dir(&self.state_dir)
+            .kill_on_drop(true);
+        if let Some(config) = &self.runtime_config {
+            command.arg("--runtime-config-file").arg(config);
+        }
+        for (name, value) in std::iter::once((TOKEN_SECRET.0.to_string(), TOKEN_SECRET.1.to_string()))
+            .chain(self.variables.iter().cloned())
+        {
+            command.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start KEEL_TEST_RUNTIME={}: {e}", binary.display()));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{} up -f {} exited with {status} before serving", binary.display(), self.manifest.display());
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{} did not listen on {addr} within 60 s", binary.display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.base = format!("http://{addr}");
+        self.running = Some(Running::External(child));
     }
 
     async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server ran cleanly");
+        match self.running.take() {
+            Some(Running::InProcess { shutdown, task }) => {
+                let _ = shutdown.send(());
+                task.await.expect("server task").expect("server ran cleanly");
+            }
+            Some(Running::External(mut child)) => {
+                // SIGTERM, as an orchestrator stops it, then wait for the exit.
+                if let Some(pid) = child.id() {
+                    let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+                }
+                if tokio::time::timeout(Duration::from_secs(30), child.wait()).await.is_err() {
+                    let _ = child.kill().await;
+                }
+            }
+            None => {}
         }
     }
 
@@ -380,8 +476,14 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        match self.running.take() {
+            Some(Running::InProcess { shutdown, .. }) => {
+                let _ = shutdown.send(());
+            }
+            Some(Running::External(mut child)) => {
+                let _ = child.start_kill();
+            }
+            None => {}
         }
         let _ = std::fs::remove_dir_all(&self.state_dir);
     }

@@ -13,7 +13,7 @@
 
 use base64::Engine as _;
 use keel_guest::email::provider::{self, Reply};
-use keel_guest::email::{self, Error, Guest, Message, mailbox};
+use keel_guest::email::{self, Address, Error, Guest, Message, mailbox};
 use serde_json::Value as Json;
 
 struct Mailgun;
@@ -39,11 +39,23 @@ impl Guest for Mailgun {
     }
 }
 
-/// The form fields for `message`, in a stable order.
+/// The form fields for `message`, in a stable order. Mailgun requires
+/// `to`: without one, the CC recipients (visible to everyone anyway) take
+/// its place; with neither, the BCC recipients become `to` recipients of a
+/// batch send (`recipient-variables`), which gives each a copy of their
+/// own, so none sees another.
 fn form_fields(message: &Message) -> Vec<(&'static str, String)> {
     let mut fields = vec![("from", mailbox(&message.from))];
-    for (name, list) in [("to", &message.to), ("cc", &message.cc), ("bcc", &message.bcc)] {
+    let (to, cc): (&[Address], &[Address]) =
+        if message.to.is_empty() { (&message.cc, &[]) } else { (&message.to, &message.cc) };
+    let (to, bcc, batch) = if to.is_empty() { (&message.bcc[..], &[][..], true) } else { (to, &message.bcc[..], false) };
+    for (name, list) in [("to", to), ("cc", cc), ("bcc", bcc)] {
         fields.extend(list.iter().map(|address| (name, mailbox(address))));
+    }
+    if batch {
+        let variables: serde_json::Map<String, Json> =
+            to.iter().map(|address| (address.email.clone(), Json::Object(Default::default()))).collect();
+        fields.push(("recipient-variables", Json::Object(variables).to_string()));
     }
     fields.push(("subject", message.subject.clone()));
     if let Some(text) = &message.text_body {
@@ -76,7 +88,6 @@ keel_guest::email::export_email!(Mailgun);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_guest::email::Address;
 
     #[test]
     fn fields_follow_the_messages_api() {
@@ -103,5 +114,33 @@ mod tests {
             ("h:Reply-To", "Help Desk <help@example.com>"),
         ];
         assert_eq!(borrowed(&fields), expected);
+    }
+
+    #[test]
+    fn a_bcc_only_message_is_a_batch_send_to_each_recipient() {
+        let who = |email: &str| Address { email: email.into(), name: None };
+        let message = Message {
+            from: who("noreply@example.com"),
+            to: vec![],
+            cc: vec![],
+            bcc: vec![who("a@example.com"), who("b@example.com")],
+            reply_to: None,
+            subject: "Hi".into(),
+            text_body: Some("text".into()),
+            html_body: None,
+            tags: vec![],
+        };
+        let fields = form_fields(&message);
+        assert_eq!(
+            borrowed(&fields),
+            vec![
+                ("from", "noreply@example.com"),
+                ("to", "a@example.com"),
+                ("to", "b@example.com"),
+                ("recipient-variables", r#"{"a@example.com":{},"b@example.com":{}}"#),
+                ("subject", "Hi"),
+                ("text", "text"),
+            ]
+        );
     }
 }

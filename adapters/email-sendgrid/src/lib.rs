@@ -39,13 +39,7 @@ impl Guest for SendGrid {
 
 /// The Mail Send request body for `message`.
 fn request_body(message: &Message) -> Json {
-    let mut personalization = json!({ "to": addresses(&message.to) });
-    for (field, list) in [("cc", &message.cc), ("bcc", &message.bcc)] {
-        // SendGrid rejects empty `cc`/`bcc` arrays.
-        if !list.is_empty() {
-            personalization[field] = addresses(list);
-        }
-    }
+    let personalizations = personalizations(message);
     let mut content = Vec::new();
     if let Some(text) = &message.text_body {
         content.push(json!({ "type": "text/plain", "value": text }));
@@ -54,7 +48,7 @@ fn request_body(message: &Message) -> Json {
         content.push(json!({ "type": "text/html", "value": html }));
     }
     let mut body = json!({
-        "personalizations": [personalization],
+        "personalizations": personalizations,
         "from": address(&message.from),
         "subject": message.subject,
         "content": content,
@@ -66,6 +60,30 @@ fn request_body(message: &Message) -> Json {
         body["categories"] = json!(message.tags);
     }
     body
+}
+
+/// SendGrid requires a non-empty `to` in every personalization and rejects
+/// empty `cc`/`bcc` arrays. Without `to`, the CC recipients (visible to
+/// everyone anyway) take its place; with neither, each BCC recipient gets
+/// a personalization of their own, so none sees another.
+fn personalizations(message: &Message) -> Vec<Json> {
+    let (to, cc): (&[Address], &[Address]) =
+        if message.to.is_empty() { (&message.cc, &[]) } else { (&message.to, &message.cc) };
+    if to.is_empty() {
+        return message.bcc.iter().map(|recipient| json!({ "to": [address(recipient)] })).collect();
+    }
+    // SendGrid also rejects an address repeated across to, cc and bcc: the
+    // first mention wins.
+    let mut seen = std::collections::HashSet::new();
+    let mut personalization = json!({});
+    for (field, list) in [("to", to), ("cc", cc), ("bcc", &message.bcc[..])] {
+        let unique: Vec<Address> =
+            list.iter().filter(|a| seen.insert(a.email.to_ascii_lowercase())).cloned().collect();
+        if !unique.is_empty() {
+            personalization[field] = addresses(&unique);
+        }
+    }
+    vec![personalization]
 }
 
 fn addresses(list: &[Address]) -> Json {
@@ -147,6 +165,37 @@ mod tests {
                 "content": [{ "type": "text/plain", "value": "text" }, { "type": "text/html", "value": "<p>html</p>" }],
                 "categories": ["welcome"],
             })
+        );
+    }
+
+    #[test]
+    fn every_personalization_has_a_to() {
+        let who = |email: &str| Address { email: email.into(), name: None };
+        let mut message = Message {
+            from: who("noreply@example.com"),
+            to: vec![],
+            cc: vec![who("cc@example.com")],
+            bcc: vec![who("a@example.com"), who("b@example.com")],
+            reply_to: None,
+            subject: "Hi".into(),
+            text_body: Some("text".into()),
+            html_body: None,
+            tags: vec![],
+        };
+        assert_eq!(
+            request_body(&message)["personalizations"],
+            json!([{ "to": [{ "email": "cc@example.com" }], "bcc": [{ "email": "a@example.com" }, { "email": "b@example.com" }] }])
+        );
+        message.to = vec![who("CC@example.com")];
+        assert_eq!(
+            request_body(&message)["personalizations"],
+            json!([{ "to": [{ "email": "CC@example.com" }], "bcc": [{ "email": "a@example.com" }, { "email": "b@example.com" }] }])
+        );
+        message.to.clear();
+        message.cc.clear();
+        assert_eq!(
+            request_body(&message)["personalizations"],
+            json!([{ "to": [{ "email": "a@example.com" }] }, { "to": [{ "email": "b@example.com" }] }])
         );
     }
 }

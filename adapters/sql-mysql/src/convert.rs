@@ -2,6 +2,8 @@
 
 use spin_sdk::mysql::{self, DbValue, MysqlError};
 
+use sql_adapter_common::redact_credentials;
+
 use crate::{Error, Value};
 
 /// A MySQL value as the closest Keel value.
@@ -24,28 +26,30 @@ pub fn value(value: &DbValue) -> Value {
     }
 }
 
-/// Map a MySQL failure onto the Keel error variants by SQLSTATE.
+/// Map a MySQL failure onto the Keel error variants by SQLSTATE. Spin's
+/// host reports server errors as the driver's `Debug` text
+/// (`Server(ServerError { code: 1062, message: "…", state: "23000" })`).
+/// Connection failures can quote the address, so their credentials are
+/// masked before the text goes anywhere.
 pub fn error(error: mysql::Error) -> Error {
     match error {
         mysql::Error::Decode(message) => Error::Internal(message),
         mysql::Error::MysqlError(error) => match error {
-            MysqlError::ConnectionFailed(message) => Error::Unavailable(message),
+            MysqlError::ConnectionFailed(message) => Error::Unavailable(redact_credentials(&message)),
             MysqlError::BadParameter(message) | MysqlError::ValueConversionFailed(message) => {
                 Error::InvalidQuery(message)
             }
             MysqlError::QueryFailed(message) => classify(message),
-            MysqlError::Other(message) => Error::Internal(message),
+            MysqlError::Other(message) => Error::Internal(redact_credentials(&message)),
         },
     }
 }
 
-/// The five-character SQLSTATE of a server error, as in
-/// `ERROR 1062 (23000): Duplicate entry …` (either order of code and state).
+/// The five-character SQLSTATE in `state: "23000"`.
 fn sqlstate(message: &str) -> Option<&str> {
-    let (_, rest) = message.split_once("ERROR ")?;
-    let head = rest.split(':').next()?;
-    head.split([' ', '(', ')'])
-        .find(|token| token.len() == 5 && token.chars().all(|c| c.is_ascii_alphanumeric()))
+    let (_, rest) = message.split_once("state: \"")?;
+    let state = rest.get(..5)?;
+    (state.chars().all(|c| c.is_ascii_alphanumeric()) && rest[5..].starts_with('"')).then_some(state)
 }
 
 /// Class 23 is an integrity violation, 42 a syntax or schema error.
@@ -62,17 +66,28 @@ fn classify(message: String) -> Error {
 mod tests {
     use super::*;
 
+    const DUPLICATE: &str = r#"Server(ServerError { code: 1062, message: "Duplicate entry 'a' for key 'name'", state: "23000" })"#;
+
     #[test]
-    fn finds_the_sqlstate_in_either_order() {
-        assert_eq!(sqlstate("ERROR 1062 (23000): Duplicate entry 'a' for key 'name'"), Some("23000"));
-        assert_eq!(sqlstate("Server error: `ERROR 23000 (1062): Duplicate entry"), Some("23000"));
-        assert_eq!(sqlstate("ERROR 1064 (42000): You have an error in your SQL syntax"), Some("42000"));
-        assert_eq!(sqlstate("connection reset"), None);
+    fn finds_the_sqlstate_in_the_driver_error() {
+        assert_eq!(sqlstate(DUPLICATE), Some("23000"));
+        assert_eq!(sqlstate(r#"Server(ServerError { code: 1146, message: "Table 'x' doesn't exist", state: "42S02" })"#), Some("42S02"));
+        assert_eq!(sqlstate("Io(Io(Os { code: 104, kind: ConnectionReset }))"), None);
     }
 
     #[test]
     fn maps_integrity_and_syntax_errors() {
-        assert!(matches!(classify("ERROR 1048 (23000): Column 'name' cannot be null".into()), Error::Conflict(_)));
-        assert!(matches!(classify("ERROR 1146 (42S02): Table 'x' doesn't exist".into()), Error::InvalidQuery(_)));
+        assert!(matches!(classify(DUPLICATE.into()), Error::Conflict(_)));
+        let missing = r#"Server(ServerError { code: 1146, message: "Table 'x' doesn't exist", state: "42S02" })"#;
+        assert!(matches!(classify(missing.into()), Error::InvalidQuery(_)));
+        assert!(matches!(classify("Io(ConnectionReset)".into()), Error::Internal(_)));
+    }
+
+    #[test]
+    fn connection_failures_never_carry_the_password() {
+        let refused = MysqlError::ConnectionFailed("address mysql://root:s3cret@db:3306/app is not permitted".into());
+        let Error::Unavailable(message) = error(mysql::Error::MysqlError(refused)) else { panic!("not unavailable") };
+        assert!(!message.contains("s3cret"), "{message}");
+        assert!(message.contains("mysql://root:***@db:3306/app"), "{message}");
     }
 }

@@ -1,6 +1,7 @@
 //! Conversions between `keel:infrastructure/sql` and `spin:postgres`.
 
 use spin_sdk::pg::{self, DbValue, PgError, QueryError};
+use sql_adapter_common::redact_credentials;
 
 use crate::{Error, Value};
 
@@ -33,7 +34,7 @@ pub fn error(error: pg::Error) -> Error {
     match error {
         pg::Error::Decode(message) => Error::Internal(message),
         pg::Error::PgError(error) => match error {
-            PgError::ConnectionFailed(message) => Error::Unavailable(message),
+            PgError::ConnectionFailed(message) => Error::Unavailable(redact_credentials(&message)),
             PgError::BadParameter(message) | PgError::ValueConversionFailed(message) => Error::InvalidQuery(message),
             PgError::QueryFailed(QueryError::Text(message)) => Error::Internal(message),
             PgError::QueryFailed(QueryError::DbError(db)) => {
@@ -45,7 +46,7 @@ pub fn error(error: pg::Error) -> Error {
                     _ => Error::Internal(message),
                 }
             }
-            PgError::Other(message) => Error::Internal(message),
+            PgError::Other(message) => Error::Internal(redact_credentials(&message)),
         },
     }
 }

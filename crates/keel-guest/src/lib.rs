@@ -44,7 +44,9 @@ macro_rules! repository_error {
 
 /// `impl From<keel_guest::sql::Error> for $error` for a repository's error
 /// type: constraint conflicts stay conflicts, every other database failure
-/// is `unavailable`.
+/// is `unavailable`. A conflict the repository did not name itself gets a
+/// fixed message (the driver's text, which names tables and keys, goes to
+/// the component's log): it reaches clients as a 409.
 #[cfg(feature = "sql")]
 #[macro_export]
 macro_rules! impl_from_sql_error {
@@ -52,7 +54,10 @@ macro_rules! impl_from_sql_error {
         impl ::std::convert::From<$crate::sql::Error> for $error {
             fn from(err: $crate::sql::Error) -> Self {
                 match err {
-                    $crate::sql::Error::Conflict(message) => $error::Conflict(message),
+                    $crate::sql::Error::Conflict(detail) => {
+                        ::std::eprintln!("{}: conflict: {detail}", ::std::env!("CARGO_PKG_NAME"));
+                        $error::Conflict(::std::string::String::from("the change conflicts with existing data"))
+                    }
                     other => $error::Unavailable($crate::sql::describe(&other)),
                 }
             }

@@ -129,10 +129,15 @@ impl RowRef<'_> {
             .ok_or_else(|| Error::Internal(format!("result has no column `{column}`")))
     }
 
-    /// A TEXT column.
+    /// A TEXT column. Bytes that are valid UTF-8 read as text too: hosts
+    /// type a column by its collation, and Spin's MySQL host reports text
+    /// with a binary collation (`utf8mb4_bin`) as `binary`.
     pub fn text(&self, column: &str) -> Result<String, Error> {
         match self.value(column)? {
             Value::Text(text) => Ok(text.clone()),
+            Value::Blob(bytes) => String::from_utf8(bytes.clone()).map_err(|_| {
+                Error::Internal(format!("column `{column}` holds bytes that are not UTF-8 text"))
+            }),
             other => Err(type_error(column, "text", other)),
         }
     }
@@ -165,5 +170,24 @@ pub fn describe(error: &Error) -> String {
         Error::Unavailable(message) => format!("database unavailable: {message}"),
         Error::TransactionClosed => "transaction already finished".to_owned(),
         Error::Internal(message) => format!("database error: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(values: Vec<Value>) -> Rows {
+        Rows { columns: vec!["id".into()], rows: vec![Row { values }] }
+    }
+
+    #[test]
+    fn text_reads_utf8_bytes_as_spin_mysql_returns_binary_collations() {
+        let result = rows(vec![Value::Blob(b"u-1".to_vec())]);
+        assert_eq!(result.first().unwrap().text("id").unwrap(), "u-1");
+        let result = rows(vec![Value::Blob(vec![0xff, 0xfe])]);
+        assert!(matches!(result.first().unwrap().text("id"), Err(Error::Internal(m)) if m.contains("not UTF-8")));
+        let result = rows(vec![Value::Integer(7)]);
+        assert!(matches!(result.first().unwrap().text("id"), Err(Error::Internal(m)) if m.contains("is integer")));
     }
 }

@@ -51,6 +51,46 @@ mod tests {
         assert_eq!(StatementKind::of("CREATE TABLE t (a)"), StatementKind::Other);
         assert!(!StatementKind::of("SELECT 1").modifies_rows());
     }
+
+    #[test]
+    fn masks_passwords_in_addresses() {
+        assert_eq!(
+            redact_credentials("address mysql://root:pw@db:3306/app is not permitted"),
+            "address mysql://root:***@db:3306/app is not permitted"
+        );
+        assert_eq!(redact_credentials("postgres://u:p@h/db and mysql://h/db"), "postgres://u:***@h/db and mysql://h/db");
+        assert_eq!(redact_credentials("user@example.com: no scheme"), "user@example.com: no scheme");
+        assert_eq!(redact_credentials("mysql://only-user@h"), "mysql://only-user@h");
+    }
+}
+
+/// `text` with the password of every `scheme://user:password@host` in it
+/// replaced by `***`: hosts quote the address in connection errors, and
+/// that text ends up in logs.
+pub fn redact_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("://") {
+        let (head, tail) = rest.split_at(start + 3);
+        out.push_str(head);
+        let authority_end = tail.find(['/', ' ', '"', '\'', '?', '#']).unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+                out.push_str(user);
+                if userinfo.contains(':') {
+                    out.push_str(":***");
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The parameters an engine reads, in its order: `order[i]` is the index of

@@ -18,6 +18,14 @@ Feature: keel:infrastructure/email conformance
     Then the response status is 200
     When the email probe sends the full message with "to" set to '[]'
     Then the response status is 200
+    When the email probe sends the full message with "to" and "cc" set to '[]'
+    Then the response status is 200
+
+  @provider
+  Scenario: BCC recipients of a message without To or CC each get a copy naming no other
+    When the email probe sends the full message with "to" and "cc" set to '[]'
+    Then the response status is 200
+    And the provider was asked for a copy to each BCC recipient that names no other
 
   Scenario Outline: An incomplete message is an invalid message
     When the email probe sends the full message with "<field>" set to '<value>'

@@ -58,6 +58,12 @@ Feature: keel:infrastructure/auth conformance for OpenID Connect providers
     Then the response status is 401
     And the issuer has served its keys 2 times
 
+  Scenario: A discovery document that names another issuer is refused
+    Given the issuer's discovery document names another issuer
+    When the auth probe verifies a valid RS256 token
+    Then the response status is 503
+    And the error code is "unavailable"
+
   Scenario: An unreachable issuer makes verification unavailable
     Given the issuer is down
     When the auth probe verifies a valid RS256 token

@@ -1,3 +1,4 @@
+@keel-only
 Feature: Runtime isolation
   A component that runs away, traps or exhausts its memory fails only its
   own request; the server keeps serving.

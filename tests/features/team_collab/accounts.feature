@@ -66,6 +66,25 @@ Feature: Accounts
       | Bearer not-a-token     |
       | Basic YWxpY2U6c2VjcmV0 |
 
+  Scenario Outline: Every /v1 route answers 401 without a token
+    When a client sends <method> "<path>" with body '<body>'
+    Then the response status is 401
+    And the error code is "unauthenticated"
+
+    Examples:
+      | method | path                                                              | body               |
+      | GET    | /v1/me                                                            |                    |
+      | PATCH  | /v1/me                                                            | {"display_name":"x"} |
+      | GET    | /v1/workspaces                                                    |                    |
+      | POST   | /v1/workspaces                                                    | {"name":"x"}       |
+      | GET    | /v1/workspaces/wsp_00000000000000000000000000000000               |                    |
+      | GET    | /v1/workspaces/wsp_00000000000000000000000000000000/members       |                    |
+      | POST   | /v1/workspaces/wsp_00000000000000000000000000000000/members       | {"email":"a@example.com","role":"member"} |
+      | GET    | /v1/workspaces/wsp_00000000000000000000000000000000/channels      |                    |
+      | POST   | /v1/workspaces/wsp_00000000000000000000000000000000/channels      | {"name":"x"}       |
+      | GET    | /v1/workspaces/wsp_00000000000000000000000000000000/channels/chn_00000000000000000000000000000000/messages | |
+      | POST   | /v1/workspaces/wsp_00000000000000000000000000000000/channels/chn_00000000000000000000000000000000/messages | {"text":"x"} |
+
   Scenario: A token whose payload was altered is refused
     Given "alice" has signed up
     When "alice" sends GET "/v1/me" with a tampered token

@@ -8,6 +8,13 @@ Feature: HTTP behaviour
   Scenario: The health check answers without authentication
     When a client sends GET "/healthz"
     Then the response status is 200
+    And the response field "status" is "ok"
+
+  Scenario: A body just under the 1 MiB limit is read and answered on its merits
+    When "alice" sends POST "/v1/workspaces" with a body of 1048500 bytes
+    Then the response status is 400
+    And the error code is "invalid_input"
+    And the error message mentions "at most 100 characters"
 
   Scenario: Unknown routes get 404 with a JSON error
     When "alice" sends GET "/v1/nothing-here"

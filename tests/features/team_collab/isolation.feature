@@ -11,10 +11,13 @@ Feature: Tenant isolation
     And "alice" has posted 3 messages to channel "secret"
     And "eve" has created workspace "evil"
     And "eve" has created channel "lobby" in workspace "evil"
+    And "alice" has noted what workspace "acme" holds
 
-  Scenario Outline: A non-member gets 404 for every route of another workspace
+  Scenario Outline: A non-member gets 404 for every route of another workspace, and changes nothing
     When "eve" sends <method> "<path>" with body '<body>'
     Then the response status is 404
+    And the error code is "not_found"
+    And workspace "acme" holds for "alice" exactly what it held before
 
     Examples:
       | method | path                                                                  | body                                      |
@@ -29,6 +32,7 @@ Feature: Tenant isolation
   Scenario Outline: Another workspace's channel cannot be reached through one's own workspace
     When "eve" sends <method> "/v1/workspaces/{workspace:evil}/channels/{channel:secret}/messages" with body '<body>'
     Then the response status is 404
+    And workspace "acme" holds for "alice" exactly what it held before
 
     Examples:
       | method | body          |

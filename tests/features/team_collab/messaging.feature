@@ -17,6 +17,12 @@ Feature: Channels and messages
     Then the response status is 200
     And the response list "channels" has 1 item
 
+  Scenario: A channel name taken in one workspace is free in another
+    Given "alice" has created channel "general" in workspace "acme"
+    And "bob" has created workspace "bobs"
+    When "bob" sends POST "/v1/workspaces/{workspace:bobs}/channels" with body '{"name":"general"}'
+    Then the response status is 201
+
   Scenario: Channel names are unique in a workspace and well-formed
     Given "alice" has created channel "general" in workspace "acme"
     When "alice" sends POST "/v1/workspaces/{workspace:acme}/channels" with body '{"name":"general"}'
@@ -42,6 +48,19 @@ Feature: Channels and messages
     When "alice" pages through channel "general" with limit 50
     Then the pages had 50, 50 and 20 messages
     And every message was seen once, newest first
+
+  Scenario Outline: The page size defaults to 50 and may be 1 to 200
+    Given "alice" has created channel "general" in workspace "acme"
+    And "alice" has posted 201 messages to channel "general"
+    When "alice" sends GET "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages<query>"
+    Then the response status is 200
+    And the response list "messages" has <count> items
+
+    Examples:
+      | query      | count |
+      |            | 50    |
+      | ?limit=1   | 1     |
+      | ?limit=200 | 200   |
 
   Scenario Outline: Bad paging parameters are refused
     Given "alice" has created channel "general" in workspace "acme"

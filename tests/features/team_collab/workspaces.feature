@@ -44,6 +44,12 @@ Feature: Workspaces and roles
     Then the response status is 403
     And the error code is "forbidden"
 
+  Scenario: An owner can add another owner
+    Given "alice" has created workspace "acme"
+    When "alice" sends POST "/v1/workspaces/{workspace:acme}/members" with body '{"email":"bob@example.com","role":"owner"}'
+    Then the response status is 201
+    And the response field "role" is "owner"
+
   Scenario: An admin can add members but not owners
     Given "alice" has created workspace "acme"
     And "alice" has added "bob" to workspace "acme" as "admin"
