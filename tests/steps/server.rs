@@ -265,7 +265,8 @@ pub fn implementations() -> Vec<Implementation> {
             interface: "oidc",
             name: "auth-auth0 against a local issuer",
             manifest: "tests/probes/auth-probe/auth0.spin.toml",
-            runtime_config: Some("[key_value_store.default]\ntype = \"memory\"\n"),
+            // A `spin` store without a path is in memory, on Spin as on Keel.
+            runtime_config: Some("[key_value_store.default]\ntype = \"spin\"\n"),
             variables: &[
                 ("auth0_issuer", "{issuer}/"),
                 ("auth0_audience", "https://api.keel-conformance.test"),

@@ -9,6 +9,18 @@
 //! `prefer` falls back to plain text only when the server offers no TLS.
 //! Server certificates are always verified, against the Mozilla roots
 //! (webpki-roots) plus the PEM CA root a `connection-builder` was given.
+//!
+//! # Parity with Spin
+//!
+//! Follows `crates/factor-outbound-pg/src/{host,allowed_hosts}.rs`: an
+//! address off the allow list is `connection-failed("address
+//! postgres://HOST:PORT is not permitted")` (Spin omits a port the
+//! address did not give; Keel's parser always has one), a Unix socket `connection-failed("Unix sockets are
+//! not supported on WebAssembly")`. Keel also checks every `hostaddr`,
+//! which would otherwise connect to an IP the allow list never saw.
+//! Known differences, to close: Spin caps results at 128 MiB and resets
+//! pooled sessions (`RecyclingMethod::Clean`); Spin renders `db-error`
+//! text with `Debug` and types `TIMESTAMPTZ` as `datetime`.
 
 // The error type is the one Spin's WIT defines (a `db-error` record inside);
 // the host returns it as it is.
@@ -133,6 +145,11 @@ fn query_failed(e: tokio_postgres::Error) -> Error {
     }
 }
 
+/// Spin's refusal text.
+fn not_permitted(host: &str, port: u16) -> Error {
+    Error::ConnectionFailed(format!("address postgres://{host}:{port} is not permitted"))
+}
+
 async fn connect(
     address: &str,
     ca_root: Option<&str>,
@@ -145,15 +162,21 @@ async fn connect(
     for (i, host) in config.get_hosts().iter().enumerate() {
         let host = match host {
             tokio_postgres::config::Host::Tcp(h) => h.clone(),
-            tokio_postgres::config::Host::Unix(p) => {
-                return Err(Error::ConnectionFailed(format!("unix sockets ({}) are not allowed", p.display())));
+            tokio_postgres::config::Host::Unix(_) => {
+                return Err(Error::ConnectionFailed("Unix sockets are not supported on WebAssembly".into()));
             }
         };
         let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
         if !policy.allows("postgres", &host, Some(port)) {
-            return Err(Error::ConnectionFailed(format!(
-                "postgres://{host}:{port} is not in the component's allowed_outbound_hosts"
-            )));
+            return Err(not_permitted(&host, port));
+        }
+    }
+    // `hostaddr` makes the driver connect to that IP instead of the host
+    // name: each one must be allowed too.
+    for (i, ip) in config.get_hostaddrs().iter().enumerate() {
+        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        if !policy.allows("postgres", &ip.to_string(), Some(port)) {
+            return Err(not_permitted(&ip.to_string(), port));
         }
     }
     // Clients are pooled per address and CA root: one opened to trust a
@@ -681,6 +704,31 @@ impl<T> HostConnectionBuilderWithStore<T> for Spin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn refusals_read_as_spins() {
+        let policy = OutboundPolicy::new(&["postgres://127.0.0.1:5432".to_string()], |t| Ok(t.into())).unwrap();
+        let pools = Arc::new(PostgresPools::default());
+        let refused = |address: &'static str| {
+            let (policy, pools) = (policy.clone(), pools.clone());
+            async move {
+                match connect(address, None, &policy, &pools).await {
+                    Err(Error::ConnectionFailed(message)) => message,
+                    Err(other) => panic!("{address}: {other:?}"),
+                    Ok(_) => panic!("{address} was allowed"),
+                }
+            }
+        };
+        assert_eq!(refused("postgres://u:p@db.example:6543/app").await, "address postgres://db.example:6543 is not permitted");
+        // tokio-postgres fills in the default port, so Keel always names it.
+        assert_eq!(refused("postgres://u@db.example/app").await, "address postgres://db.example:5432 is not permitted");
+        assert_eq!(refused("host=/run/postgresql user=u").await, "Unix sockets are not supported on WebAssembly");
+        // An allowed name cannot smuggle in another IP through hostaddr.
+        assert_eq!(
+            refused("host=127.0.0.1 hostaddr=10.1.2.3 port=5432 user=u").await,
+            "address postgres://10.1.2.3:5432 is not permitted"
+        );
+    }
 
     #[test]
     fn recognises_transaction_starts() {

@@ -1,6 +1,16 @@
 //! `spin:redis/redis@3.0.0` (outbound Redis) on the `redis` crate: one
 //! multiplexed connection per address, shared by a component's instances,
 //! the component's `allowed_outbound_hosts` checked on every open.
+//!
+//! # Parity with Spin
+//!
+//! Follows `crates/factor-outbound-redis/src/host.rs`: an address that does
+//! not parse or is off the allow list is `invalid-address`. Known
+//! differences: Spin opens a new connection per `open` (Keel shares one
+//! per address, so a guest's `SELECT` would be seen by other instances),
+//! Spin caps `get`/`execute` replies at 128 MiB (Keel has no cap yet), and
+//! Keel reports unexpected reply types as `type-error` for every command
+//! (Spin only for `sadd`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -36,10 +46,9 @@ async fn connect(address: &str, policy: &OutboundPolicy, connections: &RedisConn
         redis::ConnectionAddr::TcpTls { host, port, .. } => ("rediss", host.clone(), *port),
         _ => return Err(Error::InvalidAddress),
     };
+    // As Spin: an address off the allow list is an invalid address.
     if !policy.allows(scheme, &host, Some(port)) {
-        return Err(Error::Other(format!(
-            "{scheme}://{host}:{port} is not in the component's allowed_outbound_hosts"
-        )));
+        return Err(Error::InvalidAddress);
     }
     if let Some(conn) = connections.open.lock().unwrap_or_else(|p| p.into_inner()).get(address) {
         return Ok(RedisConnection(conn.clone()));
@@ -165,5 +174,20 @@ impl<T> HostConnectionWithStore<T> for Spin {
             Ok(out)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn addresses_off_the_allow_list_are_invalid_addresses_as_in_spin() {
+        let policy = OutboundPolicy::new(&["redis://127.0.0.1:6379".to_string()], |t| Ok(t.into())).unwrap();
+        let connections = RedisConnections::default();
+        for address in ["redis://cache.example:6379", "redis://127.0.0.1:6380", "unix:///run/redis.sock", "not a url"] {
+            let refused = connect(address, &policy, &connections).await;
+            assert!(matches!(refused, Err(Error::InvalidAddress)), "{address}");
+        }
     }
 }
