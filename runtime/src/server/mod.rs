@@ -182,7 +182,7 @@ impl Router {
                         &format!("the component did not respond within {:?}", self.limits.request_timeout),
                     );
                 }
-                Err(e) if e.downcast_ref::<InstantiationError<()>>().is_some() && crate::engine::is_pool_exhausted(&e) => {
+                Err(e) if crate::engine::is_pool_exhausted(&e) => {
                     // Instances retiring or idling (possibly of another
                     // component) still hold pool slots; they free up soon.
                     if Instant::now() >= queue_deadline {
