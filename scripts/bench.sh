@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# Benchmark the team-collab product on Keel's runtime: starts `keel up` on a
-# scratch state directory and reports req/s, p50 and p99 for GET /healthz
-# and for posting a message (authenticated, full stack: HTTP product →
-# domain → repositories → SQLite), at 1 and 32 connections.
-#   SECONDS_PER_RUN=10 bash scripts/bench.sh [extra keel up args]
+# Benchmark the team-collab product: start a runtime on a scratch state
+# directory, sign up a user, and report req/s, p50, p99 and max for
+#   GET /healthz, authenticated GET …/messages?limit=20 (read) and
+#   authenticated POST …/messages (write, full stack down to SQLite)
+# at 1 and 32 connections, login for a known and an unknown email, the time
+# from start to the first 200, and the server's RSS idle and after the runs.
+#
+#   bash scripts/bench.sh                                  # Keel's runtime
+#   bash scripts/bench.sh --compare /path/to/spin          # and a second runtime, same run
+#   bash scripts/bench.sh --compare /tmp/keel-old --manifest /tmp/old/spin.toml --histogram
+#
+# A runtime is any binary with Spin's command line (`up --listen ADDR
+# --state-dir DIR -f spin.toml`): a real `spin`, or another `keel` build;
+# `--manifest FILE` after `--compare BIN` serves that runtime another
+# manifest (e.g. a copy of an older build's spin.toml and dist/).
+# SECONDS_PER_RUN (default 10) sets each run's length.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target="${CARGO_TARGET_DIR:-target}"
@@ -11,35 +22,91 @@ seconds="${SECONDS_PER_RUN:-10}"
 port="${BENCH_PORT:-3917}"
 base="http://127.0.0.1:$port"
 
+runtimes=()   # "binary|manifest"
+histogram=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --compare) runtimes+=("$2|spin.toml"); shift 2 ;;
+        --manifest)
+            [ ${#runtimes[@]} -gt 0 ] || { echo "bench.sh: --manifest follows a --compare BIN" >&2; exit 2; }
+            runtimes[-1]="${runtimes[-1]%%|*}|$2"; shift 2 ;;
+        --histogram) histogram=(--histogram); shift ;;
+        *) echo "bench.sh: unknown argument $1 (see the comment at the top)" >&2; exit 2 ;;
+    esac
+done
+
 bash scripts/build-components.sh >/dev/null
 cargo build --release -q -p keel-runtime -p keel-bench
+runtimes=("$target/release/keel|spin.toml" "${runtimes[@]}")
+bench="$target/release/keel-bench"
 
-state=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$state"' EXIT
-SPIN_VARIABLE_TOKEN_SECRET="bench-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" \
-    "$target/release/keel" up --listen "127.0.0.1:$port" --state-dir "$state" "$@" >"$state/keel.log" 2>&1 &
-server=$!
-for _ in $(seq 1 100); do
-    curl -fs "$base/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -fs "$base/healthz" >/dev/null || { cat "$state/keel.log"; exit 1; }
+state=""
+server=""
+stop() {
+    [ -n "$server" ] && { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
+    [ -n "$state" ] && rm -rf "$state"
+    server="" state=""
+}
+trap stop EXIT
 
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$server/status"; }
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
-token=$(curl -fs -X POST "$base/v1/auth/signup" \
-    -d '{"email":"bench@example.com","password":"benchmark-password","display_name":"Bench"}' | json_field token)
-auth="authorization: Bearer $token"
-workspace=$(curl -fs -X POST "$base/v1/workspaces" -H "$auth" -d '{"name":"bench"}' | json_field id)
-channel=$(curl -fs -X POST "$base/v1/workspaces/$workspace/channels" -H "$auth" -d '{"name":"load"}' | json_field id)
-messages="$base/v1/workspaces/$workspace/channels/$channel/messages"
 
-echo "keel-bench: ${seconds}s per run, $(nproc) cores, keel up $*"
-for conns in 1 32; do
-    "$target/release/keel-bench" --label "GET /healthz" --url "$base/healthz" \
-        --connections "$conns" --seconds "$seconds"
-    "$target/release/keel-bench" --label "POST message (auth, SQLite write)" --url "$messages" \
-        --method POST --body '{"text":"benchmark message"}' --header "$auth" --expect 201 \
-        --connections "$conns" --seconds "$seconds"
+run() { "$bench" "$@" --seconds "$seconds" "${histogram[@]}"; }
+
+echo "keel-bench: ${seconds}s per run, $(nproc) cores, $(date -u +%FT%TZ)"
+# Start the runtime on $state; sets $server and $start_ms (to the first 200).
+start_server() {
+    local started
+    started=$(date +%s%N)
+    SPIN_VARIABLE_TOKEN_SECRET="$secret" \
+        "$runtime" up --listen "127.0.0.1:$port" --state-dir "$state" -f "$manifest" >>"$state/server.log" 2>&1 &
+    server=$!
+    until curl -fs "$base/healthz" >/dev/null 2>&1; do
+        kill -0 "$server" 2>/dev/null || { cat "$state/server.log" >&2; exit 1; }
+        sleep 0.002
+    done
+    start_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+}
+
+for entry in "${runtimes[@]}"; do
+    runtime="${entry%%|*}" manifest="${entry#*|}"
+    state=$(mktemp -d)
+    secret="bench-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+    echo
+    echo "== $runtime ($("$runtime" --version 2>/dev/null | head -1)) serving $manifest"
+    # The first start may compile (empty compile cache); the second is what
+    # a restarted pod sees.
+    start_server
+    first_start=$start_ms
+    kill "$server"; wait "$server" 2>/dev/null || true
+    start_server
+    echo "start → first 200: $start_ms ms warm ($first_start ms on the first start)"
+    echo "RSS idle: $(rss_mb) MB"
+
+    token=$(curl -fs -X POST "$base/v1/auth/signup" \
+        -d '{"email":"bench@example.com","password":"benchmark-password","display_name":"Bench"}' | json_field token)
+    auth="authorization: Bearer $token"
+    workspace=$(curl -fs -X POST "$base/v1/workspaces" -H "$auth" -d '{"name":"bench"}' | json_field id)
+    channel=$(curl -fs -X POST "$base/v1/workspaces/$workspace/channels" -H "$auth" -d '{"name":"load"}' | json_field id)
+    messages="$base/v1/workspaces/$workspace/channels/$channel/messages"
+    for _ in $(seq 1 50); do
+        curl -fs -o /dev/null -X POST "$messages" -H "$auth" -d '{"text":"seed message"}'
+    done
+
+    for conns in 1 32; do
+        run --label "GET /healthz" --url "$base/healthz" --connections "$conns"
+        run --label "GET messages?limit=20 (auth read)" --url "$messages?limit=20" --header "$auth" \
+            --connections "$conns"
+        run --label "POST message (auth write)" --url "$messages" --method POST \
+            --body '{"text":"benchmark message"}' --header "$auth" --expect 201 --connections "$conns"
+    done
+    # Argon2 dominates a login; known and unknown emails should cost the same.
+    login_seconds=$(( seconds < 3 ? seconds : 3 ))
+    "$bench" --label "login, known email" --url "$base/v1/auth/login" --method POST --expect 200 \
+        --body '{"email":"bench@example.com","password":"benchmark-password"}' --connections 1 --seconds "$login_seconds"
+    "$bench" --label "login, unknown email" --url "$base/v1/auth/login" --method POST --expect 401 \
+        --body '{"email":"nobody@example.com","password":"benchmark-password"}' --connections 1 --seconds "$login_seconds"
+    echo "RSS after the runs: $(rss_mb) MB"
+    stop
 done
-"$target/release/keel-bench" --label "GET messages?limit=50" --url "$messages?limit=50" \
-    --header "$auth" --connections 32 --seconds "$seconds"

@@ -35,6 +35,11 @@ fn new_engine(pooling: bool) -> anyhow::Result<Engine> {
         .concurrency_support(true)
         .epoch_interruption(true)
         .parallel_compilation(true);
+    // `KEEL_PROFILER=perfmap` writes /tmp/perf-<pid>.map so `perf report`
+    // names the functions of guest code (wasmtime's perf-map strategy).
+    if std::env::var("KEEL_PROFILER").is_ok_and(|v| v == "perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if pooling {
         let mut pool = PoolingAllocationConfig::default();
         // A composed Keel product is one component holding a dozen or more

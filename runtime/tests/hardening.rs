@@ -52,7 +52,16 @@ impl Keel {
 
     /// Start `keel up`; the error is its stderr if it exits instead of serving.
     async fn try_start(manifest: &str, flags: &[&str], runtime_config: Option<&str>) -> Result<Keel, String> {
-        let state = TempDir::new("state");
+        Self::try_start_on(TempDir::new("state"), manifest, flags, runtime_config).await
+    }
+
+    /// Start `keel up` on an existing state directory.
+    async fn try_start_on(
+        state: TempDir,
+        manifest: &str,
+        flags: &[&str],
+        runtime_config: Option<&str>,
+    ) -> Result<Keel, String> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
         command
             .arg("up")
@@ -95,6 +104,13 @@ impl Keel {
         Ok(Keel { child, addr, _state: state })
     }
 
+    /// SIGKILL the process (no drain, no clean shutdown) and hand back its
+    /// state directory.
+    async fn kill_9(mut self) -> TempDir {
+        self.child.kill().await.expect("SIGKILL keel");
+        self._state
+    }
+
     /// Send raw bytes on a new connection and read the response to EOF
     /// (the request should say `connection: close`).
     async fn raw(&self, request: &str) -> Response {
@@ -110,6 +126,23 @@ impl Keel {
             body.len()
         ))
         .await
+    }
+
+    /// Like [`Keel::request`] with a token, but `None` when the connection
+    /// fails or closes before a whole response (the server was killed).
+    async fn request_fallible(addr: SocketAddr, method: &str, path: &str, token: &str, body: &str) -> Option<Response> {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        Some(Response { status, head: head.to_string(), body: body.to_string() })
     }
 
     /// Sign up a fresh account and return its token.
@@ -346,4 +379,71 @@ async fn bad_runtime_config_stops_start_up_naming_file_line_and_fix() {
     let err = Keel::try_start(manifest.to_str().unwrap(), &[], None).await.err().expect("refused");
     assert!(err.contains("key_value_store `cache`: add [key_value_store.cache]"), "{err}");
     assert!(err.contains("key_value_store `sessions`: add [key_value_store.sessions]"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_write_load_loses_no_acknowledged_write() {
+    let keel = Keel::start(PRODUCT, &[]).await;
+    let token = keel.signup("durable@example.com").await;
+    let id = |response: Response| -> String {
+        assert_eq!(response.status, 201, "{}", response.body);
+        let json: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+        json["id"].as_str().unwrap().to_string()
+    };
+    let workspace = id(keel.request("POST", "/v1/workspaces", Some(&token), r#"{"name":"Durable"}"#).await);
+    let channels = format!("/v1/workspaces/{workspace}/channels");
+    let channel = id(keel.request("POST", &channels, Some(&token), r#"{"name":"writes"}"#).await);
+    let messages = format!("{channels}/{channel}/messages");
+
+    // Eight writers post until the process dies; each keeps the texts the
+    // server acknowledged with 201.
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..8 {
+        let (addr, token, messages) = (keel.addr, token.clone(), messages.clone());
+        writers.spawn(async move {
+            let mut acknowledged = Vec::new();
+            for n in 0..10_000 {
+                let text = format!("w{writer}-{n}");
+                let body = format!(r#"{{"text":"{text}"}}"#);
+                let Ok(response) =
+                    tokio::time::timeout(Duration::from_secs(5), Keel::request_fallible(addr, "POST", &messages, &token, &body))
+                        .await
+                else {
+                    break;
+                };
+                match response {
+                    Some(response) if response.status == 201 => acknowledged.push(text),
+                    Some(response) => panic!("a write failed before the kill: {} {}", response.status, response.body),
+                    None => break,
+                }
+            }
+            acknowledged
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let state = keel.kill_9().await;
+    let mut acknowledged = Vec::new();
+    while let Some(texts) = writers.join_next().await {
+        acknowledged.extend(texts.unwrap());
+    }
+    assert!(acknowledged.len() > 50, "the load wrote only {} messages before the kill", acknowledged.len());
+
+    // The database opens cleanly and holds every acknowledged message.
+    let keel = Keel::try_start_on(state, PRODUCT, &[], None).await.expect("restart after kill -9");
+    let mut stored = std::collections::HashSet::new();
+    let mut before = String::new();
+    loop {
+        let page = keel.request("GET", &format!("{messages}?limit=200{before}"), Some(&token), "").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let json: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+        for message in json["messages"].as_array().unwrap() {
+            stored.insert(message["text"].as_str().unwrap().to_string());
+        }
+        match json["next_cursor"].as_str() {
+            Some(cursor) => before = format!("&before={cursor}"),
+            None => break,
+        }
+    }
+    let lost: Vec<_> = acknowledged.iter().filter(|text| !stored.contains(*text)).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged writes lost: {:?}", lost.len(), acknowledged.len(), &lost[..lost.len().min(5)]);
 }

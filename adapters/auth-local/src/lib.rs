@@ -62,8 +62,23 @@ impl Guest for AuthLocal {
     }
 }
 
+thread_local! {
+    /// The key, read once per instance: Spin variables do not change while
+    /// an app runs, and every authenticated request needs it.
+    static SIGNING_KEY: std::cell::RefCell<Option<std::rc::Rc<[u8]>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// The HMAC key from the `token_secret` variable.
-async fn signing_key() -> Result<Vec<u8>, Error> {
+async fn signing_key() -> Result<std::rc::Rc<[u8]>, Error> {
+    if let Some(key) = SIGNING_KEY.with_borrow(Clone::clone) {
+        return Ok(key);
+    }
+    let key = read_signing_key().await?;
+    SIGNING_KEY.set(Some(key.clone()));
+    Ok(key)
+}
+
+async fn read_signing_key() -> Result<std::rc::Rc<[u8]>, Error> {
     let secret = spin_sdk::variables::get(SECRET_VARIABLE)
         .await
         .map_err(|err| Error::Unavailable(format!("cannot read variable `{SECRET_VARIABLE}`: {err}")))?;
@@ -72,7 +87,7 @@ async fn signing_key() -> Result<Vec<u8>, Error> {
             "variable `{SECRET_VARIABLE}` must be at least {MIN_SECRET_LEN} bytes long"
         )));
     }
-    Ok(secret.into_bytes())
+    Ok(secret.into_bytes().into())
 }
 
 fn password_error(err: PasswordError) -> Error {

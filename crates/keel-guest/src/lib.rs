@@ -27,7 +27,7 @@ pub mod migrations;
 pub mod sql;
 
 /// Map an error of a `keel:repositories/*` interface (variants `not-found`,
-/// `conflict`, `invalid-input`, `unavailable`) onto a domain error with the
+/// `conflict`, `invalid-input`, `unavailable`, `internal`) onto a domain error with the
 /// same variants, where `not-found` carries `$not_found` as its message,
 /// e.g. `keel_guest::repository_error!(err, channels => Error, "channel not found")`.
 #[macro_export]
@@ -38,13 +38,16 @@ macro_rules! repository_error {
             $repository::Error::Conflict(message) => $domain::Conflict(message),
             $repository::Error::InvalidInput(message) => $domain::InvalidInput(message),
             $repository::Error::Unavailable(message) => $domain::Unavailable(message),
+            $repository::Error::Internal(message) => $domain::Internal(message),
         }
     };
 }
 
 /// `impl From<keel_guest::sql::Error> for $error` for a repository's error
-/// type: constraint conflicts stay conflicts, every other database failure
-/// is `unavailable`. A conflict the repository did not name itself gets a
+/// type: constraint conflicts stay conflicts, an unreachable database is
+/// `unavailable` (retryable: 503), every other failure — a rejected
+/// statement, a closed transaction, a value of the wrong type — is
+/// `internal` (500: a retry will not help). A conflict the repository did not name itself gets a
 /// fixed message (the driver's text, which names tables and keys, goes to
 /// the component's log): it reaches clients as a 409.
 #[cfg(feature = "sql")]
@@ -58,7 +61,8 @@ macro_rules! impl_from_sql_error {
                         ::std::eprintln!("{}: conflict: {detail}", ::std::env!("CARGO_PKG_NAME"));
                         $error::Conflict(::std::string::String::from("the change conflicts with existing data"))
                     }
-                    other => $error::Unavailable($crate::sql::describe(&other)),
+                    $crate::sql::Error::Unavailable(_) => $error::Unavailable($crate::sql::describe(&err)),
+                    other => $error::Internal($crate::sql::describe(&other)),
                 }
             }
         }

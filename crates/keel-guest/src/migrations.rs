@@ -64,6 +64,11 @@ impl Migrator {
                 self.component
             ))
         })?;
+        // Usually every version is recorded already: one read, no write lock.
+        if self.all_recorded(migrations).await {
+            self.applied.store(true, Ordering::Release);
+            return Ok(());
+        }
         // Two instances creating the table at once: PostgreSQL fails the
         // loser, whose retry then finds the table.
         if sql::Autocommit.exec(bookkeeping_table(dialect), Vec::new()).await.is_err() {
@@ -80,6 +85,19 @@ impl Migrator {
         }
         self.applied.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Whether every migration's version is recorded; `false` also when the
+    /// bookkeeping table does not exist yet.
+    async fn all_recorded(&self, migrations: &[Migration]) -> bool {
+        let Ok(rows) = sql::Autocommit
+            .fetch("SELECT version FROM keel_migrations WHERE component = ?1", vec![self.component.into()])
+            .await
+        else {
+            return false;
+        };
+        let recorded: Vec<i64> = rows.iter().filter_map(|row| row.integer("version").ok()).collect();
+        migrations.iter().all(|migration| recorded.contains(&migration.version))
     }
 
     async fn recorded(&self, executor: &impl Executor, migration: &Migration) -> Result<bool, Error> {

@@ -177,6 +177,27 @@ pub fn describe(error: &Error) -> String {
 mod tests {
     use super::*;
 
+    /// A repository error type as wit-bindgen generates it.
+    #[derive(Debug, PartialEq)]
+    enum RepositoryError {
+        Conflict(String),
+        Unavailable(String),
+        Internal(String),
+    }
+    crate::impl_from_sql_error!(RepositoryError);
+
+    #[test]
+    fn only_an_unreachable_database_is_retryable() {
+        assert!(matches!(RepositoryError::from(Error::Unavailable("refused".into())), RepositoryError::Unavailable(_)));
+        for err in [Error::InvalidQuery("no such column: x".into()), Error::Internal("bad row".into()), Error::TransactionClosed] {
+            assert!(matches!(RepositoryError::from(err), RepositoryError::Internal(_)));
+        }
+        assert_eq!(
+            RepositoryError::from(Error::Conflict("UNIQUE constraint failed: users.email".into())),
+            RepositoryError::Conflict("the change conflicts with existing data".into())
+        );
+    }
+
     fn rows(values: Vec<Value>) -> Rows {
         Rows { columns: vec!["id".into()], rows: vec![Row { values }] }
     }

@@ -1,10 +1,10 @@
 //! `keel:domains/user-lifecycle`: sign-up, login and profiles of local accounts.
 //!
 //! Login answers the same `unauthorized` for an unknown email and a wrong
-//! password, and verifies a password in both cases (against a dummy hash for
-//! unknown emails) so response times do not reveal which emails exist.
-
-use std::cell::RefCell;
+//! password, and spends one password hash in both cases (a verification for
+//! a known email, hashing a throw-away password for an unknown one: the same
+//! Argon2 work with the provider's current parameters) so response times do
+//! not reveal which emails exist.
 
 use exports::keel::domains::user_lifecycle::{Error, Guest, Session, UserProfile};
 use keel::platform::{credentials, security_context};
@@ -20,11 +20,8 @@ spin_sdk::wit_bindgen::generate!({
 
 const BAD_CREDENTIALS: &str = "invalid email or password";
 
-thread_local! {
-    /// A hash of a throw-away password, made with the provider's current
-    /// parameters, to verify against when the email is unknown.
-    static DUMMY_HASH: RefCell<Option<String>> = const { RefCell::new(None) };
-}
+/// Hashed for an unknown email; long enough for the password policy.
+const THROW_AWAY_PASSWORD: &str = "keel-throw-away-password-for-timing";
 
 struct UserLifecycle;
 
@@ -49,8 +46,8 @@ impl Guest for UserLifecycle {
             Some(user) if credentials::verify_password(&password, &user.password_hash) => session_for(user).await,
             Some(_) => Err(Error::Unauthorized(BAD_CREDENTIALS.into())),
             None => {
-                // Spend the same work as a real verification.
-                let _ = credentials::verify_password(&password, &dummy_hash()?);
+                // One Argon2 run, as a verification costs; the result is unused.
+                let _ = credentials::hash_password(THROW_AWAY_PASSWORD);
                 Err(Error::Unauthorized(BAD_CREDENTIALS.into()))
             }
         }
@@ -81,19 +78,6 @@ async fn session_for(user: User) -> Result<Session, Error> {
     Ok(Session { user: profile(user), token })
 }
 
-fn dummy_hash() -> Result<String, Error> {
-    if let Some(hash) = DUMMY_HASH.with_borrow(Clone::clone) {
-        return Ok(hash);
-    }
-    let hash = credentials::hash_password("keel-dummy-password-for-timing").map_err(|err| match err {
-        credentials::Error::WeakPassword(message) | credentials::Error::Unavailable(message) => {
-            Error::Unavailable(message)
-        }
-    })?;
-    DUMMY_HASH.set(Some(hash.clone()));
-    Ok(hash)
-}
-
 fn profile(user: User) -> UserProfile {
     UserProfile { id: user.id, email: user.email, display_name: user.display_name, created_at: user.created_at }
 }
@@ -108,6 +92,7 @@ fn repository_error(err: users::Error) -> Error {
         users::Error::Conflict(message) => Error::Conflict(message),
         users::Error::InvalidInput(message) => Error::InvalidInput(message),
         users::Error::Unavailable(message) => Error::Unavailable(message),
+        users::Error::Internal(message) => Error::Internal(message),
     }
 }
 

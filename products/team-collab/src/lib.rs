@@ -185,6 +185,7 @@ impl From<user_lifecycle::Error> for ApiError {
             }
             user_lifecycle::Error::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "user not found"),
             user_lifecycle::Error::Unavailable(message) => unavailable(message),
+            user_lifecycle::Error::Internal(message) => internal(message),
         }
     }
 }
@@ -200,6 +201,7 @@ macro_rules! domain_error {
                     $domain::Error::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
                     $domain::Error::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
                     $domain::Error::Unavailable(message) => unavailable(message),
+                    $domain::Error::Internal(message) => internal(message),
                 }
             }
         }
@@ -220,6 +222,13 @@ fn unavailable(detail: String) -> ApiError {
     )
 }
 
+/// A failure a retry will not fix (a rejected statement, malformed stored
+/// data): 500 with a generic message; the detail goes to the log only.
+fn internal(detail: String) -> ApiError {
+    eprintln!("team-collab: internal error: {detail}");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +247,15 @@ mod tests {
         let err = unavailable("database error: Server(ServerError { code: 1045, message: \"Access denied for user 'root'\" })".into());
         assert_eq!((err.status, err.code), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
         assert!(!err.message.contains("Access denied") && !err.message.contains("root"), "{}", err.message);
+    }
+
+    #[test]
+    fn internal_errors_are_500_without_detail() {
+        let err = ApiError::from(messaging::Error::Internal("invalid query: no such column: secret_col".into()));
+        assert_eq!((err.status, err.code), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+        assert!(!err.message.contains("secret_col"), "{}", err.message);
+        let err = ApiError::from(messaging::Error::Unavailable("connection refused".into()));
+        assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

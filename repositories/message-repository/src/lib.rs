@@ -47,7 +47,7 @@ impl Guest for MessageRepository {
             }
             _ => Autocommit.exec(INSERT, params).await?.last_insert_id,
         }
-        .ok_or_else(|| Error::Unavailable("the database reported no id for the new message".into()))?;
+        .ok_or_else(|| Error::Internal("the database reported no id for the new message".into()))?;
         Ok(Message { id: cursor::message_id(seq), workspace_id, channel_id, author_id, text, created_at: now })
     }
 

@@ -18,9 +18,14 @@
 //! address did not give; Keel's parser always has one), a Unix socket `connection-failed("Unix sockets are
 //! not supported on WebAssembly")`. Keel also checks every `hostaddr`,
 //! which would otherwise connect to an IP the allow list never saw.
-//! Known differences, to close: Spin caps results at 128 MiB and resets
-//! pooled sessions (`RecyclingMethod::Clean`); Spin renders `db-error`
-//! text with `Debug` and types `TIMESTAMPTZ` as `datetime`.
+//! A pooled client is reset before reuse with the statements of
+//! deadpool's `RecyclingMethod::Clean`, as Spin's pool does ([`CLEAN`]),
+//! so no `SET`, `search_path`, advisory lock, prepared statement or
+//! `LISTEN` leaks to the next borrower. Keel bounds the clients in use to
+//! one address ([`MAX_IN_USE_PER_ADDRESS`]); a connection that finds none free
+//! within [`CHECKOUT_TIMEOUT`] fails with `connection-failed`.
+//! Known differences, to close: Spin caps results at 128 MiB; Spin renders
+//! `db-error` text with `Debug` and types `TIMESTAMPTZ` as `datetime`.
 
 // The error type is the one Spin's WIT defines (a `db-error` record inside);
 // the host returns it as it is.
@@ -45,12 +50,73 @@ use super::{HostState, Spin};
 use crate::config::outbound::OutboundPolicy;
 
 /// Idle clients per connection address, shared by a component's instances.
-#[derive(Default)]
 pub struct PostgresPools {
     idle: Mutex<HashMap<String, Vec<tokio_postgres::Client>>>,
+    /// Permits for clients in use, per pool key.
+    open: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    max_in_use: usize,
+    checkout_timeout: std::time::Duration,
+}
+
+impl Default for PostgresPools {
+    fn default() -> Self {
+        PostgresPools::with_limits(MAX_IN_USE_PER_ADDRESS, CHECKOUT_TIMEOUT)
+    }
 }
 
 const MAX_IDLE_PER_ADDRESS: usize = 16;
+
+/// The most clients in use to one address (and CA root) at once; with the
+/// idle ones at most 80 are open, under PostgreSQL's default
+/// `max_connections` of 100.
+pub const MAX_IN_USE_PER_ADDRESS: usize = 64;
+
+/// How long opening a connection waits for a client to become free.
+pub const CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What deadpool-postgres runs on a pooled client before reusing it
+/// (`RecyclingMethod::Clean`), which is what Spin's pool uses.
+pub const CLEAN: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
+                         SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;";
+
+impl PostgresPools {
+    fn with_limits(max_in_use: usize, checkout_timeout: std::time::Duration) -> Self {
+        PostgresPools { idle: Default::default(), open: Default::default(), max_in_use, checkout_timeout }
+    }
+
+    /// A permit to use one more client of `pool_key`, waiting for one to be
+    /// returned if all are in use.
+    async fn permit(&self, pool_key: &str) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+        let permits = {
+            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            open.entry(pool_key.to_string())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.max_in_use)))
+                .clone()
+        };
+        tokio::time::timeout(self.checkout_timeout, permits.acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                Error::ConnectionFailed(format!(
+                    "no connection became free within {}s ({} are in use to this address)",
+                    self.checkout_timeout.as_secs_f32(),
+                    self.max_in_use
+                ))
+            })
+    }
+
+    /// A reset idle client, if one is left; a client that fails its reset
+    /// is closed.
+    async fn reuse(&self, pool_key: &str) -> Option<tokio_postgres::Client> {
+        loop {
+            let client = self.idle.lock().unwrap_or_else(|p| p.into_inner()).get_mut(pool_key).and_then(Vec::pop)?;
+            if !client.is_closed() && client.batch_execute(CLEAN).await.is_ok() {
+                return Some(client);
+            }
+        }
+    }
+}
 
 /// The `connection` resource: a client checked out of the pool.
 pub struct PgConnection {
@@ -60,6 +126,9 @@ pub struct PgConnection {
     pools: Arc<PostgresPools>,
     /// The guest began a transaction: never hand this client to anyone else.
     tainted: Arc<std::sync::atomic::AtomicBool>,
+    /// Counts this client against [`MAX_IN_USE_PER_ADDRESS`]; released after
+    /// the client is back in the idle list or closed.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Drop for PgConnection {
@@ -185,16 +254,17 @@ async fn connect(
         Some(root) => format!("{address}\n{root}"),
         None => address.to_string(),
     };
-    let pooled = pools.idle.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&pool_key).and_then(Vec::pop);
-    let client = match pooled {
-        Some(client) if !client.is_closed() => client,
-        _ => open_client(&config, ca_root).await?,
+    let permit = pools.permit(&pool_key).await?;
+    let client = match pools.reuse(&pool_key).await {
+        Some(client) => client,
+        None => open_client(&config, ca_root).await?,
     };
     Ok(PgConnection {
         client: Some(Arc::new(client)),
         pool_key,
         pools: pools.clone(),
         tainted: Default::default(),
+        _permit: permit,
     })
 }
 
@@ -728,6 +798,68 @@ mod tests {
             refused("host=127.0.0.1 hostaddr=10.1.2.3 port=5432 user=u").await,
             "address postgres://10.1.2.3:5432 is not permitted"
         );
+    }
+
+    /// The local PostgreSQL the provider suites use.
+    fn test_address() -> String {
+        std::env::var("KEEL_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?sslmode=disable".into())
+    }
+
+    fn allow_local() -> OutboundPolicy {
+        OutboundPolicy::new(&["postgres://127.0.0.1:5432".to_string()], |t| Ok(t.into())).unwrap()
+    }
+
+    async fn one_value(conn: &PgConnection, sql: &str) -> String {
+        let rows = conn.client.as_ref().unwrap().simple_query(sql).await.unwrap();
+        rows.iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).unwrap_or("").to_string()),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reused_client_carries_no_session_state() {
+        let (address, policy) = (test_address(), allow_local());
+        let pools = Arc::new(PostgresPools::default());
+        let first = connect(&address, None, &policy, &pools).await.unwrap();
+        let pid = one_value(&first, "SELECT pg_backend_pid()").await;
+        one_value(&first, "SELECT set_config('application_name', 'leaked', false)").await;
+        one_value(&first, "SELECT set_config('search_path', 'pg_catalog', false)").await;
+        one_value(&first, "SELECT pg_advisory_lock(424242)::text").await;
+        drop(first);
+
+        let second = connect(&address, None, &policy, &pools).await.unwrap();
+        assert_eq!(one_value(&second, "SELECT pg_backend_pid()").await, pid, "the idle client is reused");
+        assert_eq!(one_value(&second, "SHOW application_name").await, "");
+        assert_ne!(one_value(&second, "SHOW search_path").await, "pg_catalog");
+        // Another session can take the lock the first borrower left behind.
+        let other = connect(&address, None, &policy, &Arc::new(PostgresPools::default())).await.unwrap();
+        assert_eq!(one_value(&other, "SELECT pg_try_advisory_lock(424242)::text").await, "true");
+        one_value(&other, "SELECT pg_advisory_unlock_all()::text").await;
+    }
+
+    #[tokio::test]
+    async fn clients_in_use_are_bounded_and_a_waiter_gets_a_returned_one() {
+        let (address, policy) = (test_address(), allow_local());
+        let pools = Arc::new(PostgresPools::with_limits(2, std::time::Duration::from_millis(300)));
+        let first = connect(&address, None, &policy, &pools).await.unwrap();
+        let _second = connect(&address, None, &policy, &pools).await.unwrap();
+        match connect(&address, None, &policy, &pools).await {
+            Err(Error::ConnectionFailed(message)) => {
+                assert_eq!(message, "no connection became free within 0.3s (2 are in use to this address)")
+            }
+            other => panic!("a third client was opened: {:?}", other.map(|_| ())),
+        }
+        let waiter = tokio::spawn({
+            let (pools, policy) = (pools.clone(), policy.clone());
+            async move { connect(&address, None, &policy, &pools).await.map(|_| ()) }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        drop(first);
+        assert!(waiter.await.unwrap().is_ok());
     }
 
     #[test]

@@ -1,8 +1,16 @@
 //! `spin:sqlite/sqlite@3.1.0` on rusqlite: one connection pool per database
 //! label, WAL journal, statements run on blocking threads.
+//!
+//! Writers wait for each other without SQLite's default busy handler, which
+//! sleeps 1, 2, 5, … up to 100 ms between attempts and made the tail of
+//! concurrent writes hundreds of milliseconds long: a connection that finds
+//! the database locked waits on [`WriterReleased`] and retries as soon as a
+//! writer of this process commits or rolls back (or after [`BUSY_POLL`], for
+//! writers in other processes), for up to [`BUSY_TIMEOUT`] in all.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 
@@ -21,6 +29,43 @@ pub struct SqlitePool {
 }
 
 const MAX_IDLE: usize = 32;
+
+/// How long a statement waits for another writer before failing with
+/// "database is locked" (Spin's SQLite host also fails after a bounded wait).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest single wait for a writer of another process to finish.
+const BUSY_POLL: Duration = Duration::from_millis(2);
+
+/// Signalled whenever a connection of this process ends a write transaction.
+struct WriterReleased {
+    generation: Mutex<u64>,
+    changed: Condvar,
+}
+
+static WRITER_RELEASED: WriterReleased = WriterReleased { generation: Mutex::new(0), changed: Condvar::new() };
+
+impl WriterReleased {
+    fn notify(&self) {
+        *self.generation.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.changed.notify_all();
+    }
+
+    /// SQLite's busy handler: wait for the next release, then retry.
+    fn busy(attempt: i32) -> bool {
+        let max_attempts = (BUSY_TIMEOUT.as_micros() / BUSY_POLL.as_micros()) as i32;
+        if attempt >= max_attempts {
+            return false;
+        }
+        let released = &WRITER_RELEASED;
+        let generation = released.generation.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = *generation;
+        let _ = released
+            .changed
+            .wait_timeout_while(generation, BUSY_POLL, |now| *now == seen)
+            .unwrap_or_else(|p| p.into_inner());
+        true
+    }
+}
 
 impl SqlitePool {
     pub fn new(label: &str, backend: &SqliteBackend) -> Result<SqlitePool, String> {
@@ -72,9 +117,8 @@ impl SqlitePool {
                 | OpenFlags::SQLITE_OPEN_URI
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
-        )?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+        conn.busy_handler(Some(WriterReleased::busy))?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
@@ -101,8 +145,12 @@ struct Pooled {
 impl Drop for Pooled {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
-        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
-            return;
+        if !conn.is_autocommit() {
+            let rolled_back = conn.execute_batch("ROLLBACK").is_ok();
+            WRITER_RELEASED.notify();
+            if !rolled_back {
+                return;
+            }
         }
         let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE {
@@ -132,10 +180,14 @@ impl Connection {
     /// Run `f` on the connection for a synchronous call; the call blocks,
     /// so the executor's other tasks move off this thread meanwhile.
     fn with_sync<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> R) -> R {
-        super::block_in_place(|| {
-            let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            f(guard.conn.as_ref().expect("pooled connection present until drop"))
-        })
+        super::block_in_place(|| self.read(f))
+    }
+
+    /// Read connection state that involves no I/O (`changes`,
+    /// `last_insert_rowid`) right here: no thread hand-off for it.
+    fn read<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> R) -> R {
+        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(guard.conn.as_ref().expect("pooled connection present until drop"))
     }
 }
 
@@ -144,7 +196,31 @@ fn io_error(e: impl std::fmt::Display) -> Error {
 }
 
 fn run(conn: &rusqlite::Connection, statement: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
+    run_capped(conn, statement, params, MAX_RESULT_BYTES)
+}
+
+fn run_capped(
+    conn: &rusqlite::Connection,
+    statement: &str,
+    params: Vec<Value>,
+    max_bytes: usize,
+) -> Result<QueryResult, Error> {
+    let was_in_transaction = !conn.is_autocommit();
     let mut stmt = conn.prepare_cached(statement).map_err(io_error)?;
+    let writes = !stmt.readonly();
+    let result = collect(&mut stmt, params, max_bytes);
+    drop(stmt);
+    if conn.is_autocommit() && (was_in_transaction || writes) {
+        WRITER_RELEASED.notify();
+    }
+    result
+}
+
+fn collect(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: Vec<Value>,
+    max_bytes: usize,
+) -> Result<QueryResult, Error> {
     let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
     let params = params.into_iter().map(|v| match v {
         Value::Integer(i) => rusqlite::types::Value::Integer(i),
@@ -155,6 +231,7 @@ fn run(conn: &rusqlite::Connection, statement: &str, params: Vec<Value>) -> Resu
     });
     let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(io_error)?;
     let mut out = Vec::new();
+    let mut bytes = 0usize;
     while let Some(row) = rows.next().map_err(io_error)? {
         let values = (0..columns.len())
             .map(|i| {
@@ -168,9 +245,26 @@ fn run(conn: &rusqlite::Connection, statement: &str, params: Vec<Value>) -> Resu
             })
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(io_error)?;
+        bytes += values.iter().map(value_bytes).sum::<usize>();
+        if bytes > max_bytes {
+            return Err(Error::Io(format!("query result exceeds limit of {max_bytes} bytes")));
+        }
         out.push(RowResult { values });
     }
     Ok(QueryResult { columns, rows: out })
+}
+
+/// The most a query result may hold in host memory (outside the guest's
+/// memory limit) before the query fails; the same bound as the
+/// outbound database hosts (`mysql::MAX_RESULT_BYTES`).
+pub const MAX_RESULT_BYTES: usize = super::mysql::MAX_RESULT_BYTES;
+
+fn value_bytes(value: &Value) -> usize {
+    match value {
+        Value::Text(t) => t.len(),
+        Value::Blob(b) => b.len(),
+        Value::Integer(_) | Value::Real(_) | Value::Null => 8,
+    }
 }
 
 impl HostState {
@@ -208,11 +302,11 @@ impl HostConnection for HostState {
     }
 
     fn last_insert_rowid(&mut self, conn: Resource<Connection>) -> wasmtime::Result<i64> {
-        Ok(self.connection(&conn)?.with_sync(|c| c.last_insert_rowid()))
+        Ok(self.connection(&conn)?.read(|c| c.last_insert_rowid()))
     }
 
     fn changes(&mut self, conn: Resource<Connection>) -> wasmtime::Result<u64> {
-        Ok(self.connection(&conn)?.with_sync(|c| c.changes()))
+        Ok(self.connection(&conn)?.read(|c| c.changes()))
     }
 
     fn drop(&mut self, conn: Resource<Connection>) -> wasmtime::Result<()> {
@@ -255,7 +349,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         conn: Resource<Connection>,
     ) -> wasmtime::Result<i64> {
         let conn = accessor.with(|mut access| access.get().connection(&conn))?;
-        Ok(conn.with(|c| c.last_insert_rowid()).await)
+        Ok(conn.read(|c| c.last_insert_rowid()))
     }
 
     async fn changes_async(
@@ -263,6 +357,72 @@ impl<T> HostConnectionWithStore<T> for Spin {
         conn: Resource<Connection>,
     ) -> wasmtime::Result<u64> {
         let conn = accessor.with(|mut access| access.get().connection(&conn))?;
-        Ok(conn.with(|c| c.changes()).await)
+        Ok(conn.read(|c| c.changes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_pool(dir: &tempfile::TempDir) -> Arc<SqlitePool> {
+        Arc::new(SqlitePool::new("default", &SqliteBackend::File(dir.path().join("db.sqlite"))).unwrap())
+    }
+
+    #[test]
+    fn results_past_the_cap_fail_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir);
+        let conn = pool.checkout().unwrap();
+        let conn = conn.conn.as_ref().unwrap();
+        run(conn, "CREATE TABLE t (v TEXT)", vec![]).unwrap();
+        for _ in 0..10 {
+            run(conn, "INSERT INTO t VALUES (?1)", vec![Value::Text("x".repeat(100))]).unwrap();
+        }
+        assert_eq!(run_capped(conn, "SELECT v FROM t", vec![], 1000).unwrap().rows.len(), 10);
+        let err = run_capped(conn, "SELECT v FROM t", vec![], 999).unwrap_err();
+        assert!(matches!(&err, Error::Io(m) if m == "query result exceeds limit of 999 bytes"), "{err:?}");
+    }
+
+    #[test]
+    fn a_writer_waits_for_another_and_then_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir);
+        let first = pool.checkout().unwrap();
+        run(first.conn.as_ref().unwrap(), "CREATE TABLE t (v INTEGER)", vec![]).unwrap();
+        run(first.conn.as_ref().unwrap(), "BEGIN IMMEDIATE", vec![]).unwrap();
+        run(first.conn.as_ref().unwrap(), "INSERT INTO t VALUES (1)", vec![]).unwrap();
+
+        let second = pool.checkout().unwrap();
+        let waiter = std::thread::spawn(move || {
+            let result = run(second.conn.as_ref().unwrap(), "INSERT INTO t VALUES (2)", vec![]);
+            (result.map(|_| ()), second)
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!waiter.is_finished(), "the second writer must wait while the first holds the lock");
+        run(first.conn.as_ref().unwrap(), "COMMIT", vec![]).unwrap();
+        let (result, _second) = waiter.join().unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        let rows = run(first.conn.as_ref().unwrap(), "SELECT v FROM t ORDER BY v", vec![]).unwrap().rows;
+        assert_eq!(rows.len(), 2);
+    }
+
+    #[test]
+    fn a_writer_in_another_process_is_waited_for_too() {
+        // A connection this module does not own stands for another process:
+        // it never signals, so the waiter finds the lock gone by polling.
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir);
+        let other = rusqlite::Connection::open(dir.path().join("db.sqlite")).unwrap();
+        other.execute_batch("CREATE TABLE t (v INTEGER); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);").unwrap();
+        let conn = pool.checkout().unwrap();
+        let waiter = std::thread::spawn(move || {
+            let result = run(conn.conn.as_ref().unwrap(), "INSERT INTO t VALUES (2)", vec![]);
+            result.map(|_| ())
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        other.execute_batch("COMMIT").unwrap();
+        let result = waiter.join().unwrap();
+        assert!(result.is_ok(), "{result:?}");
     }
 }

@@ -37,6 +37,9 @@ struct Args {
     /// Label printed in front of the result line.
     #[arg(long, default_value = "")]
     label: String,
+    /// Also print how many requests fell in each latency bucket.
+    #[arg(long)]
+    histogram: bool,
 }
 
 struct Outcome {
@@ -90,6 +93,20 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Requests per latency bucket (upper bounds doubling from 0.25 ms), sorted
+/// input; empty buckets past the last request are left out.
+fn print_histogram(sorted: &[Duration]) {
+    let mut bound = Duration::from_micros(250);
+    let mut from = 0;
+    while from < sorted.len() {
+        let to = sorted.partition_point(|d| *d <= bound);
+        let share = (to - from) as f64 * 100.0 / sorted.len() as f64;
+        println!("    <= {:>9.2} ms {:>8} {:>6.2}%", bound.as_secs_f64() * 1e3, to - from, share);
+        from = to;
+        bound *= 2;
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -112,15 +129,19 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "{:<34} conns={:<3} {:>9.0} req/s  p50={:>7.3} ms  p99={:>7.3} ms  requests={} unexpected_status={}",
+        "{:<34} conns={:<3} {:>9.0} req/s  p50={:>7.3} ms  p99={:>7.3} ms  max={:>8.3} ms  requests={} unexpected_status={}",
         args.label,
         args.connections,
         latencies.len() as f64 / elapsed,
         ms(percentile(&latencies, 0.50)),
         ms(percentile(&latencies, 0.99)),
+        ms(latencies[latencies.len() - 1]),
         latencies.len(),
         unexpected,
     );
+    if args.histogram {
+        print_histogram(&latencies);
+    }
     if unexpected > 0 {
         bail!("{unexpected} responses did not have status {}", args.expect);
     }
