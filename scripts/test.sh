@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the components and run every test: runtime unit tests, guest unit
-# tests (natively), and the cucumber suites against the composed components
-# on Keel's runtime. Ends with one line: `total: N passed, N failed`.
+# tests (natively), the cucumber suites against the composed components
+# on Keel's runtime, and the offline checks of the deployment manifests. Ends with one line: `total: N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # A stray filter or runtime override must not shrink what CI checks.
@@ -35,6 +35,16 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 KEEL_TEST_RUNTIME="$target_dir/release/keel" KEEL_FEATURES="team-collab product: sql-spin-sqlite" \
     cargo test --release -p keel-features --test features 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+# Every Kubernetes manifest in deploy/ (and every refusal the checks must
+# make), offline against the SpinKube CRDs and Kubernetes' schemas.
+if python=$(bash scripts/install-deploy-deps.sh); then
+    "$python" tests/deploy/validate.py 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+else
+    echo "deployment checks: could not install their dependencies" | tee -a "$log"
+    status=1
+fi
 
 # Sum libtest's "test result:" lines and the cucumber runner's summary.
 read -r passed failed < <(awk '

@@ -1,0 +1,267 @@
+"""Validate every Kubernetes manifest Keel ships, offline.
+
+Checked, for every YAML file under deploy/ and every kustomization rendered
+with `kubectl kustomize`:
+
+* SpinApp and SpinAppExecutor against the upstream CRDs' openAPIV3Schema
+  (deploy/spinkube/crds), strictly: a field the schema does not know is an
+  error, as `kubectl apply --validate=strict` reports it (the API server
+  would silently drop it);
+* the rules SpinKube's admission webhook and operator enforce: `replicas`
+  and `enableAutoscaling` are exclusive, an executor sets exactly one of
+  `runtimeClassName` and `spinImage`, the named executor exists;
+* Keel's deployment rules: every variable the app manifest declares
+  `secret = true` is bound from a Secret (never inlined), every required
+  variable is bound, every bound variable is declared, the app manifest has
+  no development route, autoscaling has a HorizontalPodAutoscaler that
+  targets the app's Deployment and a CPU request to scale on, the runtime
+  configuration Secret exists and holds a `runtime-config.toml`;
+* core kinds against Kubernetes' own schemas (kubernetes-validate, strict).
+
+Every file in tests/deploy/invalid/ starts with `# expect: <text>` and must
+be refused with an error containing that text, through the same checks.
+Ends with `N passed, M failed` (what scripts/test.sh adds up).
+
+    python tests/deploy/validate.py     # from scripts/install-deploy-deps.sh's venv
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+CRDS = DEPLOY / "spinkube" / "crds"
+EXECUTORS = DEPLOY / "spinkube" / "executors"
+INVALID = ROOT / "tests" / "deploy" / "invalid"
+KUBERNETES_VERSION = "1.33"
+# Which app manifest each SpinApp image is built from (`spin registry push`).
+MANIFEST_ANNOTATION = "keel.dev/app-manifest"
+
+
+def strict(schema: dict) -> dict:
+    """The schema with unknown fields refused wherever it lists properties."""
+    schema = copy.deepcopy(schema)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if (
+                node.get("type") == "object"
+                and "properties" in node
+                and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+            ):
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+def crd_schemas() -> dict[tuple[str, str], dict]:
+    schemas = {}
+    for path in sorted(CRDS.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            schema = strict(version["schema"]["openAPIV3Schema"])
+            # Kubernetes checks metadata itself; the CRD leaves it open.
+            schema["properties"]["metadata"] = {"type": "object"}
+            schemas[(f"{group}/{version['name']}", kind)] = schema
+    return schemas
+
+
+SCHEMAS = crd_schemas()
+
+
+def schema_errors(doc: dict) -> list[str]:
+    key = (doc.get("apiVersion"), doc.get("kind"))
+    if key in SCHEMAS:
+        validator = jsonschema.Draft7Validator(SCHEMAS[key])
+        return [
+            f"{doc['kind']}/{name(doc)}: {'.'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+            for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+        ]
+    if str(doc.get("apiVersion", "")).startswith("kustomize.config.k8s.io"):
+        return []
+    try:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return [f"{doc.get('kind')}/{name(doc)}: {'.'.join(str(p) for p in error.path) or '(root)'}: {error.message}"]
+    except kubernetes_validate.SchemaNotFoundError:
+        return [f"{doc.get('kind')}/{name(doc)}: unknown kind {doc.get('apiVersion')}/{doc.get('kind')}"]
+    return []
+
+
+def name(doc: dict) -> str:
+    return (doc.get("metadata") or {}).get("name", "?")
+
+
+def known_executors() -> set[str]:
+    names = set()
+    for path in sorted(EXECUTORS.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "SpinAppExecutor":
+                names.add(name(doc))
+    return names
+
+
+def spinapp_errors(app: dict, docs: list[dict], executors: set[str]) -> list[str]:
+    errors = []
+    where = f"SpinApp/{name(app)}"
+    spec = app.get("spec") or {}
+    if "replicas" in spec and spec.get("enableAutoscaling"):
+        errors.append(f"{where}: replicas and enableAutoscaling are mutually exclusive")
+    local = {name(d) for d in docs if d.get("kind") == "SpinAppExecutor"}
+    executor = spec.get("executor")
+    if executor and executor not in executors | local:
+        errors.append(f"{where}: executor {executor!r} is not defined (known: {', '.join(sorted(executors | local))})")
+
+    bindings = spec.get("variables") or []
+    seen = set()
+    for binding in bindings:
+        if binding.get("name") in seen:
+            errors.append(f"{where}: variable {binding.get('name')!r} is bound twice")
+        seen.add(binding.get("name"))
+        if ("value" in binding) == ("valueFrom" in binding):
+            errors.append(f"{where}: variable {binding.get('name')!r} needs exactly one of value and valueFrom")
+
+    manifest_path = (app.get("metadata", {}).get("annotations") or {}).get(MANIFEST_ANNOTATION)
+    if not manifest_path:
+        errors.append(f"{where}: annotation {MANIFEST_ANNOTATION} must name the app manifest the image is built from")
+    elif not (ROOT / manifest_path).is_file():
+        errors.append(f"{where}: annotation {MANIFEST_ANNOTATION}: {manifest_path} does not exist")
+    else:
+        errors += manifest_errors(where, ROOT / manifest_path, bindings)
+
+    if spec.get("enableAutoscaling"):
+        targets = [
+            d for d in docs
+            if d.get("kind") == "HorizontalPodAutoscaler"
+            and (d.get("spec") or {}).get("scaleTargetRef", {}).get("kind") == "Deployment"
+            and d["spec"]["scaleTargetRef"].get("name") == name(app)
+        ]
+        if not targets:
+            errors.append(f"{where}: enableAutoscaling needs a HorizontalPodAutoscaler targeting Deployment/{name(app)}")
+        if "cpu" not in ((spec.get("resources") or {}).get("requests") or {}):
+            errors.append(f"{where}: enableAutoscaling needs resources.requests.cpu (the HPA scales on CPU utilization)")
+
+    secret = (spec.get("runtimeConfig") or {}).get("loadFromSecret")
+    if secret:
+        found = [d for d in docs if d.get("kind") == "Secret" and name(d) == secret]
+        if not found:
+            errors.append(f"{where}: runtimeConfig.loadFromSecret names Secret {secret!r}, which is not in the deployment")
+        elif "runtime-config.toml" not in (found[0].get("data") or {}) | (found[0].get("stringData") or {}):
+            errors.append(f"{where}: Secret {secret!r} has no key runtime-config.toml")
+    return errors
+
+
+def manifest_errors(where: str, path: Path, bindings: list[dict]) -> list[str]:
+    errors = []
+    manifest = tomllib.loads(path.read_text())
+    declared = manifest.get("variables") or {}
+    bound = {b.get("name"): b for b in bindings}
+    for var, decl in declared.items():
+        binding = bound.get(var)
+        if decl.get("secret") and binding is not None and "secretKeyRef" not in (binding.get("valueFrom") or {}):
+            errors.append(f"{where}: variable {var!r} is secret in {path.relative_to(ROOT)}: bind it with valueFrom.secretKeyRef, never inline it")
+        if decl.get("required") and binding is None:
+            errors.append(f"{where}: required variable {var!r} of {path.relative_to(ROOT)} is not bound")
+    for var in bound:
+        if var not in declared:
+            errors.append(f"{where}: variable {var!r} is not declared in {path.relative_to(ROOT)}")
+    for trigger in (manifest.get("trigger") or {}).get("http", []):
+        if str(trigger.get("route", "")).startswith("/dev/") or trigger.get("component") == "dev-outbox":
+            errors.append(f"{where}: {path.relative_to(ROOT)} serves the development route {trigger.get('route')}: not deployable")
+    return errors
+
+
+def executor_errors(executor: dict) -> list[str]:
+    spec = executor.get("spec") or {}
+    config = spec.get("deploymentConfig") or {}
+    if spec.get("createDeployment") and ("runtimeClassName" in config) == ("spinImage" in config):
+        return [f"SpinAppExecutor/{name(executor)}: set exactly one of deploymentConfig.runtimeClassName and spinImage"]
+    return []
+
+
+def check(docs: list[dict]) -> list[str]:
+    """Every error of one deployment (one file or one rendered overlay)."""
+    docs = [d for d in docs if d]
+    executors = known_executors()
+    errors = []
+    for doc in docs:
+        errors += schema_errors(doc)
+        if doc.get("kind") == "SpinApp":
+            errors += spinapp_errors(doc, docs, executors)
+        if doc.get("kind") == "SpinAppExecutor":
+            errors += executor_errors(doc)
+    return errors
+
+
+def render(kustomization_dir: Path) -> list[dict]:
+    out = subprocess.run(["kubectl", "kustomize", str(kustomization_dir)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize {kustomization_dir.relative_to(ROOT)}: {out.stderr.strip()}")
+    return list(yaml.safe_load_all(out.stdout))
+
+
+def main() -> int:
+    passed = failed = 0
+
+    def report(label: str, errors: list[str], expect: str | None = None) -> None:
+        nonlocal passed, failed
+        if expect is None:
+            ok = not errors
+        else:
+            ok = any(expect in e for e in errors)
+        if ok:
+            passed += 1
+            print(f"ok   {label}")
+        else:
+            failed += 1
+            detail = "; ".join(errors) if errors else "no error"
+            print(f"FAIL {label}: {'expected an error containing ' + repr(expect) + ', got: ' if expect else ''}{detail}")
+
+    # A file beside a kustomization.yaml is checked as part of its render,
+    # and must be listed in it; any other YAML file is checked on its own.
+    for path in sorted(DEPLOY.rglob("*.yaml")):
+        if CRDS in path.parents or path.name == "kustomization.yaml":
+            continue
+        kustomization = path.parent / "kustomization.yaml"
+        if kustomization.is_file():
+            listed = yaml.safe_load(kustomization.read_text()).get("resources") or []
+            if path.name not in listed:
+                report(str(path.relative_to(ROOT)), [f"{path.name} is not listed in {kustomization.relative_to(ROOT)}: it would never be applied"])
+            continue
+        report(str(path.relative_to(ROOT)), check(list(yaml.safe_load_all(path.read_text()))))
+    for kustomization in sorted(DEPLOY.rglob("kustomization.yaml")):
+        directory = kustomization.parent
+        try:
+            errors = check(render(directory))
+        except RuntimeError as error:
+            errors = [str(error)]
+        report(f"kubectl kustomize {directory.relative_to(ROOT)}", errors)
+    for path in sorted(INVALID.glob("*.yaml")):
+        first = path.read_text().splitlines()[0]
+        if not first.startswith("# expect: "):
+            report(str(path.relative_to(ROOT)), [f"{path.name} must start with '# expect: <error text>'"])
+            continue
+        report(f"refused: {path.relative_to(ROOT)}", check(list(yaml.safe_load_all(path.read_text()))), first[len("# expect: "):])
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
