@@ -187,6 +187,14 @@ fn error_message_mentions(world: &mut KeelWorld, words: String) {
     assert!(message.contains(&words), "body: {}", reply.body);
 }
 
+#[then(expr = "the response body does not mention {string}")]
+fn body_does_not_mention(world: &mut KeelWorld, words: String) {
+    let reply = world.reply();
+    let text = reply.body.to_string();
+    assert!(!reply.body.is_null(), "the response has no JSON body to check");
+    assert!(!text.contains(&words), "the body leaks {words:?}: {text}");
+}
+
 #[then(regex = r#"^the response field "([^"]+)" is "(.*)"$"#)]
 fn field_is_string(world: &mut KeelWorld, path: String, expected: String) {
     assert_eq!(reply_field(world, &path), &Value::String(expected));

@@ -28,6 +28,20 @@ async fn connect() -> tokio_postgres::Client {
     client
 }
 
+/// The test server's URL with a database name that does not exist, so
+/// every connection is refused by the server after the handshake.
+pub fn missing_database_url() -> String {
+    let config: tokio_postgres::Config = server_url().parse().expect("a PostgreSQL URL");
+    let user = config.get_user().unwrap_or("postgres").to_string();
+    let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "127.0.0.1".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("postgres://{user}{password}@{host}:{port}/{}missing?sslmode=disable", prefix())
+}
+
 /// Create an empty schema; returns a connection URL whose `search_path` is it.
 pub async fn fresh_schema_url() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);

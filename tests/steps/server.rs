@@ -513,6 +513,16 @@ async fn team_collab_server(world: &mut KeelWorld) {
         Some(Server::start(repo_root().join(deployment.manifest), None, variables, Duration::from_secs(10)).await);
 }
 
+/// The PostgreSQL composition of the product pointed at a database that
+/// does not exist: every request that needs the database fails to connect.
+#[given("a running team-collab server whose PostgreSQL database does not exist")]
+async fn team_collab_without_database(world: &mut KeelWorld) {
+    require_built(&repo_root().join("dist/team-collab-postgres.wasm"));
+    let variables = vec![("postgres_url".to_string(), super::postgres::missing_database_url())];
+    let manifest = repo_root().join("products/team-collab/spin-postgres.toml");
+    world.server = Some(Server::start(manifest, None, variables, Duration::from_secs(10)).await);
+}
+
 #[given(expr = "a running {word} implementation")]
 async fn implementation_server(world: &mut KeelWorld, interface: String) {
     let Target::Conformance(implementation) = target() else {
