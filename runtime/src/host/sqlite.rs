@@ -50,10 +50,20 @@ impl WriterReleased {
         self.changed.notify_all();
     }
 
-    /// SQLite's busy handler: wait for the next release, then retry.
+    /// SQLite's busy handler: wait for the next release, then retry, until
+    /// [`BUSY_TIMEOUT`] has passed since the statement first found the
+    /// database locked (SQLite calls the handler on the statement's thread,
+    /// with `attempt` 0 first).
     fn busy(attempt: i32) -> bool {
-        let max_attempts = (BUSY_TIMEOUT.as_micros() / BUSY_POLL.as_micros()) as i32;
-        if attempt >= max_attempts {
+        thread_local! {
+            static FIRST_BUSY: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+        }
+        let now = std::time::Instant::now();
+        if attempt == 0 {
+            FIRST_BUSY.set(Some(now));
+        }
+        let since = FIRST_BUSY.get().unwrap_or(now);
+        if now.duration_since(since) >= BUSY_TIMEOUT {
             return false;
         }
         let released = &WRITER_RELEASED;
