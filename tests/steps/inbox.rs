@@ -22,12 +22,16 @@ struct Email {
 impl KeelWorld {
     /// The mail addressed to user `name`, oldest first.
     async fn mailbox(&self, name: &str) -> Vec<Email> {
-        let address = self.user(name).email.clone();
+        self.mailbox_of(&self.user(name).email.clone()).await
+    }
+
+    /// The mail addressed to `address`, oldest first.
+    async fn mailbox_of(&self, address: &str) -> Vec<Email> {
         match &self.mock {
             Some(mock) => mock
                 .accepted_sendgrid_bodies()
                 .iter()
-                .filter(|body| sendgrid_recipients(body).any(|to| to.eq_ignore_ascii_case(&address)))
+                .filter(|body| sendgrid_recipients(body).any(|to| to.eq_ignore_ascii_case(address)))
                 .map(from_sendgrid)
                 .collect(),
             None => {
@@ -43,6 +47,19 @@ impl KeelWorld {
     async fn last_email(&self, name: &str) -> Email {
         self.mailbox(name).await.pop().unwrap_or_else(|| panic!("`{name}` has no email"))
     }
+
+    /// The secret of the link in the last mail to `address` (the line
+    /// `Token: …` that account mail carries for API clients).
+    pub async fn token_in_last_email_to(&self, address: &str) -> String {
+        let email = self.mailbox_of(address).await.pop().unwrap_or_else(|| panic!("`{address}` has no email"));
+        email
+            .text
+            .lines()
+            .find_map(|line| line.strip_prefix("Token: "))
+            .unwrap_or_else(|| panic!("no token in the last email to {address}: {}", email.text))
+            .trim()
+            .to_owned()
+    }
 }
 
 fn sendgrid_recipients(body: &Value) -> impl Iterator<Item = &str> {
@@ -55,7 +72,12 @@ fn sendgrid_recipients(body: &Value) -> impl Iterator<Item = &str> {
 
 fn from_sendgrid(body: &Value) -> Email {
     let content = |kind: &str| {
-        body["content"].as_array().into_iter().flatten().find(|part| part["type"] == kind).map(|part| text(&part["value"]))
+        body["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|part| part["type"] == kind)
+            .map(|part| text(&part["value"]))
     };
     Email {
         from: mailbox(&body["from"]),
@@ -80,6 +102,18 @@ fn mailbox(address: &Value) -> String {
 
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
+}
+
+#[then(expr = "the address {string} received {int} email(s)")]
+async fn address_received(world: &mut KeelWorld, address: String, count: usize) {
+    let mailbox = world.mailbox_of(&address).await;
+    assert_eq!(mailbox.len(), count, "{mailbox:#?}");
+}
+
+#[then(expr = "the last email to the address {string} has subject {string}")]
+async fn address_last_subject(world: &mut KeelWorld, address: String, subject: String) {
+    let email = world.mailbox_of(&address).await.pop().unwrap_or_else(|| panic!("`{address}` has no email"));
+    assert_eq!(email.subject, subject);
 }
 
 #[then(expr = "{string} received {int} email(s)")]

@@ -19,8 +19,28 @@ impl KeelWorld {
                 email: field(&reply.body, "user.email").and_then(Value::as_str).expect("user.email").to_string(),
                 token: field(&reply.body, "token").and_then(Value::as_str).expect("token").to_string(),
             };
+            self.ids.insert(format!("user:{name}"), user.id.clone());
             self.users.insert(name.to_string(), user);
         }
+    }
+
+    /// Use the verification link mailed to `name` at signup.
+    async fn confirm_email(&mut self, name: &str) {
+        let email = self.user(name).email.clone();
+        let token = self.token_in_last_email_to(&email).await;
+        let body = json!({ "token": token }).to_string();
+        let reply = self.send(None, "POST", "/v1/auth/verify-email", Some(body)).await;
+        assert_eq!(reply.status, 200, "POST /v1/auth/verify-email: {}", reply.body);
+    }
+
+    /// `owner` invites `member`'s address to `workspace` as `role`; the
+    /// invitation id is kept as `{invitation:<member>}`.
+    async fn invite(&mut self, owner: &str, member: &str, workspace: &str, role: &str) {
+        let email = self.user(member).email.clone();
+        let path = format!("/v1/workspaces/{{workspace:{workspace}}}/invitations");
+        let body = self.expect_created(owner, &path, json!({ "email": email, "role": role })).await;
+        let id = body["id"].as_str().expect("invitation id").to_string();
+        self.ids.insert(format!("invitation:{member}"), id);
     }
 
     async fn expect_created(&mut self, user: &str, path: &str, body: Value) -> Value {
@@ -37,17 +57,25 @@ impl KeelWorld {
 
 impl KeelWorld {
     /// Everything `user` can see of `workspace`: the workspace, its members,
-    /// its channels and every message in each (the response that broke a
+    /// its pending invitations, its channels and every message in each (the response that broke a
     /// refused request is kept aside and restored).
     async fn workspace_view(&mut self, user: &str, workspace: &str) -> Value {
         let kept = self.reply.take();
         let base = format!("/v1/workspaces/{{workspace:{workspace}}}");
         let mut view = json!({});
-        for (key, path) in [("workspace", base.clone()), ("members", format!("{base}/members")), ("channels", format!("{base}/channels"))] {
+        for (key, path) in [
+            ("workspace", base.clone()),
+            ("members", format!("{base}/members")),
+            ("channels", format!("{base}/channels")),
+        ] {
             let reply = self.send(Some(user), "GET", &path, None).await;
             assert_eq!(reply.status, 200, "GET {path}: {}", reply.body);
             view[key] = reply.body.clone();
         }
+        // Pending invitations, as far as `user`'s role lets them see them.
+        let path = format!("{base}/invitations");
+        let reply = self.send(Some(user), "GET", &path, None).await;
+        view["invitations"] = json!({ "status": reply.status, "body": reply.body.clone() });
         let channels: Vec<String> = view["channels"]["channels"]
             .as_array()
             .expect("a channel list")
@@ -82,6 +110,39 @@ async fn workspace_unchanged(world: &mut KeelWorld, workspace: String, user: Str
 async fn has_signed_up(world: &mut KeelWorld, name: String) {
     world.sign_up(&name, &format!("{name}@example.com"), PASSWORD).await;
     assert_eq!(world.reply().status, 201, "{}", world.reply().body);
+    world.confirm_email(&name).await;
+}
+
+#[given(expr = "{string} has signed up without confirming their email")]
+async fn has_signed_up_unconfirmed(world: &mut KeelWorld, name: String) {
+    world.sign_up(&name, &format!("{name}@example.com"), PASSWORD).await;
+    assert_eq!(world.reply().status, 201, "{}", world.reply().body);
+}
+
+#[when(expr = "I remember the token in the last email to {string} as {string}")]
+async fn remember_mailed_token(world: &mut KeelWorld, address: String, name: String) {
+    let token = world.token_in_last_email_to(&address).await;
+    world.ids.insert(name, token);
+}
+
+#[when(expr = "{string} keeps their current token as {string}")]
+async fn keep_token(world: &mut KeelWorld, user: String, name: String) {
+    let token = world.user(&user).token.clone();
+    world.ids.insert(name, token);
+}
+
+#[when(expr = "{string} takes the token of the last response")]
+async fn take_token(world: &mut KeelWorld, user: String) {
+    let token =
+        field(&world.reply().body, "token").and_then(Value::as_str).expect("a token in the response").to_string();
+    world.users.get_mut(&user).unwrap_or_else(|| panic!("unknown user `{user}`")).token = token;
+}
+
+#[when(expr = "a client sends GET {string} with the token remembered as {string}")]
+async fn get_with_token(world: &mut KeelWorld, path: String, name: String) {
+    let token = world.ids.get(&name).unwrap_or_else(|| panic!("no token remembered as `{name}`")).clone();
+    let header = ("authorization".to_string(), format!("Bearer {token}"));
+    world.send_with_headers("GET", &path, None, vec![header]).await;
 }
 
 #[when(expr = "{string} signs up with email {string} and password {string}")]
@@ -115,11 +176,18 @@ async fn has_created_workspace(world: &mut KeelWorld, user: String, workspace: S
     world.ids.insert(format!("workspace:{workspace}"), id);
 }
 
+#[given(expr = "{string} has invited {string} to workspace {string} as {string}")]
+async fn has_invited(world: &mut KeelWorld, owner: String, member: String, workspace: String, role: String) {
+    world.invite(&owner, &member, &workspace, &role).await;
+}
+
+/// Invitation and acceptance: the only way into a workspace.
 #[given(expr = "{string} has added {string} to workspace {string} as {string}")]
 async fn has_added_member(world: &mut KeelWorld, owner: String, member: String, workspace: String, role: String) {
-    let email = world.user(&member).email.clone();
-    let path = format!("/v1/workspaces/{{workspace:{workspace}}}/members");
-    world.expect_created(&owner, &path, json!({ "email": email, "role": role })).await;
+    world.invite(&owner, &member, &workspace, &role).await;
+    let path = format!("/v1/invitations/{{invitation:{member}}}/accept");
+    let reply = world.send(Some(&member), "POST", &path, None).await;
+    assert_eq!(reply.status, 200, "POST {path}: {}", reply.body);
 }
 
 #[given(expr = "{string} has created channel {string} in workspace {string}")]
@@ -169,23 +237,16 @@ async fn pages_through(world: &mut KeelWorld, user: String, channel: String, lim
 
 #[then(regex = r"^the pages had ([\d, and]+) messages$")]
 fn pages_had(world: &mut KeelWorld, counts: String) {
-    let expected: Vec<usize> = counts
-        .split([',', ' '])
-        .filter(|s| !s.is_empty() && *s != "and")
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let expected: Vec<usize> =
+        counts.split([',', ' ']).filter(|s| !s.is_empty() && *s != "and").map(|s| s.parse().unwrap()).collect();
     let actual: Vec<usize> = world.pages.iter().map(Vec::len).collect();
     assert_eq!(actual, expected);
 }
 
 #[then("every message was seen once, newest first")]
 fn newest_first(world: &mut KeelWorld) {
-    let texts: Vec<String> = world
-        .pages
-        .iter()
-        .flatten()
-        .map(|m| m["text"].as_str().expect("text").to_string())
-        .collect();
+    let texts: Vec<String> =
+        world.pages.iter().flatten().map(|m| m["text"].as_str().expect("text").to_string()).collect();
     let expected: Vec<String> = (0..texts.len()).rev().map(|i| format!("message {i}")).collect();
     assert_eq!(texts, expected);
 }
@@ -265,7 +326,11 @@ async fn concurrent_increments(world: &mut KeelWorld, clients: usize, key: Strin
             for _ in 0..times {
                 let response = client.post(&url).body(body.clone()).send().await.expect("request sent");
                 let status = response.status();
-                assert!(status.is_success(), "increment failed: {status} {}", response.text().await.unwrap_or_default());
+                assert!(
+                    status.is_success(),
+                    "increment failed: {status} {}",
+                    response.text().await.unwrap_or_default()
+                );
             }
         }
     });
@@ -285,7 +350,9 @@ async fn probe_creates_items(world: &mut KeelWorld) {
             "CREATE TABLE items (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(191) NOT NULL UNIQUE, \
              qty BIGINT, price DOUBLE, data LONGBLOB)"
         }
-        _ => "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, qty INTEGER, price REAL, data BLOB)",
+        _ => {
+            "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, qty INTEGER, price REAL, data BLOB)"
+        }
     };
     world.remembered.insert("dialect".into(), Value::String(dialect));
     probe_executes(world, ddl.to_string()).await;
@@ -300,4 +367,39 @@ fn last_insert_id(world: &mut KeelWorld, id: i64) {
         Some("postgres") => assert_eq!(reported, Value::Null),
         _ => assert_eq!(reported, json!(id), "{}", world.reply().body),
     }
+}
+
+#[when(expr = "{string} accepts the invitation remembered as {string}")]
+async fn accepts_remembered(world: &mut KeelWorld, user: String, name: String) {
+    let id = world.remembered.get(&name).and_then(Value::as_str).map(str::to_owned);
+    let id = id.unwrap_or_else(|| panic!("nothing remembered as `{name}`"));
+    world.send(Some(&user), "POST", &format!("/v1/invitations/{id}/accept"), None).await;
+}
+
+/// Both owners' PATCH requests are in flight together.
+#[when(expr = "{string} and {string} demote each other to {string} at once")]
+async fn demote_each_other(world: &mut KeelWorld, first: String, second: String, role: String) {
+    let workspace = world.ids["workspace:acme"].clone();
+    let request = |actor: &str, target: &str| {
+        let url = format!("{}/v1/workspaces/{workspace}/members/{}", world.server().base, world.user(target).id);
+        world.client.patch(url).bearer_auth(&world.user(actor).token).json(&json!({ "role": role })).send()
+    };
+    let (a, b) = tokio::join!(request(&first, &second), request(&second, &first));
+    let statuses: Vec<u16> = [a, b].into_iter().map(|reply| reply.expect("PATCH sent").status().as_u16()).collect();
+    world.remembered.insert("demotions".into(), json!(statuses));
+}
+
+#[then("exactly one of the two demotions succeeded and the other got 409")]
+fn one_demotion(world: &mut KeelWorld) {
+    let mut statuses: Vec<u64> =
+        world.remembered["demotions"].as_array().expect("statuses").iter().filter_map(Value::as_u64).collect();
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 409]);
+}
+
+#[then(expr = "the workspace has exactly {int} owner(s)")]
+fn owner_count(world: &mut KeelWorld, count: usize) {
+    let members = world.reply().body["members"].as_array().expect("a member list");
+    let owners = members.iter().filter(|member| member["role"] == "owner").count();
+    assert_eq!(owners, count, "{members:#?}");
 }

@@ -135,6 +135,7 @@ pub fn deployments() -> Vec<Deployment> {
                 ("sendgrid_api_key", mail::SENDGRID_KEY),
                 ("sendgrid_api_base", MOCK),
                 ("mail_from", "team@keel.example"),
+                ("app_base_url", "https://collab.keel.example"),
             ],
         },
     ]

@@ -1,7 +1,7 @@
 //! `keel:infrastructure/auth` for local accounts.
 //!
 //! Passwords are hashed with argon2id ([`password`]); access tokens are HS256
-//! JWTs ([`token`]) with claims `sub`, `email`, `iat`, `exp` and
+//! JWTs ([`token`]) with claims `sub`, `email`, `iat`, `exp`, `jti` (when given) and
 //! `iss = "keel-auth-local"`, signed with the Spin variable `token_secret`
 //! (at least 32 bytes).
 
@@ -34,7 +34,12 @@ impl Guest for AuthLocal {
         password::verify(&password, &password_hash).map_err(password_error)
     }
 
-    async fn issue_token(subject: String, email: Option<String>, ttl_seconds: u32) -> Result<String, Error> {
+    async fn issue_token(
+        subject: String,
+        email: Option<String>,
+        token_id: Option<String>,
+        ttl_seconds: u32,
+    ) -> Result<String, Error> {
         if subject.is_empty() {
             return Err(Error::InvalidInput("subject must not be empty".into()));
         }
@@ -50,6 +55,7 @@ impl Guest for AuthLocal {
             exp: now + i64::from(ttl_seconds),
             iss: token::ISSUER.into(),
             nbf: None,
+            jti: token_id,
         };
         Ok(token::sign(&claims, &key))
     }
@@ -58,7 +64,7 @@ impl Guest for AuthLocal {
         let key = signing_key().await?;
         let claims = token::verify(&token, &key, keel_guest::clock::now_secs())
             .map_err(|err| Error::InvalidToken(err.to_string()))?;
-        Ok(Identity { subject: claims.sub, email: claims.email, expires_at: claims.exp })
+        Ok(Identity { subject: claims.sub, email: claims.email, expires_at: claims.exp, token_id: claims.jti })
     }
 }
 

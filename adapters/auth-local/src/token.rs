@@ -26,6 +26,8 @@ pub struct Claims {
     pub iss: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -119,7 +121,7 @@ mod tests {
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn claims(exp: i64) -> Claims {
-        Claims { sub: "usr_1".into(), email: Some("a@b.co".into()), iat: 100, exp, iss: ISSUER.into(), nbf: None }
+        Claims { sub: "usr_1".into(), email: Some("a@b.co".into()), iat: 100, exp, iss: ISSUER.into(), nbf: None, jti: None }
     }
 
     #[test]

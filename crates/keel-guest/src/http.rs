@@ -18,6 +18,13 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     }
 }
 
+/// `204 No Content`.
+pub fn no_content() -> Response {
+    let mut response = Response::new(FullBody::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
 /// The standard error response: `{"error":{"code":…,"message":…}}`.
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });

@@ -11,6 +11,10 @@ pub const USER: &str = "usr";
 pub const WORKSPACE: &str = "wsp";
 /// Prefix of channel ids.
 pub const CHANNEL: &str = "chn";
+/// Prefix of session ids.
+pub const SESSION: &str = "ses";
+/// Prefix of invitation ids.
+pub const INVITATION: &str = "inv";
 
 /// The system random source failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +40,19 @@ pub fn new_id(prefix: &str) -> Result<String, RandomError> {
     Ok(format_id(prefix, &random_bytes::<16>()?))
 }
 
+/// A fresh secret with `prefix` (e.g. for a link sent by email), from 32
+/// random bytes; store only its [`digest`].
+pub fn new_secret(prefix: &str) -> Result<String, RandomError> {
+    Ok(format_id(prefix, &random_bytes::<32>()?))
+}
+
+/// The SHA-256 digest of `secret` as lower-case hex: what is stored in
+/// place of a secret, so a leaked table does not leak usable links.
+pub fn digest(secret: &str) -> String {
+    use sha2::Digest;
+    format_id("sha256", &sha2::Sha256::digest(secret.as_bytes()))
+}
+
 /// `prefix` + `_` + the bytes as lower-case hex.
 pub fn format_id(prefix: &str, bytes: &[u8]) -> String {
     let mut id = String::with_capacity(prefix.len() + 1 + bytes.len() * 2);
@@ -51,6 +68,14 @@ pub fn format_id(prefix: &str, bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_long_and_digests_stable() {
+        let secret = new_secret("vfy").unwrap();
+        assert_eq!(secret.len(), 4 + 64);
+        assert_ne!(secret, new_secret("vfy").unwrap());
+        assert_eq!(digest("abc"), "sha256_ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
 
     #[test]
     fn formats_prefix_and_hex() {

@@ -9,7 +9,8 @@
 //! for spin-sdk HTTP components, including the one error body every Keel
 //! HTTP surface uses; the `email` feature adds the `keel:infrastructure/email`
 //! export bindings every email adapter shares plus message validation, and
-//! `email-provider` the outbound-HTTP plumbing of the provider adapters.
+//! `email-provider` the outbound-HTTP plumbing of the provider adapters;
+//! the `time` feature adds waiting on a future with a deadline.
 
 pub mod clock;
 pub mod ids;
@@ -25,6 +26,8 @@ pub mod kv;
 pub mod migrations;
 #[cfg(feature = "sql")]
 pub mod sql;
+#[cfg(feature = "time")]
+pub mod time;
 
 /// Map an error of a `keel:repositories/*` interface (variants `not-found`,
 /// `conflict`, `invalid-input`, `unavailable`, `internal`) onto a domain error with the

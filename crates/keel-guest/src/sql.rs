@@ -142,6 +142,11 @@ impl RowRef<'_> {
         }
     }
 
+    /// Whether the column is NULL (e.g. the missing side of an outer join).
+    pub fn is_null(&self, column: &str) -> Result<bool, Error> {
+        Ok(matches!(self.value(column)?, Value::Null))
+    }
+
     /// An INTEGER column.
     pub fn integer(&self, column: &str) -> Result<i64, Error> {
         match self.value(column)? {

@@ -46,6 +46,8 @@ pub struct Identity {
     pub email: Option<String>,
     /// `exp`, seconds since the Unix epoch.
     pub expires_at: i64,
+    /// `jti`, when the token carries one.
+    pub token_id: Option<String>,
 }
 
 /// Verify `token` completely against `jwks` at `now` (seconds since the
@@ -83,7 +85,8 @@ pub fn check(claims: &Map<String, Value>, validation: &Validation, now: i64) -> 
         .filter(|sub| !sub.is_empty())
         .ok_or(TokenError::MissingClaim("sub"))?;
     let email = claims.get(&validation.email_claim).and_then(Value::as_str).map(str::to_owned);
-    Ok(Identity { subject: subject.to_owned(), email, expires_at })
+    let token_id = claims.get("jti").and_then(Value::as_str).map(str::to_owned);
+    Ok(Identity { subject: subject.to_owned(), email, expires_at, token_id })
 }
 
 /// A NumericDate claim (seconds, possibly fractional), if present.
@@ -145,7 +148,7 @@ mod tests {
     #[test]
     fn valid_rs256_and_es256_tokens_verify() {
         let (rsa, ec, jwks) = keys();
-        let expected = Identity { subject: "00u1".into(), email: Some("ada@example.com".into()), expires_at: NOW + 600 };
+        let expected = Identity { subject: "00u1".into(), email: Some("ada@example.com".into()), expires_at: NOW + 600, token_id: None };
         assert_eq!(verify(&rsa.sign(&claims()), jwks, &validation(), NOW), Ok(expected.clone()));
         assert_eq!(verify(&ec.sign(&claims()), jwks, &validation(), NOW), Ok(expected));
     }

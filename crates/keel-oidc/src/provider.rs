@@ -234,6 +234,7 @@ macro_rules! oidc_auth_adapter {
             async fn issue_token(
                 _subject: String,
                 _email: Option<String>,
+                _token_id: Option<String>,
                 _ttl_seconds: u32,
             ) -> Result<String, exports::keel::infrastructure::auth::Error> {
                 Err(exports::keel::infrastructure::auth::Error::Unsupported(
@@ -254,6 +255,7 @@ macro_rules! oidc_auth_adapter {
                         subject: identity.subject,
                         email: identity.email,
                         expires_at: identity.expires_at,
+                        token_id: identity.token_id,
                     }),
                     Err(::keel_oidc::provider::Error::InvalidToken(err)) => Err(Error::InvalidToken(err.to_string())),
                     Err(::keel_oidc::provider::Error::Unavailable(message)) => {

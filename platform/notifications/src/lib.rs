@@ -1,18 +1,22 @@
 //! `keel:platform/notifications` over `keel:infrastructure/email`.
 //!
-//! Domains describe what happened (`member-added`); this component writes
-//! the message — a plain-text and an HTML body, every user-supplied value
-//! HTML-escaped — and hands it to whichever email adapter the composition
-//! plugs in (the development outbox, SendGrid, Mailgun, SES …).
+//! Domains describe what happened (an invitation, a new account, a reset
+//! request); this component writes the message — a plain-text and an HTML
+//! body, every user-supplied value HTML-escaped — and hands it to whichever
+//! email adapter the composition plugs in (the development outbox,
+//! SendGrid, Mailgun, SES …).
 //!
-//! The sender comes from Spin variables, both optional:
+//! Settings come from Spin variables, all optional:
 //! * `mail_from` — the sender address (default `no-reply@keel.localhost`);
-//! * `mail_from_name` — its display name (default `Keel`).
+//! * `mail_from_name` — its display name (default `Keel`);
+//! * `app_base_url` — the public URL links in mail point to (default
+//!   `http://127.0.0.1:3000`; `http(s)://`, no trailing slash needed).
 
 mod message;
 
-use exports::keel::platform::notifications::{Error, Guest, MemberAdded};
+use exports::keel::platform::notifications::{AccountLink, Error, Guest, Invited};
 use keel::infrastructure::email;
+use message::{LinkKind, Written};
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/platform"],
@@ -25,25 +29,55 @@ const FROM_VARIABLE: &str = "mail_from";
 const FROM_NAME_VARIABLE: &str = "mail_from_name";
 const DEFAULT_FROM: &str = "no-reply@keel.localhost";
 const DEFAULT_FROM_NAME: &str = "Keel";
+const BASE_URL_VARIABLE: &str = "app_base_url";
+const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 
 struct Notifications;
 
 impl Guest for Notifications {
-    async fn notify_member_added(event: MemberAdded) -> Result<String, Error> {
-        let from = sender().await?;
-        let written = message::member_added(&event);
-        let message = email::Message {
-            from,
-            to: vec![email::Address { email: event.recipient_email, name: Some(event.recipient_name) }],
-            cc: Vec::new(),
-            bcc: Vec::new(),
-            reply_to: None,
-            subject: written.subject,
-            text_body: Some(written.text),
-            html_body: Some(written.html),
-            tags: vec!["member-added".into()],
-        };
-        email::send(message).await.map_err(undeliverable)
+    async fn notify_invited(event: Invited) -> Result<String, Error> {
+        let written = message::invited(&event, &base_url().await?, keel_guest::clock::now_ms());
+        send(email::Address { email: event.recipient_email, name: None }, written, "invitation").await
+    }
+
+    async fn notify_verify_email(link: AccountLink) -> Result<String, Error> {
+        account_link(LinkKind::VerifyEmail, link, "verify-email").await
+    }
+
+    async fn notify_password_reset(link: AccountLink) -> Result<String, Error> {
+        account_link(LinkKind::ResetPassword, link, "password-reset").await
+    }
+}
+
+async fn account_link(kind: LinkKind, link: AccountLink, tag: &str) -> Result<String, Error> {
+    let written = message::account_link(kind, &link, &base_url().await?, keel_guest::clock::now_ms());
+    send(email::Address { email: link.recipient_email, name: Some(link.recipient_name) }, written, tag).await
+}
+
+/// Send `written` to `to` from the configured sender, tagged `tag`.
+async fn send(to: email::Address, written: Written, tag: &str) -> Result<String, Error> {
+    let message = email::Message {
+        from: sender().await?,
+        to: vec![to],
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        reply_to: None,
+        subject: written.subject,
+        text_body: Some(written.text),
+        html_body: Some(written.html),
+        tags: vec![tag.to_owned()],
+    };
+    email::send(message).await.map_err(undeliverable)
+}
+
+/// The app's public URL from `app_base_url`, without a trailing slash.
+async fn base_url() -> Result<String, Error> {
+    let url = setting(BASE_URL_VARIABLE).await?.unwrap_or_else(|| DEFAULT_BASE_URL.into());
+    let url = url.trim_end_matches('/');
+    let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url.to_owned()),
+        _ => Err(Error::Misconfigured(format!("variable `{BASE_URL_VARIABLE}` must be an http(s) URL, got `{url}`"))),
     }
 }
 
@@ -71,8 +105,12 @@ fn undeliverable(err: email::Error) -> Error {
     Error::Undeliverable(match err {
         email::Error::InvalidAddress(detail) => format!("address refused: {detail}"),
         email::Error::InvalidMessage(detail) => format!("message refused: {detail}"),
-        email::Error::Unauthorized(detail) => format!("the mail provider refused the credentials: {detail}"),
-        email::Error::RateLimited(Some(seconds)) => format!("the mail provider is rate limiting (retry after {seconds} s)"),
+        email::Error::Unauthorized(detail) => {
+            format!("the mail provider refused the credentials: {detail}")
+        }
+        email::Error::RateLimited(Some(seconds)) => {
+            format!("the mail provider is rate limiting (retry after {seconds} s)")
+        }
         email::Error::RateLimited(None) => "the mail provider is rate limiting".into(),
         email::Error::Unavailable(detail) => format!("the mail provider is unavailable: {detail}"),
     })

@@ -3,13 +3,14 @@
 //!
 //! * Sessions are access tokens issued by the auth provider, valid for the
 //!   Spin variable `token_ttl_seconds` (default 86400).
-//! * Roles: owners and admins may do everything; members may read
-//!   workspaces, create and read channels, and post and read messages — but
-//!   not manage members.
+//! * Sessions carry their server-side session id as the token's `jti`.
+//! * Roles are granted permissions by one table, [`GRANTS`]: owners may do
+//!   everything; admins everything but managing owners; members may read
+//!   workspaces, create and read channels, and post and read messages.
 //! * Password policy: at least 8 characters and at most 1024 bytes.
 
 use exports::keel::platform::credentials;
-use exports::keel::platform::security_context::{self, Error, Permission, Principal, Role};
+use exports::keel::platform::security_context::{self, Error, Permission, Principal, Role, SessionToken};
 use keel::infrastructure::auth;
 
 spin_sdk::wit_bindgen::generate!({
@@ -29,20 +30,33 @@ struct Security;
 impl security_context::Guest for Security {
     async fn authenticate(bearer_token: String) -> Result<Principal, Error> {
         match auth::verify_token(bearer_token).await {
-            Ok(identity) => Ok(Principal { user_id: identity.subject, email: identity.email }),
+            Ok(identity) => {
+                Ok(Principal { user_id: identity.subject, email: identity.email, session_id: identity.token_id })
+            }
             Err(auth::Error::InvalidToken(message) | auth::Error::InvalidInput(message)) => {
                 Err(Error::Unauthenticated(message))
             }
-            Err(auth::Error::Unsupported(message) | auth::Error::Unavailable(message)) => Err(Error::Unavailable(message)),
+            Err(auth::Error::Unsupported(message) | auth::Error::Unavailable(message)) => {
+                Err(Error::Unavailable(message))
+            }
         }
     }
 
-    async fn issue_session(principal: Principal) -> Result<String, Error> {
+    async fn issue_session(principal: Principal) -> Result<SessionToken, Error> {
         let ttl = session_ttl().await?;
-        auth::issue_token(principal.user_id, principal.email, ttl).await.map_err(|err| match err {
-            auth::Error::InvalidToken(message) | auth::Error::InvalidInput(message) => Error::Unauthenticated(message),
-            auth::Error::Unsupported(message) | auth::Error::Unavailable(message) => Error::Unavailable(message),
-        })
+        let expires_at = keel_guest::clock::now_ms() + i64::from(ttl) * 1000;
+        let token =
+            auth::issue_token(principal.user_id, principal.email, principal.session_id, ttl).await.map_err(|err| {
+                match err {
+                    auth::Error::InvalidToken(message) | auth::Error::InvalidInput(message) => {
+                        Error::Unauthenticated(message)
+                    }
+                    auth::Error::Unsupported(message) | auth::Error::Unavailable(message) => {
+                        Error::Unavailable(message)
+                    }
+                }
+            })?;
+        Ok(SessionToken { token, expires_at })
     }
 
     fn allows(role: Role, permission: Permission) -> bool {
@@ -55,9 +69,9 @@ impl credentials::Guest for Security {
         check_policy(&password).map_err(credentials::Error::WeakPassword)?;
         auth::hash_password(&password).map_err(|err| match err {
             auth::Error::InvalidInput(message) => credentials::Error::WeakPassword(message),
-            auth::Error::InvalidToken(message) | auth::Error::Unsupported(message) | auth::Error::Unavailable(message) => {
-                credentials::Error::Unavailable(message)
-            }
+            auth::Error::InvalidToken(message)
+            | auth::Error::Unsupported(message)
+            | auth::Error::Unavailable(message) => credentials::Error::Unavailable(message),
         })
     }
 
@@ -66,12 +80,46 @@ impl credentials::Guest for Security {
     }
 }
 
-/// Role-based access control.
+/// Every permission each role grants: the one place roles are defined.
+const GRANTS: &[(Role, &[Permission])] = &[
+    (
+        Role::Owner,
+        &[
+            Permission::WorkspaceRead,
+            Permission::WorkspaceManageMembers,
+            Permission::WorkspaceManageOwners,
+            Permission::ChannelCreate,
+            Permission::ChannelRead,
+            Permission::MessagePost,
+            Permission::MessageRead,
+        ],
+    ),
+    (
+        Role::Admin,
+        &[
+            Permission::WorkspaceRead,
+            Permission::WorkspaceManageMembers,
+            Permission::ChannelCreate,
+            Permission::ChannelRead,
+            Permission::MessagePost,
+            Permission::MessageRead,
+        ],
+    ),
+    (
+        Role::Member,
+        &[
+            Permission::WorkspaceRead,
+            Permission::ChannelCreate,
+            Permission::ChannelRead,
+            Permission::MessagePost,
+            Permission::MessageRead,
+        ],
+    ),
+];
+
+/// Role-based access control: whether [`GRANTS`] gives `role` `permission`.
 fn allows(role: Role, permission: Permission) -> bool {
-    match role {
-        Role::Owner | Role::Admin => true,
-        Role::Member => !matches!(permission, Permission::WorkspaceManageMembers),
-    }
+    GRANTS.iter().any(|(granted, permissions)| *granted == role && permissions.contains(&permission))
 }
 
 /// The password policy; the error says why a password is refused.
@@ -102,19 +150,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn members_cannot_manage_members() {
+    fn role_permission_matrix() {
+        use Permission::*;
         let all = [
-            Permission::WorkspaceRead,
-            Permission::WorkspaceManageMembers,
-            Permission::ChannelCreate,
-            Permission::ChannelRead,
-            Permission::MessagePost,
-            Permission::MessageRead,
+            WorkspaceRead,
+            WorkspaceManageMembers,
+            WorkspaceManageOwners,
+            ChannelCreate,
+            ChannelRead,
+            MessagePost,
+            MessageRead,
         ];
         for permission in all {
-            assert!(allows(Role::Owner, permission));
-            assert!(allows(Role::Admin, permission));
-            assert_eq!(allows(Role::Member, permission), permission != Permission::WorkspaceManageMembers);
+            assert!(allows(Role::Owner, permission), "owner {permission:?}");
+            assert_eq!(allows(Role::Admin, permission), permission != WorkspaceManageOwners, "admin {permission:?}");
+            assert_eq!(
+                allows(Role::Member, permission),
+                !matches!(permission, WorkspaceManageMembers | WorkspaceManageOwners),
+                "member {permission:?}"
+            );
         }
     }
 

@@ -73,15 +73,18 @@ async fn serve(request: Request) -> Result<Response, ApiError> {
                 ..ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
             });
         }
-        Routed::NotFound => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")),
+        Routed::NotFound => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route"));
+        }
     };
-    let actor = if endpoint.requires_auth() { authenticate(&request).await? } else { String::new() };
+    let token = if endpoint.requires_auth() { bearer_token(&request)? } else { String::new() };
+    let actor =
+        if endpoint.requires_auth() { user_lifecycle::authenticate(token.clone()).await?.id } else { String::new() };
     let query = request.uri().query().map(str::to_owned);
-    let body = request
-        .into_body()
-        .bytes()
-        .await
-        .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("cannot read body: {err:?}")))?;
+    let body =
+        request.into_body().bytes().await.map_err(|err| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("cannot read body: {err:?}"))
+        })?;
     let param = |index: usize| params.get(index).cloned().unwrap_or_default();
 
     Ok(match endpoint {
@@ -93,66 +96,161 @@ async fn serve(request: Request) -> Result<Response, ApiError> {
         }
         Endpoint::Login => {
             let input: views::Login = parse(&body)?;
-            respond::json(StatusCode::OK, &views::Session::from(user_lifecycle::login(input.email, input.password).await?))
+            respond::json(
+                StatusCode::OK,
+                &views::Session::from(user_lifecycle::login(input.email, input.password).await?),
+            )
+        }
+        Endpoint::Logout => {
+            user_lifecycle::logout(token).await?;
+            respond::no_content()
+        }
+        Endpoint::VerifyEmail => {
+            let input: views::LinkToken = parse(&body)?;
+            respond::json(
+                StatusCode::OK,
+                &serde_json::json!({ "user": views::User::from(user_lifecycle::verify_email(input.token).await?) }),
+            )
+        }
+        Endpoint::RequestPasswordReset => {
+            let input: views::RequestPasswordReset = parse(&body)?;
+            user_lifecycle::request_password_reset(input.email).await?;
+            respond::json(
+                StatusCode::ACCEPTED,
+                &serde_json::json!({ "status": "if the address has an account, a reset link is on its way" }),
+            )
+        }
+        Endpoint::ResetPassword => {
+            let input: views::ResetPassword = parse(&body)?;
+            user_lifecycle::reset_password(input.token, input.password).await?;
+            respond::no_content()
+        }
+        Endpoint::ResendVerification => {
+            user_lifecycle::resend_verification(actor).await?;
+            respond::json(
+                StatusCode::ACCEPTED,
+                &serde_json::json!({ "status": "a new verification link is on its way" }),
+            )
+        }
+        Endpoint::ChangePassword => {
+            let input: views::ChangePassword = parse(&body)?;
+            let session = user_lifecycle::change_password(actor, input.current_password, input.new_password).await?;
+            respond::json(StatusCode::OK, &views::Session::from(session))
         }
         Endpoint::GetMe => respond::json(StatusCode::OK, &views::User::from(user_lifecycle::get_profile(actor).await?)),
         Endpoint::UpdateMe => {
             let input: views::UpdateMe = parse(&body)?;
-            respond::json(StatusCode::OK, &views::User::from(user_lifecycle::update_profile(actor, input.display_name).await?))
+            respond::json(
+                StatusCode::OK,
+                &views::User::from(user_lifecycle::update_profile(actor, input.display_name).await?),
+            )
         }
         Endpoint::CreateWorkspace => {
             let input: views::CreateWorkspace = parse(&body)?;
-            respond::json(StatusCode::CREATED, &views::Workspace::from(workspace_management::create_workspace(actor, input.name).await?))
+            respond::json(
+                StatusCode::CREATED,
+                &views::Workspace::from(workspace_management::create_workspace(actor, input.name).await?),
+            )
         }
         Endpoint::ListWorkspaces => {
             let found = workspace_management::list_workspaces(actor).await?;
-            respond::json(StatusCode::OK, &serde_json::json!({ "workspaces": found.into_iter().map(views::Workspace::from).collect::<Vec<_>>() }))
+            respond::json(
+                StatusCode::OK,
+                &serde_json::json!({ "workspaces": found.into_iter().map(views::Workspace::from).collect::<Vec<_>>() }),
+            )
         }
-        Endpoint::GetWorkspace => {
-            respond::json(StatusCode::OK, &views::Workspace::from(workspace_management::get_workspace(actor, param(0)).await?))
-        }
-        Endpoint::AddMember => {
-            let input: views::AddMember = parse(&body)?;
-            let role = views::parse_role(&input.role)
-                .ok_or_else(|| ApiError::invalid_input("role must be one of owner, admin, member"))?;
-            let member = workspace_management::add_member(actor, param(0), input.email, role).await?;
-            respond::json(StatusCode::CREATED, &views::Member::from(member))
-        }
+        Endpoint::GetWorkspace => respond::json(
+            StatusCode::OK,
+            &views::Workspace::from(workspace_management::get_workspace(actor, param(0)).await?),
+        ),
         Endpoint::ListMembers => {
             let found = workspace_management::list_members(actor, param(0)).await?;
-            respond::json(StatusCode::OK, &serde_json::json!({ "members": found.into_iter().map(views::Member::from).collect::<Vec<_>>() }))
+            respond::json(
+                StatusCode::OK,
+                &serde_json::json!({ "members": found.into_iter().map(views::Member::from).collect::<Vec<_>>() }),
+            )
+        }
+        Endpoint::ChangeRole => {
+            let input: views::ChangeRole = parse(&body)?;
+            let member = workspace_management::change_role(actor, param(0), param(1), role(&input.role)?).await?;
+            respond::json(StatusCode::OK, &views::Member::from(member))
+        }
+        Endpoint::RemoveMember => {
+            workspace_management::remove_member(actor, param(0), param(1)).await?;
+            respond::no_content()
+        }
+        Endpoint::Invite => {
+            let input: views::Invite = parse(&body)?;
+            let invitation = workspace_management::invite(actor, param(0), input.email, role(&input.role)?).await?;
+            respond::json(StatusCode::CREATED, &views::Invitation::from(invitation))
+        }
+        Endpoint::ListInvitations => invitations(workspace_management::list_invitations(actor, param(0)).await?),
+        Endpoint::RevokeInvitation => {
+            workspace_management::revoke_invitation(actor, param(0), param(1)).await?;
+            respond::no_content()
+        }
+        Endpoint::MyInvitations => invitations(workspace_management::my_invitations(actor).await?),
+        Endpoint::AcceptInvitation => {
+            let member = workspace_management::accept_invitation(actor, param(0)).await?;
+            respond::json(StatusCode::OK, &views::Member::from(member))
+        }
+        Endpoint::DeclineInvitation => {
+            workspace_management::decline_invitation(actor, param(0)).await?;
+            respond::no_content()
         }
         Endpoint::CreateChannel => {
             let input: views::CreateChannel = parse(&body)?;
-            respond::json(StatusCode::CREATED, &views::Channel::from(messaging::create_channel(actor, param(0), input.name).await?))
+            respond::json(
+                StatusCode::CREATED,
+                &views::Channel::from(messaging::create_channel(actor, param(0), input.name).await?),
+            )
         }
         Endpoint::ListChannels => {
             let found = messaging::list_channels(actor, param(0)).await?;
-            respond::json(StatusCode::OK, &serde_json::json!({ "channels": found.into_iter().map(views::Channel::from).collect::<Vec<_>>() }))
+            respond::json(
+                StatusCode::OK,
+                &serde_json::json!({ "channels": found.into_iter().map(views::Channel::from).collect::<Vec<_>>() }),
+            )
         }
         Endpoint::PostMessage => {
             let input: views::PostMessage = parse(&body)?;
-            respond::json(StatusCode::CREATED, &views::Message::from(messaging::post_message(actor, param(0), param(1), input.text).await?))
+            respond::json(
+                StatusCode::CREATED,
+                &views::Message::from(messaging::post_message(actor, param(0), param(1), input.text).await?),
+            )
         }
         Endpoint::ListMessages => {
             let limit = page_limit(router::query_param(query.as_deref(), "limit"))?;
             let before = router::query_param(query.as_deref(), "before");
-            respond::json(StatusCode::OK, &views::MessagePage::from(messaging::list_messages(actor, param(0), param(1), limit, before).await?))
+            respond::json(
+                StatusCode::OK,
+                &views::MessagePage::from(messaging::list_messages(actor, param(0), param(1), limit, before).await?),
+            )
         }
     })
 }
 
-/// The user id behind the request's bearer token.
-async fn authenticate(request: &Request) -> Result<String, ApiError> {
-    let token = request
+/// The request's bearer token.
+fn bearer_token(request: &Request) -> Result<String, ApiError> {
+    request
         .headers()
         .get("authorization")
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|token| !token.is_empty())
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a bearer token is required"))?;
-    Ok(user_lifecycle::authenticate(token.to_owned()).await?.id)
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a bearer token is required"))
+}
+
+/// A role named in a request body.
+fn role(name: &str) -> Result<workspace_management::Role, ApiError> {
+    views::parse_role(name).ok_or_else(|| ApiError::invalid_input("role must be one of owner, admin, member"))
+}
+
+fn invitations(found: Vec<workspace_management::Invitation>) -> Response {
+    let shown: Vec<_> = found.into_iter().map(views::Invitation::from).collect();
+    respond::json(StatusCode::OK, &serde_json::json!({ "invitations": shown }))
 }
 
 /// Parse a JSON body: bad syntax is `invalid_json`, a wrong shape `invalid_input`.
@@ -244,7 +342,9 @@ mod tests {
 
     #[test]
     fn backend_detail_never_reaches_the_client() {
-        let err = unavailable("database error: Server(ServerError { code: 1045, message: \"Access denied for user 'root'\" })".into());
+        let err = unavailable(
+            "database error: Server(ServerError { code: 1045, message: \"Access denied for user 'root'\" })".into(),
+        );
         assert_eq!((err.status, err.code), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
         assert!(!err.message.contains("Access denied") && !err.message.contains("root"), "{}", err.message);
     }

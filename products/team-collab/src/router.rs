@@ -11,13 +11,26 @@ pub enum Endpoint {
     Healthz,
     Signup,
     Login,
+    Logout,
+    VerifyEmail,
+    RequestPasswordReset,
+    ResetPassword,
     GetMe,
     UpdateMe,
+    ResendVerification,
+    ChangePassword,
     CreateWorkspace,
     ListWorkspaces,
     GetWorkspace,
-    AddMember,
     ListMembers,
+    ChangeRole,
+    RemoveMember,
+    Invite,
+    ListInvitations,
+    RevokeInvitation,
+    MyInvitations,
+    AcceptInvitation,
+    DeclineInvitation,
     CreateChannel,
     ListChannels,
     PostMessage,
@@ -27,7 +40,15 @@ pub enum Endpoint {
 impl Endpoint {
     /// Whether the endpoint needs a bearer token.
     pub fn requires_auth(self) -> bool {
-        !matches!(self, Endpoint::Healthz | Endpoint::Signup | Endpoint::Login)
+        !matches!(
+            self,
+            Endpoint::Healthz
+                | Endpoint::Signup
+                | Endpoint::Login
+                | Endpoint::VerifyEmail
+                | Endpoint::RequestPasswordReset
+                | Endpoint::ResetPassword
+        )
     }
 }
 
@@ -40,16 +61,31 @@ const ROUTES: &[Route] = &[
     Route { pattern: "/healthz", methods: &[(Method::GET, Endpoint::Healthz)] },
     Route { pattern: "/v1/auth/signup", methods: &[(Method::POST, Endpoint::Signup)] },
     Route { pattern: "/v1/auth/login", methods: &[(Method::POST, Endpoint::Login)] },
+    Route { pattern: "/v1/auth/logout", methods: &[(Method::POST, Endpoint::Logout)] },
+    Route { pattern: "/v1/auth/verify-email", methods: &[(Method::POST, Endpoint::VerifyEmail)] },
+    Route { pattern: "/v1/auth/password-reset", methods: &[(Method::POST, Endpoint::RequestPasswordReset)] },
+    Route { pattern: "/v1/auth/password-reset/confirm", methods: &[(Method::POST, Endpoint::ResetPassword)] },
     Route { pattern: "/v1/me", methods: &[(Method::GET, Endpoint::GetMe), (Method::PATCH, Endpoint::UpdateMe)] },
+    Route { pattern: "/v1/me/verification", methods: &[(Method::POST, Endpoint::ResendVerification)] },
+    Route { pattern: "/v1/me/password", methods: &[(Method::PUT, Endpoint::ChangePassword)] },
+    Route { pattern: "/v1/invitations", methods: &[(Method::GET, Endpoint::MyInvitations)] },
+    Route { pattern: "/v1/invitations/{}/accept", methods: &[(Method::POST, Endpoint::AcceptInvitation)] },
+    Route { pattern: "/v1/invitations/{}/decline", methods: &[(Method::POST, Endpoint::DeclineInvitation)] },
     Route {
         pattern: "/v1/workspaces",
         methods: &[(Method::GET, Endpoint::ListWorkspaces), (Method::POST, Endpoint::CreateWorkspace)],
     },
     Route { pattern: "/v1/workspaces/{}", methods: &[(Method::GET, Endpoint::GetWorkspace)] },
+    Route { pattern: "/v1/workspaces/{}/members", methods: &[(Method::GET, Endpoint::ListMembers)] },
     Route {
-        pattern: "/v1/workspaces/{}/members",
-        methods: &[(Method::GET, Endpoint::ListMembers), (Method::POST, Endpoint::AddMember)],
+        pattern: "/v1/workspaces/{}/members/{}",
+        methods: &[(Method::PATCH, Endpoint::ChangeRole), (Method::DELETE, Endpoint::RemoveMember)],
     },
+    Route {
+        pattern: "/v1/workspaces/{}/invitations",
+        methods: &[(Method::GET, Endpoint::ListInvitations), (Method::POST, Endpoint::Invite)],
+    },
+    Route { pattern: "/v1/workspaces/{}/invitations/{}", methods: &[(Method::DELETE, Endpoint::RevokeInvitation)] },
     Route {
         pattern: "/v1/workspaces/{}/channels",
         methods: &[(Method::GET, Endpoint::ListChannels), (Method::POST, Endpoint::CreateChannel)],
@@ -73,7 +109,9 @@ pub enum Routed {
 /// Route `method` and `path` (without the query string).
 pub fn route(method: &Method, path: &str) -> Routed {
     for route in ROUTES {
-        let Some(params) = capture(route.pattern, path) else { continue };
+        let Some(params) = capture(route.pattern, path) else {
+            continue;
+        };
         return match route.methods.iter().find(|(allowed, _)| allowed == method) {
             Some((_, endpoint)) => Routed::Found(*endpoint, params),
             None => Routed::MethodNotAllowed(
@@ -141,13 +179,21 @@ mod tests {
             route(&Method::POST, "/v1/workspaces/wsp_1/channels/chn_2/messages"),
             Routed::Found(Endpoint::PostMessage, vec!["wsp_1".into(), "chn_2".into()])
         );
-        assert_eq!(route(&Method::GET, "/v1/workspaces/wsp_1"), Routed::Found(Endpoint::GetWorkspace, vec!["wsp_1".into()]));
+        assert_eq!(
+            route(&Method::GET, "/v1/workspaces/wsp_1"),
+            Routed::Found(Endpoint::GetWorkspace, vec!["wsp_1".into()])
+        );
     }
 
     #[test]
     fn wrong_method_lists_allowed_ones() {
         assert_eq!(route(&Method::DELETE, "/v1/workspaces"), Routed::MethodNotAllowed("GET, POST".into()));
         assert_eq!(route(&Method::GET, "/v1/auth/login"), Routed::MethodNotAllowed("POST".into()));
+        assert_eq!(route(&Method::POST, "/v1/workspaces/wsp_1/members"), Routed::MethodNotAllowed("GET".into()));
+        assert_eq!(
+            route(&Method::GET, "/v1/workspaces/wsp_1/members/usr_2"),
+            Routed::MethodNotAllowed("PATCH, DELETE".into())
+        );
     }
 
     #[test]
@@ -161,6 +207,10 @@ mod tests {
     fn only_public_endpoints_skip_auth() {
         assert!(!Endpoint::Signup.requires_auth());
         assert!(!Endpoint::Healthz.requires_auth());
+        assert!(!Endpoint::VerifyEmail.requires_auth());
+        assert!(!Endpoint::ResetPassword.requires_auth());
+        assert!(Endpoint::Logout.requires_auth());
+        assert!(Endpoint::AcceptInvitation.requires_auth());
         assert!(Endpoint::GetMe.requires_auth());
         assert!(Endpoint::ListMessages.requires_auth());
     }

@@ -31,9 +31,37 @@ pub struct CreateWorkspace {
 }
 
 #[derive(Deserialize)]
-pub struct AddMember {
+pub struct Invite {
     pub email: String,
     pub role: String,
+}
+
+#[derive(Deserialize)]
+pub struct ChangeRole {
+    pub role: String,
+}
+
+/// The secret of a link sent by mail.
+#[derive(Deserialize)]
+pub struct LinkToken {
+    pub token: String,
+}
+
+#[derive(Deserialize)]
+pub struct RequestPasswordReset {
+    pub email: String,
+}
+
+#[derive(Deserialize)]
+pub struct ResetPassword {
+    pub token: String,
+    pub password: String,
+}
+
+#[derive(Deserialize)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
 }
 
 #[derive(Deserialize)]
@@ -51,12 +79,19 @@ pub struct User {
     id: String,
     email: String,
     display_name: String,
+    email_verified: bool,
     created_at: String,
 }
 
 impl From<user_lifecycle::UserProfile> for User {
     fn from(user: user_lifecycle::UserProfile) -> Self {
-        User { id: user.id, email: user.email, display_name: user.display_name, created_at: rfc3339(user.created_at) }
+        User {
+            id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+            email_verified: user.email_verified,
+            created_at: rfc3339(user.created_at),
+        }
     }
 }
 
@@ -108,6 +143,33 @@ impl From<workspace_management::Member> for Member {
             display_name: member.display_name,
             role: role_name(member.role),
             joined_at: rfc3339(member.joined_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Invitation {
+    id: String,
+    workspace_id: String,
+    workspace_name: String,
+    email: String,
+    role: &'static str,
+    invited_by: String,
+    created_at: String,
+    expires_at: String,
+}
+
+impl From<workspace_management::Invitation> for Invitation {
+    fn from(invitation: workspace_management::Invitation) -> Self {
+        Invitation {
+            id: invitation.id,
+            workspace_id: invitation.workspace_id,
+            workspace_name: invitation.workspace_name,
+            email: invitation.email,
+            role: role_name(invitation.role),
+            invited_by: invitation.invited_by,
+            created_at: rfc3339(invitation.created_at),
+            expires_at: rfc3339(invitation.expires_at),
         }
     }
 }

@@ -10,6 +10,7 @@ Feature: Accounts
     Then the response status is 201
     And the response field "user.email" is "alice@example.com"
     And the response field "user.display_name" is "alice"
+    And the response field "user.email_verified" is false
     And the response has a string field "token"
     When "alice" sends GET "/v1/me"
     Then the response status is 200
@@ -79,7 +80,17 @@ Feature: Accounts
       | POST   | /v1/workspaces                                                    | {"name":"x"}       |
       | GET    | /v1/workspaces/wsp_00000000000000000000000000000000               |                    |
       | GET    | /v1/workspaces/wsp_00000000000000000000000000000000/members       |                    |
-      | POST   | /v1/workspaces/wsp_00000000000000000000000000000000/members       | {"email":"a@example.com","role":"member"} |
+      | PATCH  | /v1/workspaces/wsp_00000000000000000000000000000000/members/usr_00000000000000000000000000000000 | {"role":"member"} |
+      | DELETE | /v1/workspaces/wsp_00000000000000000000000000000000/members/usr_00000000000000000000000000000000 | |
+      | GET    | /v1/workspaces/wsp_00000000000000000000000000000000/invitations   |                    |
+      | POST   | /v1/workspaces/wsp_00000000000000000000000000000000/invitations   | {"email":"a@example.com","role":"member"} |
+      | DELETE | /v1/workspaces/wsp_00000000000000000000000000000000/invitations/inv_00000000000000000000000000000000 | |
+      | GET    | /v1/invitations                                                   |                    |
+      | POST   | /v1/invitations/inv_00000000000000000000000000000000/accept       |                    |
+      | POST   | /v1/invitations/inv_00000000000000000000000000000000/decline      |                    |
+      | POST   | /v1/auth/logout                                                   |                    |
+      | POST   | /v1/me/verification                                               |                    |
+      | PUT    | /v1/me/password                                                   | {"current_password":"correct-horse-1","new_password":"another-pass-2"} |
       | GET    | /v1/workspaces/wsp_00000000000000000000000000000000/channels      |                    |
       | POST   | /v1/workspaces/wsp_00000000000000000000000000000000/channels      | {"name":"x"}       |
       | GET    | /v1/workspaces/wsp_00000000000000000000000000000000/channels/chn_00000000000000000000000000000000/messages | |

@@ -11,6 +11,8 @@ Feature: Tenant isolation
     And "alice" has posted 3 messages to channel "secret"
     And "eve" has created workspace "evil"
     And "eve" has created channel "lobby" in workspace "evil"
+    And "bob" has signed up
+    And "alice" has invited "bob" to workspace "acme" as "member"
     And "alice" has noted what workspace "acme" holds
 
   Scenario Outline: A non-member gets 404 for every route of another workspace, and changes nothing
@@ -23,7 +25,11 @@ Feature: Tenant isolation
       | method | path                                                                  | body                                      |
       | GET    | /v1/workspaces/{workspace:acme}                                        |                                           |
       | GET    | /v1/workspaces/{workspace:acme}/members                                |                                           |
-      | POST   | /v1/workspaces/{workspace:acme}/members                                | {"email":"eve@example.com","role":"owner"} |
+      | PATCH  | /v1/workspaces/{workspace:acme}/members/{user:alice}                   | {"role":"member"}                         |
+      | DELETE | /v1/workspaces/{workspace:acme}/members/{user:alice}                   |                                           |
+      | GET    | /v1/workspaces/{workspace:acme}/invitations                            |                                           |
+      | POST   | /v1/workspaces/{workspace:acme}/invitations                            | {"email":"eve@example.com","role":"owner"} |
+      | DELETE | /v1/workspaces/{workspace:acme}/invitations/{invitation:bob}           |                                           |
       | GET    | /v1/workspaces/{workspace:acme}/channels                               |                                           |
       | POST   | /v1/workspaces/{workspace:acme}/channels                               | {"name":"backdoor"}                       |
       | GET    | /v1/workspaces/{workspace:acme}/channels/{channel:secret}/messages    |                                           |
@@ -50,3 +56,15 @@ Feature: Tenant isolation
     And I remember the response field "error.message" as "unknown workspace message"
     When "eve" sends GET "/v1/workspaces/{workspace:acme}/channels"
     Then the response field "error.message" is the remembered "unknown workspace message"
+
+  Scenario: An invitation sent to someone else can be neither seen nor answered
+    When "eve" sends GET "/v1/invitations"
+    Then the response status is 200
+    And the response list "invitations" has 0 items
+    When "eve" sends POST "/v1/invitations/{invitation:bob}/accept"
+    Then the response status is 404
+    When "eve" sends POST "/v1/invitations/{invitation:bob}/decline"
+    Then the response status is 404
+    And workspace "acme" holds for "alice" exactly what it held before
+    When "bob" sends POST "/v1/invitations/{invitation:bob}/accept"
+    Then the response status is 200

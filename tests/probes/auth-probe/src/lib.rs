@@ -3,7 +3,7 @@
 //! * `POST /verify` `{"token":t}` → 200
 //!   `{"subject":…,"email":…|null,"expires_at":n}`;
 //! * `POST /hash-password` `{"password":p}` → 200 `{"hash":…}`;
-//! * `POST /issue-token` `{"subject":s,"email":e?,"ttl_seconds":n}` → 200
+//! * `POST /issue-token` `{"subject":s,"email":e?,"token_id":t?,"ttl_seconds":n}` → 200
 //!   `{"token":…}`.
 //!
 //! Errors: `{"error":{"code":"<auth error variant>","message":…}}` with 401
@@ -38,6 +38,8 @@ struct HashPassword {
 struct IssueToken {
     subject: String,
     email: Option<String>,
+    #[serde(default)]
+    token_id: Option<String>,
     ttl_seconds: u32,
 }
 
@@ -54,7 +56,7 @@ async fn handle(request: Request) -> Response {
     let outcome = match path.as_str() {
         "/verify" => match parse::<Verify>(&body) {
             Ok(Verify { token }) => auth::verify_token(token).await.map(|identity| {
-                json!({ "subject": identity.subject, "email": identity.email, "expires_at": identity.expires_at })
+                json!({ "subject": identity.subject, "email": identity.email, "expires_at": identity.expires_at, "token_id": identity.token_id })
             }),
             Err(response) => return response,
         },
@@ -63,8 +65,8 @@ async fn handle(request: Request) -> Response {
             Err(response) => return response,
         },
         "/issue-token" => match parse::<IssueToken>(&body) {
-            Ok(IssueToken { subject, email, ttl_seconds }) => {
-                auth::issue_token(subject, email, ttl_seconds).await.map(|token| json!({ "token": token }))
+            Ok(IssueToken { subject, email, token_id, ttl_seconds }) => {
+                auth::issue_token(subject, email, token_id, ttl_seconds).await.map(|token| json!({ "token": token }))
             }
             Err(response) => return response,
         },
