@@ -17,7 +17,7 @@ Feature: Email notifications
     And "carol" received 1 email
     And the last email to "carol" has subject "Confirm your email address"
     And the last email to "carol" says 'Hi carol,'
-    And the last email to "carol" says 'http://127.0.0.1:3000/verify-email?token=vfy_'
+    And the last email to "carol" says '/verify-email?token=vfy_'
     And the last email to "carol" says 'The link works once and expires in 48 hours.'
 
   Scenario: An invited address is emailed about the workspace and the role
