@@ -144,6 +144,24 @@ async fn concurrent_requests(world: &mut KeelWorld, count: usize, method: String
     world.replies = futures::future::join_all(requests).await;
 }
 
+#[when(regex = r#"^(\d+) clients send POST "([^"]*)" with body '(.*)' at once$"#)]
+async fn concurrent_posts(world: &mut KeelWorld, count: usize, path: String, body: String) {
+    let url = format!("{}{}", world.server().base, world.interpolate(&path));
+    let body = world.interpolate(&body);
+    let requests = (0..count).map(|_| {
+        let request = world.client.post(&url).header("content-type", "application/json").body(body.clone());
+        async move { read_reply(request.send().await.expect("request sent")).await }
+    });
+    world.replies = futures::future::join_all(requests).await;
+}
+
+#[then(expr = "{int} of the {int} responses have status {int}")]
+fn some_statuses(world: &mut KeelWorld, expected: usize, count: usize, status: u16) {
+    assert_eq!(world.replies.len(), count);
+    let statuses: Vec<u16> = world.replies.iter().map(|reply| reply.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == status).count(), expected, "{statuses:?}");
+}
+
 #[when(expr = "{int} milliseconds pass")]
 async fn wait(_world: &mut KeelWorld, millis: u64) {
     tokio::time::sleep(Duration::from_millis(millis)).await;
@@ -277,4 +295,12 @@ async fn runaway_alongside_others(world: &mut KeelWorld, path: String, others: u
 #[then(expr = "all {int} other responses have status {int}")]
 fn all_other_statuses(world: &mut KeelWorld, count: usize, status: u16) {
     all_statuses(world, count, status);
+}
+
+#[then(expr = "the response has a positive {string} header no larger than {int}")]
+fn numeric_header(world: &mut KeelWorld, name: String, max: u64) {
+    let value = world.reply().headers.get(&name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let value = value.unwrap_or_else(|| panic!("no `{name}` header"));
+    let seconds: u64 = value.parse().unwrap_or_else(|_| panic!("`{name}: {value}` is not a number"));
+    assert!((1..=max).contains(&seconds), "`{name}: {value}`");
 }

@@ -501,6 +501,16 @@ fn require_built(path: &Path) {
 
 #[given("a running team-collab server")]
 async fn team_collab_server(world: &mut KeelWorld) {
+    start_team_collab(world, Vec::new()).await;
+}
+
+/// The product with one rate-limit policy overridden (variable `rate_limit_<policy>`).
+#[given(expr = "a running team-collab server whose rate limit {string} is {string}")]
+async fn team_collab_server_with_limit(world: &mut KeelWorld, policy: String, limit: String) {
+    start_team_collab(world, vec![(format!("rate_limit_{policy}"), limit)]).await;
+}
+
+async fn start_team_collab(world: &mut KeelWorld, extra: Vec<(String, String)>) {
     let Target::TeamCollab(deployment) = target() else {
         panic!("suite/target mismatch");
     };
@@ -509,7 +519,8 @@ async fn team_collab_server(world: &mut KeelWorld) {
         world.mock = Some(mail::MockProvider::start().await);
     }
     let mock_base = world.mock.as_ref().map(|mock| mock.base.clone()).unwrap_or_default();
-    let variables = resolve(world, deployment.variables, &mock_base).await;
+    let mut variables = resolve(world, deployment.variables, &mock_base).await;
+    variables.extend(extra);
     world.server =
         Some(Server::start(repo_root().join(deployment.manifest), None, variables, Duration::from_secs(10)).await);
 }

@@ -1,6 +1,7 @@
 //! `keel:infrastructure/kv` on Spin's outbound Redis API (`spin:redis`), for
 //! apps that want Redis semantics directly: expiry is Redis' own (`SET … EX`),
-//! `increment` is `INCRBY`, `list-keys` walks `SCAN … MATCH prefix*`.
+//! `increment` is `INCRBY`, `increment-with-ttl` a script that runs `INCRBY`
+//! and, for a counter it created, `EXPIRE`; `list-keys` walks `SCAN … MATCH prefix*`.
 //!
 //! The server comes from the Spin variable `redis_url`
 //! (`redis://host:6379/0`; the host must be in the component's
@@ -127,7 +128,33 @@ impl Guest for KvRedis {
             other => Err(Error::Internal(format!("unexpected INCRBY reply: {other:?}"))),
         }
     }
+
+    async fn increment_with_ttl(key: String, delta: i64, ttl_seconds: u32) -> Result<i64, Error> {
+        check_key(&key)?;
+        if ttl_seconds == 0 {
+            return Err(Error::InvalidInput("ttl-seconds must be at least 1".into()));
+        }
+        let args = [
+            bytes(INCREMENT_WITH_TTL),
+            RedisParameter::Int64(1),
+            bytes(key),
+            RedisParameter::Int64(delta),
+            RedisParameter::Int64(ttl_seconds.into()),
+        ];
+        match connect().await?.execute("EVAL", args).await.map_err(error)?.first() {
+            Some(RedisResult::Int64(n)) => Ok(*n),
+            other => Err(Error::Internal(format!("unexpected EVAL reply: {other:?}"))),
+        }
+    }
 }
+
+/// `INCRBY`, then `EXPIRE` when the key did not exist before (Redis drops
+/// expired keys, so that covers expired counters too), atomically: Redis
+/// runs a script without interleaving other commands.
+const INCREMENT_WITH_TTL: &str = "local existed = redis.call('EXISTS', KEYS[1]) \
+     local n = redis.call('INCRBY', KEYS[1], ARGV[1]) \
+     if existed == 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end \
+     return n";
 
 export!(KvRedis);
 

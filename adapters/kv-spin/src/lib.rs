@@ -10,7 +10,8 @@
 //!   `wasi:keyvalue/atomics` (the `cas` resource) on the same store. The
 //!   payload of a counter is the decimal ASCII of the i64, so `get` after an
 //!   increment returns e.g. `b"42"`; an existing key keeps its expiry, and a
-//!   value that is not an integer is `invalid-input`.
+//!   value that is not an integer is `invalid-input`. `increment-with-ttl`
+//!   is the same loop, giving a counter it starts an expiry.
 
 mod envelope;
 
@@ -73,29 +74,44 @@ impl Guest for KvSpin {
     }
 
     async fn increment(key: String, delta: i64) -> Result<i64, Error> {
-        check_key(&key)?;
-        let bucket = wasi_store::open(STORE).map_err(wasi_error)?;
-        let mut cas = atomics::Cas::new(&bucket, &key).map_err(wasi_error)?;
-        for _ in 0..MAX_CAS_ATTEMPTS {
-            let (current, expires_at_ms) = match cas.current().map_err(wasi_error)? {
-                Some(bytes) => match decode(&key, bytes)? {
-                    envelope if envelope.is_expired(now_ms()) => (0, 0),
-                    envelope => (parse_counter(&envelope.payload)?, envelope.expires_at_ms),
-                },
-                None => (0, 0),
-            };
-            let next = current
-                .checked_add(delta)
-                .ok_or_else(|| Error::InvalidInput(format!("incrementing {current} by {delta} overflows")))?;
-            let stored = Envelope { expires_at_ms, payload: next.to_string().into_bytes() };
-            match atomics::swap(cas, &stored.encode()) {
-                Ok(()) => return Ok(next),
-                Err(atomics::CasError::CasFailed(retry)) => cas = retry,
-                Err(atomics::CasError::StoreError(err)) => return Err(wasi_error(err)),
-            }
-        }
-        Err(Error::Unavailable(format!("increment of `{key}` lost {MAX_CAS_ATTEMPTS} races in a row")))
+        add(&key, delta, None)
     }
+
+    async fn increment_with_ttl(key: String, delta: i64, ttl_seconds: u32) -> Result<i64, Error> {
+        if ttl_seconds == 0 {
+            return Err(Error::InvalidInput("ttl-seconds must be at least 1".into()));
+        }
+        add(&key, delta, Some(ttl_seconds))
+    }
+}
+
+/// Add `delta` to the counter at `key` with compare-and-swap; a counter
+/// this starts expires after `ttl_seconds` when given.
+fn add(key: &str, delta: i64, ttl_seconds: Option<u32>) -> Result<i64, Error> {
+    check_key(key)?;
+    let bucket = wasi_store::open(STORE).map_err(wasi_error)?;
+    let mut cas = atomics::Cas::new(&bucket, key).map_err(wasi_error)?;
+    for _ in 0..MAX_CAS_ATTEMPTS {
+        let now = now_ms();
+        let fresh = ttl_seconds.map_or(0, |ttl| envelope::expiry(now, ttl));
+        let (current, expires_at_ms) = match cas.current().map_err(wasi_error)? {
+            Some(bytes) => match decode(key, bytes)? {
+                envelope if envelope.is_expired(now) => (0, fresh),
+                envelope => (parse_counter(&envelope.payload)?, envelope.expires_at_ms),
+            },
+            None => (0, fresh),
+        };
+        let next = current
+            .checked_add(delta)
+            .ok_or_else(|| Error::InvalidInput(format!("incrementing {current} by {delta} overflows")))?;
+        let stored = Envelope { expires_at_ms, payload: next.to_string().into_bytes() };
+        match atomics::swap(cas, &stored.encode()) {
+            Ok(()) => return Ok(next),
+            Err(atomics::CasError::CasFailed(retry)) => cas = retry,
+            Err(atomics::CasError::StoreError(err)) => return Err(wasi_error(err)),
+        }
+    }
+    Err(Error::Unavailable(format!("increment of `{key}` lost {MAX_CAS_ATTEMPTS} races in a row")))
 }
 
 async fn open() -> Result<Store, Error> {

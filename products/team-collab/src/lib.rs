@@ -5,6 +5,7 @@
 //! all rules live in the `keel:domains/*` components it imports. Errors are
 //! always `{"error":{"code":…,"message":…}}` (see [`ApiError`]).
 
+mod limits;
 mod router;
 mod views;
 
@@ -34,18 +35,18 @@ async fn handle(request: Request) -> Response {
     }
 }
 
-/// A failed request: HTTP status, error code and message.
+/// A failed request: HTTP status, error code, message and extra headers.
 #[derive(Debug)]
 struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    allow: Option<String>,
+    headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), allow: None }
+        ApiError { status, code, message: message.into(), headers: Vec::new() }
     }
 
     fn invalid_input(message: impl Into<String>) -> Self {
@@ -54,8 +55,10 @@ impl ApiError {
 
     fn into_response(self) -> Response {
         let mut response = respond::error(self.status, self.code, &self.message);
-        if let Some(allow) = self.allow.and_then(|allow| HeaderValue::from_str(&allow).ok()) {
-            response.headers_mut().insert(HeaderName::from_static("allow"), allow);
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(HeaderName::from_static(name), value);
+            }
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(HeaderName::from_static("retry-after"), HeaderValue::from_static("1"));
@@ -69,7 +72,7 @@ async fn serve(request: Request) -> Result<Response, ApiError> {
         Routed::Found(endpoint, params) => (endpoint, params),
         Routed::MethodNotAllowed(allow) => {
             return Err(ApiError {
-                allow: Some(allow),
+                headers: vec![("allow", allow)],
                 ..ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
             });
         }
@@ -81,10 +84,12 @@ async fn serve(request: Request) -> Result<Response, ApiError> {
     let actor =
         if endpoint.requires_auth() { user_lifecycle::authenticate(token.clone()).await?.id } else { String::new() };
     let query = request.uri().query().map(str::to_owned);
+    let client = limits::client_address(request.headers());
     let body =
         request.into_body().bytes().await.map_err(|err| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("cannot read body: {err:?}"))
         })?;
+    limits::check(endpoint, &client, &body, &actor).await?;
     let param = |index: usize| params.get(index).cloned().unwrap_or_default();
 
     Ok(match endpoint {

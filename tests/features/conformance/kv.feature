@@ -74,6 +74,35 @@ Feature: keel:infrastructure/kv conformance
     Then the response status is 400
     And the error code is "invalid_input"
 
+  Scenario: A counter started with a TTL expires, and later increments keep that expiry
+    When the kv probe runs '{"op":"increment","key":"window","delta":1,"ttl_seconds":1}'
+    Then the response field "value" is 1
+    When the kv probe runs '{"op":"increment","key":"window","delta":2,"ttl_seconds":3600}'
+    Then the response field "value" is 3
+    When within 5 seconds the kv probe runs '{"op":"get","key":"window"}' until the response field "value" is null
+    And the kv probe runs '{"op":"increment","key":"window","delta":1,"ttl_seconds":3600}'
+    Then the response field "value" is 1
+
+  Scenario: A TTL increment of a counter without expiry leaves it without expiry
+    When the kv probe runs '{"op":"increment","key":"total","delta":1}'
+    And the kv probe runs '{"op":"increment","key":"total","delta":1,"ttl_seconds":1}'
+    Then the response field "value" is 2
+    When 1500 milliseconds pass
+    And the kv probe runs '{"op":"get","key":"total"}'
+    Then the response field "value" is "2"
+
+  Scenario: A TTL increment needs a TTL of at least one second
+    When the kv probe runs '{"op":"increment","key":"window","delta":1,"ttl_seconds":0}'
+    Then the response status is 400
+    And the error code is "invalid_input"
+    When the kv probe runs '{"op":"exists","key":"window"}'
+    Then the response field "exists" is false
+
+  Scenario: Concurrent TTL increments lose no update
+    When 8 clients each increment "limited" 100 times with a TTL of 60 seconds
+    And the kv probe runs '{"op":"get","key":"limited"}'
+    Then the response field "value" is "800"
+
   Scenario: Concurrent increments lose no update
     When 8 clients each increment "counter" 200 times
     And the kv probe runs '{"op":"get","key":"counter"}'

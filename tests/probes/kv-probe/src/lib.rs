@@ -6,7 +6,8 @@
 //! `{"op":"delete","key":k}` → `{}`,
 //! `{"op":"exists","key":k}` → `{"exists":bool}`,
 //! `{"op":"list_keys","prefix":p}` → `{"keys":[…]}`,
-//! `{"op":"increment","key":k,"delta":n}` → `{"value":n}`.
+//! `{"op":"increment","key":k,"delta":n,"ttl_seconds":t?}` → `{"value":n}`
+//! (`increment-with-ttl` when `ttl_seconds` is given).
 //! Errors: `{"error":{"code":…,"message":…}}` with 400 for invalid_input,
 //! 503 for unavailable and 500 otherwise.
 //!
@@ -36,7 +37,7 @@ enum Op {
     Delete { key: String },
     Exists { key: String },
     ListKeys { prefix: String },
-    Increment { key: String, delta: i64 },
+    Increment { key: String, delta: i64, ttl_seconds: Option<u32> },
 }
 
 #[spin_sdk::http_service]
@@ -100,7 +101,10 @@ async fn run(op: Op) -> Result<Json, Error> {
         }
         Op::Exists { key } => json!({ "exists": kv::exists(key).await? }),
         Op::ListKeys { prefix } => json!({ "keys": kv::list_keys(prefix).await? }),
-        Op::Increment { key, delta } => json!({ "value": kv::increment(key, delta).await? }),
+        Op::Increment { key, delta, ttl_seconds: None } => json!({ "value": kv::increment(key, delta).await? }),
+        Op::Increment { key, delta, ttl_seconds: Some(ttl) } => {
+            json!({ "value": kv::increment_with_ttl(key, delta, ttl).await? })
+        }
     })
 }
 
