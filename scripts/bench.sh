@@ -14,7 +14,8 @@
 # --state-dir DIR -f spin.toml`): a real `spin`, or another `keel` build;
 # `--manifest FILE` after `--compare BIN` serves that runtime another
 # manifest (e.g. a copy of an older build's spin.toml and dist/).
-# SECONDS_PER_RUN (default 10) sets each run's length.
+# SECONDS_PER_RUN (default 10) sets each run's length; RATE_LIMIT (default
+# 100000000/60, counted) sets the login limits, RATE_LIMIT=off skips them.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target="${CARGO_TARGET_DIR:-target}"
