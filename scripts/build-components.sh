@@ -11,8 +11,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 GUEST_CRATES=(
     sql-spin-sqlite sql-postgres sql-mysql kv-spin kv-redis auth-local auth-okta auth-auth0
     email-sendgrid email-mailgun email-ses email-outbox
-    security notifications rate-limiting
-    user-repository workspace-repository channel-repository message-repository
+    security notifications rate-limiting audit
+    user-repository workspace-repository channel-repository message-repository audit-repository
     user-lifecycle workspace-management messaging
     team-collab dev-outbox
     sql-probe kv-probe auth-probe email-probe

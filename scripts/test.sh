@@ -15,7 +15,7 @@ bash scripts/build-components.sh || { echo "total: 0 passed, 1 failed"; exit 1; 
 # Crates with native unit tests; the guest ones compile for the host too.
 CRATES=(
     keel-runtime keel-features keel-compose
-    keel-guest sql-adapter-common keel-oidc sql-spin-sqlite sql-mysql kv-spin kv-redis auth-local auth-auth0 security notifications rate-limiting
+    keel-guest sql-adapter-common keel-oidc sql-spin-sqlite sql-mysql kv-spin kv-redis auth-local auth-auth0 security notifications rate-limiting audit
     message-repository team-collab dev-outbox sql-probe
     keel-sigv4 email-sendgrid email-mailgun email-ses
 )

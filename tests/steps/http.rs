@@ -215,7 +215,7 @@ fn body_does_not_mention(world: &mut KeelWorld, words: String) {
 
 #[then(regex = r#"^the response field "([^"]+)" is "(.*)"$"#)]
 fn field_is_string(world: &mut KeelWorld, path: String, expected: String) {
-    assert_eq!(reply_field(world, &path), &Value::String(expected));
+    assert_eq!(reply_field(world, &path), &Value::String(world.interpolate(&expected)));
 }
 
 #[then(regex = r#"^the response field "([^"]+)" is (-?\d+|true|false|null)$"#)]

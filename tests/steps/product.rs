@@ -415,3 +415,11 @@ fn owner_count(world: &mut KeelWorld, count: usize) {
     let owners = members.iter().filter(|member| member["role"] == "owner").count();
     assert_eq!(owners, count, "{members:#?}");
 }
+
+#[when(expr = "someone with access to the database changes the target of audit entry {int} of workspace {string} to {string}")]
+async fn tamper_audit(world: &mut KeelWorld, sequence: u64, workspace: String, target: String) {
+    let scope = world.ids[&format!("workspace:{workspace}")].clone();
+    let statement =
+        format!("UPDATE audit_entries SET target = '{target}' WHERE scope = '{scope}' AND sequence = {sequence}");
+    world.server().execute_on_database(&statement).await;
+}

@@ -470,6 +470,27 @@ impl Server {
         }
     }
 
+    /// Run `statements` on the app's database directly, as someone with
+    /// access to the database server (or the SQLite file) could.
+    pub async fn execute_on_database(&self, statements: &str) {
+        let variable = |name: &str| self.variables.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        if let Some(url) = variable("postgres_url") {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("PostgreSQL");
+            tokio::spawn(connection);
+            client.batch_execute(statements).await.expect("statements run on PostgreSQL");
+        } else if let Some(url) = variable("mysql_url") {
+            use mysql_async::prelude::Queryable;
+            let mut conn = mysql_async::Conn::from_url(&url).await.expect("MySQL");
+            conn.query_drop(statements).await.expect("statements run on MySQL");
+            let _ = conn.disconnect().await;
+        } else {
+            let path = find_file(&self.state_dir, "sqlite_db.db").expect("the app's SQLite database file");
+            let connection = rusqlite::Connection::open(&path).expect("open the SQLite file");
+            connection.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+            connection.execute_batch(statements).expect("statements run on SQLite");
+        }
+    }
+
     pub async fn restart(&mut self) {
         self.stop().await;
         self.boot().await;
@@ -489,6 +510,21 @@ impl Drop for Server {
         }
         let _ = std::fs::remove_dir_all(&self.state_dir);
     }
+}
+
+/// The first file called `name` under `dir`.
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|file| file == name) {
+            return Some(path);
+        }
+    }
+    None
 }
 
 fn require_built(path: &Path) {

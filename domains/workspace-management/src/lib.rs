@@ -17,8 +17,10 @@
 //!   and a mail provider that fails, or takes longer than [`MAIL_WAIT`], is
 //!   logged without failing or holding up the request.
 
-use exports::keel::domains::workspace_management::{Error, Guest, Invitation, Member, Role, Workspace};
-use keel::platform::notifications;
+use exports::keel::domains::workspace_management::{
+    AuditPage, Error, Guest, Invitation, Member, Role, Verification, Workspace,
+};
+use keel::platform::{audit, notifications};
 use keel::platform::security_context::{self, Permission};
 use keel::repositories::{users, workspaces};
 use keel_guest::{clock, validate};
@@ -159,6 +161,21 @@ impl Guest for WorkspaceManagement {
             .await
             .map_err(invitation_error)
     }
+
+    async fn audit_trail(
+        actor_id: String,
+        workspace_id: String,
+        limit: u32,
+        before: Option<u64>,
+    ) -> Result<AuditPage, Error> {
+        authorize(&actor_id, &workspace_id, Permission::WorkspaceAuditRead).await?;
+        audit::list_entries(workspace_id, limit, before).await.map_err(audit_error)
+    }
+
+    async fn verify_audit_trail(actor_id: String, workspace_id: String) -> Result<Verification, Error> {
+        authorize(&actor_id, &workspace_id, Permission::WorkspaceAuditRead).await?;
+        audit::verify(workspace_id).await.map_err(audit_error)
+    }
 }
 
 /// The caller's view of the workspace, if they are a member whose role
@@ -265,6 +282,7 @@ fn workspace(found: workspaces::WorkspaceWithRole) -> Workspace {
 
 fn member(membership: workspaces::Membership, user: users::User) -> Member {
     Member {
+        workspace_id: membership.workspace_id,
         user_id: membership.user_id,
         email: user.email,
         display_name: user.display_name,
@@ -299,6 +317,14 @@ fn to_platform(role: workspaces::Role) -> security_context::Role {
 
 fn workspace_error(err: workspaces::Error) -> Error {
     keel_guest::repository_error!(err, workspaces => Error, "workspace not found")
+}
+
+fn audit_error(err: audit::Error) -> Error {
+    match err {
+        audit::Error::InvalidInput(message) => Error::InvalidInput(message),
+        audit::Error::Unavailable(message) => Error::Unavailable(message),
+        audit::Error::Internal(message) => Error::Internal(message),
+    }
 }
 
 fn invitation_error(err: workspaces::Error) -> Error {

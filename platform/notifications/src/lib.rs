@@ -19,7 +19,7 @@ use keel::infrastructure::email;
 use message::{LinkKind, Written};
 
 spin_sdk::wit_bindgen::generate!({
-    path: ["../../wit/infrastructure", "../../wit/platform"],
+    path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform"],
     world: "keel:platform/notifications-service",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
     generate_all,

@@ -23,7 +23,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 spin_sdk::wit_bindgen::generate!({
-    path: ["../../wit/infrastructure", "../../wit/platform"],
+    path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform"],
     world: "keel:platform/rate-limiting-service",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
     with: { "keel:infrastructure/kv@0.1.0": keel_guest::kv::bindings::keel::infrastructure::kv },

@@ -5,7 +5,8 @@
 //!   Spin variable `token_ttl_seconds` (default 86400).
 //! * Sessions carry their server-side session id as the token's `jti`.
 //! * Roles are granted permissions by one table, [`GRANTS`]: owners may do
-//!   everything; admins everything but managing owners; members may read
+//!   everything; admins everything but managing owners (including reading
+//!   the audit trail); members may read
 //!   workspaces, create and read channels, and post and read messages.
 //! * Password policy: at least 8 characters and at most 1024 bytes.
 
@@ -14,7 +15,7 @@ use exports::keel::platform::security_context::{self, Error, Permission, Princip
 use keel::infrastructure::auth;
 
 spin_sdk::wit_bindgen::generate!({
-    path: ["../../wit/infrastructure", "../../wit/platform"],
+    path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform"],
     world: "keel:platform/security",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
     generate_all,
@@ -88,6 +89,7 @@ const GRANTS: &[(Role, &[Permission])] = &[
             Permission::WorkspaceRead,
             Permission::WorkspaceManageMembers,
             Permission::WorkspaceManageOwners,
+            Permission::WorkspaceAuditRead,
             Permission::ChannelCreate,
             Permission::ChannelRead,
             Permission::MessagePost,
@@ -99,6 +101,7 @@ const GRANTS: &[(Role, &[Permission])] = &[
         &[
             Permission::WorkspaceRead,
             Permission::WorkspaceManageMembers,
+            Permission::WorkspaceAuditRead,
             Permission::ChannelCreate,
             Permission::ChannelRead,
             Permission::MessagePost,
@@ -156,6 +159,7 @@ mod tests {
             WorkspaceRead,
             WorkspaceManageMembers,
             WorkspaceManageOwners,
+            WorkspaceAuditRead,
             ChannelCreate,
             ChannelRead,
             MessagePost,
@@ -166,7 +170,7 @@ mod tests {
             assert_eq!(allows(Role::Admin, permission), permission != WorkspaceManageOwners, "admin {permission:?}");
             assert_eq!(
                 allows(Role::Member, permission),
-                !matches!(permission, WorkspaceManageMembers | WorkspaceManageOwners),
+                !matches!(permission, WorkspaceManageMembers | WorkspaceManageOwners | WorkspaceAuditRead),
                 "member {permission:?}"
             );
         }

@@ -7,11 +7,13 @@
 
 mod limits;
 mod router;
+mod trail;
 mod views;
 
 use keel::domains::{messaging, user_lifecycle, workspace_management};
 use keel_guest::http::{self as respond, Response};
 use router::{Endpoint, Routed};
+use trail::Trail;
 use serde::de::DeserializeOwned;
 use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{HeaderName, HeaderValue, Request, StatusCode};
@@ -29,10 +31,18 @@ const MAX_PAGE: u32 = 200;
 
 #[spin_sdk::http_service]
 async fn handle(request: Request) -> Response {
-    match serve(request).await {
+    let request_id = trail::request_id(request.headers());
+    let client = limits::client_address(request.headers());
+    let mut trail = Trail::default();
+    let mut response = match serve(request, &client, &mut trail).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
+    };
+    trail.record(response.status(), &request_id, &client).await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
     }
+    response
 }
 
 /// A failed request: HTTP status, error code, message and extra headers.
@@ -67,7 +77,7 @@ impl ApiError {
     }
 }
 
-async fn serve(request: Request) -> Result<Response, ApiError> {
+async fn serve(request: Request, client: &str, trail: &mut Trail) -> Result<Response, ApiError> {
     let (endpoint, params) = match router::route(request.method(), request.uri().path()) {
         Routed::Found(endpoint, params) => (endpoint, params),
         Routed::MethodNotAllowed(allow) => {
@@ -80,16 +90,24 @@ async fn serve(request: Request) -> Result<Response, ApiError> {
             return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route"));
         }
     };
+    trail.endpoint = Some(endpoint);
+    let in_workspace = request.uri().path().starts_with("/v1/workspaces/");
     let token = if endpoint.requires_auth() { bearer_token(&request)? } else { String::new() };
     let actor =
         if endpoint.requires_auth() { user_lifecycle::authenticate(token.clone()).await?.id } else { String::new() };
+    trail.actor = Some(actor.clone());
+    if in_workspace {
+        // Recorded in this chain only if the caller may see the workspace
+        // (the trail skips a 404).
+        trail.workspace = params.first().cloned();
+    }
     let query = request.uri().query().map(str::to_owned);
-    let client = limits::client_address(request.headers());
     let body =
         request.into_body().bytes().await.map_err(|err| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("cannot read body: {err:?}"))
         })?;
-    limits::check(endpoint, &client, &body, &actor).await?;
+    trail.target = trail::target(endpoint, &params, &body);
+    limits::check(endpoint, client, &body, &actor).await?;
     let param = |index: usize| params.get(index).cloned().unwrap_or_default();
 
     Ok(match endpoint {
@@ -97,14 +115,14 @@ async fn serve(request: Request) -> Result<Response, ApiError> {
         Endpoint::Signup => {
             let input: views::Signup = parse(&body)?;
             let session = user_lifecycle::signup(input.email, input.password, input.display_name).await?;
+            trail.actor = Some(session.user.id.clone());
             respond::json(StatusCode::CREATED, &views::Session::from(session))
         }
         Endpoint::Login => {
             let input: views::Login = parse(&body)?;
-            respond::json(
-                StatusCode::OK,
-                &views::Session::from(user_lifecycle::login(input.email, input.password).await?),
-            )
+            let session = user_lifecycle::login(input.email, input.password).await?;
+            trail.actor = Some(session.user.id.clone());
+            respond::json(StatusCode::OK, &views::Session::from(session))
         }
         Endpoint::Logout => {
             user_lifecycle::logout(token).await?;
@@ -112,10 +130,9 @@ async fn serve(request: Request) -> Result<Response, ApiError> {
         }
         Endpoint::VerifyEmail => {
             let input: views::LinkToken = parse(&body)?;
-            respond::json(
-                StatusCode::OK,
-                &serde_json::json!({ "user": views::User::from(user_lifecycle::verify_email(input.token).await?) }),
-            )
+            let user = user_lifecycle::verify_email(input.token).await?;
+            trail.actor = Some(user.id.clone());
+            respond::json(StatusCode::OK, &serde_json::json!({ "user": views::User::from(user) }))
         }
         Endpoint::RequestPasswordReset => {
             let input: views::RequestPasswordReset = parse(&body)?;
@@ -152,10 +169,9 @@ async fn serve(request: Request) -> Result<Response, ApiError> {
         }
         Endpoint::CreateWorkspace => {
             let input: views::CreateWorkspace = parse(&body)?;
-            respond::json(
-                StatusCode::CREATED,
-                &views::Workspace::from(workspace_management::create_workspace(actor, input.name).await?),
-            )
+            let created = workspace_management::create_workspace(actor, input.name).await?;
+            trail.workspace = Some(created.id.clone());
+            respond::json(StatusCode::CREATED, &views::Workspace::from(created))
         }
         Endpoint::ListWorkspaces => {
             let found = workspace_management::list_workspaces(actor).await?;
@@ -197,11 +213,25 @@ async fn serve(request: Request) -> Result<Response, ApiError> {
         Endpoint::MyInvitations => invitations(workspace_management::my_invitations(actor).await?),
         Endpoint::AcceptInvitation => {
             let member = workspace_management::accept_invitation(actor, param(0)).await?;
+            trail.workspace = Some(member.workspace_id.clone());
             respond::json(StatusCode::OK, &views::Member::from(member))
         }
         Endpoint::DeclineInvitation => {
             workspace_management::decline_invitation(actor, param(0)).await?;
             respond::no_content()
+        }
+        Endpoint::AuditTrail => {
+            let limit = page_limit(router::query_param(query.as_deref(), "limit"))?;
+            let before = match router::query_param(query.as_deref(), "before") {
+                None => None,
+                Some(raw) => Some(raw.parse::<u64>().map_err(|_| ApiError::invalid_input("before must be a sequence number"))?),
+            };
+            let page = workspace_management::audit_trail(actor, param(0), limit, before).await?;
+            respond::json(StatusCode::OK, &views::AuditPage::from(page))
+        }
+        Endpoint::VerifyAuditTrail => {
+            let verification = workspace_management::verify_audit_trail(actor, param(0)).await?;
+            respond::json(StatusCode::OK, &views::AuditVerification::from(verification))
         }
         Endpoint::CreateChannel => {
             let input: views::CreateChannel = parse(&body)?;

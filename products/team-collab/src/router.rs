@@ -31,6 +31,8 @@ pub enum Endpoint {
     MyInvitations,
     AcceptInvitation,
     DeclineInvitation,
+    AuditTrail,
+    VerifyAuditTrail,
     CreateChannel,
     ListChannels,
     PostMessage,
@@ -86,6 +88,8 @@ const ROUTES: &[Route] = &[
         methods: &[(Method::GET, Endpoint::ListInvitations), (Method::POST, Endpoint::Invite)],
     },
     Route { pattern: "/v1/workspaces/{}/invitations/{}", methods: &[(Method::DELETE, Endpoint::RevokeInvitation)] },
+    Route { pattern: "/v1/workspaces/{}/audit", methods: &[(Method::GET, Endpoint::AuditTrail)] },
+    Route { pattern: "/v1/workspaces/{}/audit/verify", methods: &[(Method::GET, Endpoint::VerifyAuditTrail)] },
     Route {
         pattern: "/v1/workspaces/{}/channels",
         methods: &[(Method::GET, Endpoint::ListChannels), (Method::POST, Endpoint::CreateChannel)],

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::keel::domains::{messaging, user_lifecycle, workspace_management};
+use crate::keel::platform::audit;
 
 #[derive(Deserialize)]
 pub struct Signup {
@@ -127,7 +128,69 @@ impl From<workspace_management::Workspace> for Workspace {
 }
 
 #[derive(Serialize)]
+pub struct AuditEntry {
+    sequence: u64,
+    actor: Option<String>,
+    action: String,
+    target: Option<String>,
+    outcome: &'static str,
+    request_id: Option<String>,
+    client_address: Option<String>,
+    at: String,
+    hash: String,
+}
+
+#[derive(Serialize)]
+pub struct AuditPage {
+    entries: Vec<AuditEntry>,
+    next_before: Option<u64>,
+}
+
+impl From<audit::Page> for AuditPage {
+    fn from(page: audit::Page) -> Self {
+        let entries = page
+            .entries
+            .into_iter()
+            .map(|entry| AuditEntry {
+                sequence: entry.sequence,
+                actor: entry.actor,
+                action: entry.action,
+                target: entry.target,
+                outcome: match entry.outcome {
+                    audit::Outcome::Success => "success",
+                    audit::Outcome::Refused => "refused",
+                    audit::Outcome::Failed => "failed",
+                },
+                request_id: entry.request_id,
+                client_address: entry.client_address,
+                at: rfc3339(entry.at),
+                hash: entry.hash,
+            })
+            .collect();
+        AuditPage { entries, next_before: page.next_before }
+    }
+}
+
+#[derive(Serialize)]
+pub struct AuditVerification {
+    intact: bool,
+    entries: u64,
+    first_broken: Option<u64>,
+}
+
+impl From<audit::Verification> for AuditVerification {
+    fn from(verification: audit::Verification) -> Self {
+        AuditVerification {
+            intact: verification.first_broken.is_none(),
+            entries: verification.entries,
+            first_broken: verification.first_broken,
+        }
+    }
+}
+
+#[derive(Serialize)]
 pub struct Member {
+    workspace_id: String,
     user_id: String,
     email: String,
     display_name: String,
@@ -138,6 +201,7 @@ pub struct Member {
 impl From<workspace_management::Member> for Member {
     fn from(member: workspace_management::Member) -> Self {
         Member {
+            workspace_id: member.workspace_id,
             user_id: member.user_id,
             email: member.email,
             display_name: member.display_name,
