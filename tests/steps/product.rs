@@ -57,7 +57,8 @@ impl KeelWorld {
 
 impl KeelWorld {
     /// Everything `user` can see of `workspace`: the workspace, its members,
-    /// its pending invitations, its channels and every message in each (the response that broke a
+    /// its pending invitations, its audit trail, its channels and every
+    /// message in each (the response that broke a
     /// refused request is kept aside and restored).
     async fn workspace_view(&mut self, user: &str, workspace: &str) -> Value {
         let kept = self.reply.take();
@@ -72,10 +73,12 @@ impl KeelWorld {
             assert_eq!(reply.status, 200, "GET {path}: {}", reply.body);
             view[key] = reply.body.clone();
         }
-        // Pending invitations, as far as `user`'s role lets them see them.
-        let path = format!("{base}/invitations");
-        let reply = self.send(Some(user), "GET", &path, None).await;
-        view["invitations"] = json!({ "status": reply.status, "body": reply.body.clone() });
+        // Pending invitations and the audit trail, as far as `user`'s role
+        // lets them see them (a refused request leaves no trace in either).
+        for (key, path) in [("invitations", format!("{base}/invitations")), ("audit", format!("{base}/audit?limit=200"))] {
+            let reply = self.send(Some(user), "GET", &path, None).await;
+            view[key] = json!({ "status": reply.status, "body": reply.body.clone() });
+        }
         let channels: Vec<String> = view["channels"]["channels"]
             .as_array()
             .expect("a channel list")

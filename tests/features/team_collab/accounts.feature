@@ -86,6 +86,8 @@ Feature: Accounts
       | POST   | /v1/workspaces/wsp_00000000000000000000000000000000/invitations   | {"email":"a@example.com","role":"member"} |
       | DELETE | /v1/workspaces/wsp_00000000000000000000000000000000/invitations/inv_00000000000000000000000000000000 | |
       | GET    | /v1/invitations                                                   |                    |
+      | GET    | /v1/workspaces/wsp_00000000000000000000000000000000/audit         |                    |
+      | GET    | /v1/workspaces/wsp_00000000000000000000000000000000/audit/verify  |                    |
       | POST   | /v1/invitations/inv_00000000000000000000000000000000/accept       |                    |
       | POST   | /v1/invitations/inv_00000000000000000000000000000000/decline      |                    |
       | POST   | /v1/auth/logout                                                   |                    |

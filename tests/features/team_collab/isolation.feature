@@ -30,6 +30,8 @@ Feature: Tenant isolation
       | GET    | /v1/workspaces/{workspace:acme}/invitations                            |                                           |
       | POST   | /v1/workspaces/{workspace:acme}/invitations                            | {"email":"eve@example.com","role":"owner"} |
       | DELETE | /v1/workspaces/{workspace:acme}/invitations/{invitation:bob}           |                                           |
+      | GET    | /v1/workspaces/{workspace:acme}/audit                                  |                                           |
+      | GET    | /v1/workspaces/{workspace:acme}/audit/verify                           |                                           |
       | GET    | /v1/workspaces/{workspace:acme}/channels                               |                                           |
       | POST   | /v1/workspaces/{workspace:acme}/channels                               | {"name":"backdoor"}                       |
       | GET    | /v1/workspaces/{workspace:acme}/channels/{channel:secret}/messages    |                                           |
