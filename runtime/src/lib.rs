@@ -58,6 +58,8 @@ pub struct RuntimeOptions {
     pub admission: AdmissionLimits,
     /// Use the pooling instance allocator.
     pub pooling: bool,
+    /// Write one JSON line per request to stdout ([`server`]'s access log).
+    pub access_log: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -78,6 +80,7 @@ impl Default for RuntimeOptions {
             connections: ConnectionLimits::default(),
             admission: AdmissionLimits::default(),
             pooling: true,
+            access_log: false,
         }
     }
 }
@@ -264,6 +267,7 @@ impl App {
                 limits: options.limits.clone(),
                 connections: options.connections.clone(),
                 admission: server::Admission::new(concurrent, &options.admission),
+                access_log: options.access_log,
             }),
         })
     }

@@ -96,6 +96,10 @@ struct UpArgs {
     /// On SIGTERM or Ctrl-C: time requests in flight get to finish.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     shutdown_grace: Duration,
+    /// Write one JSON line per request to stdout: request id, method, path,
+    /// component, status, duration, bytes, client.
+    #[arg(long, env = "KEEL_ACCESS_LOG")]
+    access_log: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -154,6 +158,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         cache_dir: args.cache_dir,
         variables: args.variables,
         pooling: !args.no_pooling,
+        access_log: args.access_log,
         ..RuntimeOptions::default()
     };
     options.limits.max_reuse = args.max_instance_reuse_count.max(1);

@@ -20,6 +20,8 @@ fn repo_root() -> PathBuf {
 struct Keel {
     child: Child,
     addr: SocketAddr,
+    /// What the process wrote to stdout after "Serving …".
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _state: TempDir,
 }
 
@@ -100,8 +102,14 @@ impl Keel {
             return Err(stderr);
         };
         // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-        Ok(Keel { child, addr, _state: state })
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = lines.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stdout.next_line().await {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Ok(Keel { child, addr, stdout: lines, _state: state })
     }
 
     /// SIGKILL the process (no drain, no clean shutdown) and hand back its
@@ -446,4 +454,41 @@ async fn kill_9_under_write_load_loses_no_acknowledged_write() {
     }
     let lost: Vec<_> = acknowledged.iter().filter(|text| !stored.contains(*text)).collect();
     assert!(lost.is_empty(), "{} of {} acknowledged writes lost: {:?}", lost.len(), acknowledged.len(), &lost[..lost.len().min(5)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_has_one_json_line_per_request() {
+    let keel = Keel::start(PRODUCT, &["--access-log"]).await;
+    keel.signup("logged@example.com").await;
+    let response = keel
+        .raw("GET /healthz HTTP/1.1\r\nhost: localhost\r\nx-request-id: probe-7\r\nconnection: close\r\n\r\n")
+        .await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let lines = loop {
+        let lines: Vec<serde_json::Value> = keel
+            .stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        if lines.len() >= 2 || tokio::time::Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    let (signup, healthz) = (&lines[0], &lines[1]);
+    assert_eq!(signup["method"], "POST");
+    assert_eq!(signup["path"], "/v1/auth/signup");
+    assert_eq!(signup["status"], 201);
+    assert!(signup["request_id"].as_str().is_some_and(|id| id.starts_with("req_")), "{signup}");
+    assert_eq!(healthz["request_id"], "probe-7");
+    assert_eq!(healthz["component"], "team-collab");
+    assert_eq!(healthz["status"], 200);
+    assert_eq!(healthz["bytes"], br#"{"status":"ok"}"#.len());
+    assert!(healthz.get("incomplete").is_none(), "{healthz}");
+    assert!(healthz["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{healthz}");
+    assert!(healthz["client"].as_str().is_some_and(|client| client.starts_with("127.0.0.1:")), "{healthz}");
 }

@@ -40,6 +40,8 @@ pub(crate) struct Router {
     pub limits: InstanceLimits,
     pub connections: ConnectionLimits,
     pub admission: Admission,
+    /// Write an access-log line per request.
+    pub access_log: bool,
 }
 
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -94,12 +96,123 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError>
     Err(BodyError::TooLarge)
 }
 
+/// The request id header a component (or the client) sets.
+const REQUEST_ID: &str = "x-request-id";
+
+/// One access-log line: a JSON object on stdout, written when the
+/// response body has been sent (or dropped), so `bytes` and `duration_ms`
+/// cover the whole response.
+#[derive(serde::Serialize)]
+struct AccessLine {
+    request_id: Option<String>,
+    method: String,
+    path: String,
+    component: Option<String>,
+    status: u16,
+    duration_ms: f64,
+    bytes: u64,
+    /// The body ended early (the client went away or the body failed).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    incomplete: bool,
+    client: SocketAddr,
+    #[serde(skip)]
+    started: Instant,
+}
+
+impl AccessLine {
+    fn write(&mut self) {
+        use std::io::Write as _;
+        self.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let Ok(mut line) = serde_json::to_vec(self) else { return };
+        line.push(b'\n');
+        // One write of the whole line, so lines from concurrent requests
+        // never interleave.
+        let _ = std::io::stdout().lock().write_all(&line);
+    }
+}
+
+/// A response body that counts what it sends and writes its access line
+/// at the end.
+struct Logged {
+    inner: Body,
+    line: Option<AccessLine>,
+}
+
+impl hyper::body::Body for Logged {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                let sent = frame.data_ref().map_or(0, |data| data.len() as u64);
+                if let Some(line) = self.line.as_mut() {
+                    line.bytes += sent;
+                }
+            }
+            std::task::Poll::Ready(None) => {
+                if let Some(mut line) = self.line.take() {
+                    line.write();
+                }
+            }
+            std::task::Poll::Ready(Some(Err(_))) => {
+                if let Some(line) = self.line.as_mut() {
+                    line.incomplete = true;
+                }
+            }
+            std::task::Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        if let Some(mut line) = self.line.take() {
+            line.incomplete = !hyper::body::Body::is_end_stream(&self.inner);
+            line.write();
+        }
+    }
+}
+
 impl Router {
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, client: SocketAddr, local: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
+        let request_id = req.headers().get(REQUEST_ID).cloned();
         let response = self.dispatch(req, client, local).await;
+        let response = if self.access_log {
+            let component = self.routes.iter().find_map(|t| t.route.matches(&path).map(|_| t.component.clone()));
+            let request_id = response.headers().get(REQUEST_ID).or(request_id.as_ref()).and_then(|v| v.to_str().ok());
+            let line = AccessLine {
+                request_id: request_id.map(str::to_owned),
+                method: method.to_string(),
+                path: path.clone(),
+                component,
+                status: response.status().as_u16(),
+                duration_ms: 0.0,
+                bytes: 0,
+                incomplete: false,
+                client,
+                started,
+            };
+            response.map(|inner| Logged { inner, line: Some(line) }.boxed_unsync())
+        } else {
+            response
+        };
         tracing::debug!(%method, %path, status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64);
         response
     }
