@@ -121,14 +121,37 @@ struct AccessLine {
 
 impl AccessLine {
     fn write(&mut self) {
-        use std::io::Write as _;
         self.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let Ok(mut line) = serde_json::to_vec(self) else { return };
         line.push(b'\n');
-        // One write of the whole line, so lines from concurrent requests
-        // never interleave.
-        let _ = std::io::stdout().lock().write_all(&line);
+        let _ = access_log_writer().send(line);
     }
+}
+
+/// The access log's writer: a thread that writes whole lines to stdout
+/// through a buffer and flushes whenever no more lines are waiting, so a
+/// busy server makes one write per batch instead of one per request, and
+/// no request waits on stdout.
+fn access_log_writer() -> &'static std::sync::mpsc::Sender<Vec<u8>> {
+    static WRITER: std::sync::OnceLock<std::sync::mpsc::Sender<Vec<u8>>> = std::sync::OnceLock::new();
+    WRITER.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::Builder::new()
+            .name("keel-access-log".into())
+            .spawn(move || {
+                use std::io::Write as _;
+                let mut out = std::io::BufWriter::new(std::io::stdout());
+                while let Ok(line) = receiver.recv() {
+                    let _ = out.write_all(&line);
+                    while let Ok(line) = receiver.try_recv() {
+                        let _ = out.write_all(&line);
+                    }
+                    let _ = out.flush();
+                }
+            })
+            .expect("start the access-log thread");
+        sender
+    })
 }
 
 /// A response body that counts what it sends and writes its access line
