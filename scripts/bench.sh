@@ -15,7 +15,7 @@
 # `--manifest FILE` after `--compare BIN` serves that runtime another
 # manifest (e.g. a copy of an older build's spin.toml and dist/).
 # SECONDS_PER_RUN (default 10) sets each run's length; RATE_LIMIT (default
-# 100000000/60, counted) sets the login limits, RATE_LIMIT=off skips them.
+# 100000000/60, counted) sets the login and write limits, RATE_LIMIT=off skips them.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target="${CARGO_TARGET_DIR:-target}"
@@ -60,11 +60,12 @@ echo "keel-bench: ${seconds}s per run, $(nproc) cores, $(date -u +%FT%TZ)"
 start_server() {
     local started
     started=$(date +%s%N)
-    # Logins are rate limited; the limits stay on (each login pays for its
-    # counters) but high enough for a benchmark from one address.
+    # Logins and writes are rate limited; the limits stay on (each pays for
+    # its counters) but high enough for a benchmark from one user.
     SPIN_VARIABLE_TOKEN_SECRET="$secret" \
     SPIN_VARIABLE_RATE_LIMIT_LOGIN_PER_ADDRESS="${RATE_LIMIT:-100000000/60}" \
     SPIN_VARIABLE_RATE_LIMIT_LOGIN_PER_EMAIL="${RATE_LIMIT:-100000000/60}" \
+    SPIN_VARIABLE_RATE_LIMIT_WRITES_PER_USER="${RATE_LIMIT:-100000000/60}" \
         "$runtime" up --listen "127.0.0.1:$port" --state-dir "$state" -f "$manifest" >>"$state/server.log" 2>&1 &
     server=$!
     until curl -fs "$base/healthz" >/dev/null 2>&1; do

@@ -391,7 +391,8 @@ async fn bad_runtime_config_stops_start_up_naming_file_line_and_fix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_write_load_loses_no_acknowledged_write() {
-    let keel = Keel::start(PRODUCT, &[]).await;
+    // Far more writes than one user may make per minute: lift that limit.
+    let keel = Keel::start(PRODUCT, &["--variable", "rate_limit_writes_per_user=off"]).await;
     let token = keel.signup("durable@example.com").await;
     let id = |response: Response| -> String {
         assert_eq!(response.status, 201, "{}", response.body);

@@ -43,6 +43,7 @@ const POLICIES: &[(&str, Policy)] = &[
     ("login_per_email", Policy { limit: 10, window: 300 }),
     ("account_mail_per_address", Policy { limit: 10, window: 3600 }),
     ("account_mail_per_recipient", Policy { limit: 5, window: 3600 }),
+    ("writes_per_user", Policy { limit: 600, window: 60 }),
 ];
 
 thread_local! {

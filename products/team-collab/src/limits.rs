@@ -34,6 +34,10 @@ const LIMITS: &[(Endpoint, &[(&str, Subject)])] = &[
         Endpoint::ResendVerification,
         &[("account_mail_per_address", Subject::ClientAddress), ("account_mail_per_recipient", Subject::Caller)],
     ),
+    (Endpoint::CreateWorkspace, &[("writes_per_user", Subject::Caller)]),
+    (Endpoint::CreateChannel, &[("writes_per_user", Subject::Caller)]),
+    (Endpoint::Invite, &[("writes_per_user", Subject::Caller)]),
+    (Endpoint::PostMessage, &[("writes_per_user", Subject::Caller)]),
 ];
 
 /// The client's IP address from `spin-client-addr` (`ip:port`), or

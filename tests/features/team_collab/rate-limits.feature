@@ -62,3 +62,22 @@ Feature: Rate limits
     Then the response status is 500
     And the error code is "internal"
     And the response body does not mention "rate_limit_login_per_address"
+
+  Scenario: Writes per user are limited, and a refused message is not stored
+    # Alice spends 3 of her 4 writes on the workspace, the channel and the invitation.
+    Given a running team-collab server whose rate limit "writes_per_user" is "4/86400"
+    And "alice" has signed up
+    And "bob" has signed up
+    And "alice" has created workspace "acme"
+    And "alice" has created channel "general" in workspace "acme"
+    And "alice" has added "bob" to workspace "acme" as "member"
+    When "alice" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"one too many"}'
+    Then the response status is 201
+    When "alice" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"refused"}'
+    Then the response status is 429
+    And the error code is "rate_limited"
+    When "bob" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"bob has his own budget"}'
+    Then the response status is 201
+    When "alice" sends GET "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages"
+    Then the response list "messages" has 2 items
+    And the response body does not mention "refused"
