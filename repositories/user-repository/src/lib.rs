@@ -78,15 +78,15 @@ impl Guest for UserRepository {
         if display_name.trim().is_empty() {
             return Err(Error::InvalidInput("display name is required".into()));
         }
-        let updated = Autocommit
-            .exec(
-                "UPDATE users SET display_name = ?2, updated_at = ?3 WHERE id = ?1",
-                vec![id.as_str().into(), display_name.into(), clock::now_ms().into()],
-            )
+        // No check of the rows changed: MySQL counts a row set to the same
+        // values as unchanged; `get` answers `not-found` for an unknown id.
+        Autocommit
+            .exec("UPDATE users SET display_name = ?2, updated_at = ?3 WHERE id = ?1", vec![
+                id.as_str().into(),
+                display_name.into(),
+                clock::now_ms().into(),
+            ])
             .await?;
-        if updated.rows_affected == 0 {
-            return Err(Error::NotFound);
-        }
         Self::get(id).await
     }
 

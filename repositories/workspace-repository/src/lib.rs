@@ -249,15 +249,14 @@ impl Guest for WorkspaceRepository {
 }
 
 /// Begin a transaction holding the workspace row's write lock (SQLite
-/// takes the database's); `not-found` for an unknown workspace.
+/// takes the database's). The caller's membership read that follows
+/// answers `not-found` for an unknown workspace: MySQL counts only rows an
+/// `UPDATE` changed, so two updates in the same millisecond would make the
+/// second look like a missing row.
 async fn lock_workspace(workspace_id: &str) -> Result<sql::Transaction, Error> {
     let tx = sql::begin().await?;
-    let locked = tx
-        .exec("UPDATE workspaces SET updated_at = ?2 WHERE id = ?1", vec![workspace_id.into(), clock::now_ms().into()])
+    tx.exec("UPDATE workspaces SET updated_at = ?2 WHERE id = ?1", vec![workspace_id.into(), clock::now_ms().into()])
         .await?;
-    if locked.rows_affected == 0 {
-        return Err(Error::NotFound);
-    }
     Ok(tx)
 }
 
