@@ -5,12 +5,16 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # A stray filter or runtime override must not shrink what CI checks.
-unset KEEL_FEATURES KEEL_TEST_RUNTIME
+unset KEEL_FEATURES KEEL_TEST_RUNTIME KEEL_TEST_PACKAGE
 
 bash scripts/install-host-deps.sh || { echo "total: 0 passed, 1 failed"; exit 1; }
 # Link the system RocksDB instead of building it from C++ sources.
 export ROCKSDB_LIB_DIR="${ROCKSDB_LIB_DIR:-/usr/lib/$(gcc -dumpmachine)}"
 bash scripts/build-components.sh || { echo "total: 0 passed, 1 failed"; exit 1; }
+# Python with the deployment checks' packages; the OCI tests read pushed
+# artifacts back with its `oras`.
+python=$(bash scripts/install-deploy-deps.sh) || { echo "total: 0 passed, 1 failed"; exit 1; }
+export KEEL_TEST_PYTHON="$python"
 
 # Crates with native unit tests; the guest ones compile for the host too.
 CRATES=(
@@ -30,21 +34,20 @@ status=${PIPESTATUS[0]}
 
 # The external-runtime seam (KEEL_TEST_RUNTIME, how the suites run on a real
 # `spin`), exercised with Keel's own `keel` binary standing in: the
-# embedded-defaults product suite, run through the CLI as a separate process.
+# embedded-defaults product suite, run through the CLI as a separate process,
+# from the product packed as a Spin OCI artifact, then as a single-binary
+# bundle (KEEL_TEST_PACKAGE).
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-KEEL_TEST_RUNTIME="$target_dir/release/keel" KEEL_FEATURES="team-collab product: sql-spin-sqlite" \
-    cargo test --release -p keel-features --test features 2>&1 | tee -a "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+for package in oci-layout bundle; do
+    KEEL_TEST_RUNTIME="$target_dir/release/keel" KEEL_TEST_PACKAGE=$package KEEL_FEATURES="team-collab product: sql-spin-sqlite" \
+        cargo test --release -p keel-features --test features 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
 
 # Every Kubernetes manifest in deploy/ (and every refusal the checks must
 # make), offline against the SpinKube CRDs and Kubernetes' schemas.
-if python=$(bash scripts/install-deploy-deps.sh); then
-    "$python" tests/deploy/validate.py 2>&1 | tee -a "$log"
-    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-else
-    echo "deployment checks: could not install their dependencies" | tee -a "$log"
-    status=1
-fi
+"$python" tests/deploy/validate.py 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 # Sum libtest's "test result:" lines and the cucumber runner's summary.
 read -r passed failed < <(awk '

@@ -79,7 +79,7 @@ pub const POOL: PoolTotals = PoolTotals {
 };
 
 /// What one instance of a component takes from the pool.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InstanceNeeds {
     pub core_instances: u32,
     pub memories: u32,
@@ -168,10 +168,16 @@ pub fn load_component(engine: &Engine, wasm_path: &Path, cache_dir: &Path) -> an
     Ok((component, needs))
 }
 
-fn compile_cached(engine: &Engine, wasm: &[u8], wasm_path: &Path, cache_dir: &Path) -> anyhow::Result<Component> {
+/// A short key for what precompiled code `engine` accepts (wasmtime
+/// version, compiler settings, CPU features).
+pub fn compatibility_key(engine: &Engine) -> String {
     let mut compat = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut compat);
-    let key = format!("{}-{:016x}", hex::encode(Sha256::digest(wasm)), compat.finish());
+    format!("{:016x}", compat.finish())
+}
+
+fn compile_cached(engine: &Engine, wasm: &[u8], wasm_path: &Path, cache_dir: &Path) -> anyhow::Result<Component> {
+    let key = format!("{}-{}", hex::encode(Sha256::digest(wasm)), compatibility_key(engine));
     let cached = cache_dir.join(format!("{key}.cwasm"));
     if cached.exists() {
         // SAFETY: the file was produced by `precompile_component` for an

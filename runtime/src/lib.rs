@@ -15,10 +15,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bundle;
 pub mod config;
 mod engine;
 mod host;
 mod kv;
+pub mod oci;
 mod outbound;
 mod server;
 
@@ -60,6 +62,9 @@ pub struct RuntimeOptions {
     pub pooling: bool,
     /// Write one JSON line per request to stdout ([`server`]'s access log).
     pub access_log: bool,
+    /// Take components from this bundle (sources are digests) instead of
+    /// reading and compiling files.
+    pub bundle: Option<Arc<bundle::Embedded>>,
 }
 
 impl Default for RuntimeOptions {
@@ -81,6 +86,7 @@ impl Default for RuntimeOptions {
             admission: AdmissionLimits::default(),
             pooling: true,
             access_log: false,
+            bundle: None,
         }
     }
 }
@@ -95,7 +101,12 @@ impl App {
     /// Validate the manifest and runtime configuration, open the stores and
     /// compile (or load from cache) every component.
     pub async fn load(manifest_path: &Path, options: RuntimeOptions) -> anyhow::Result<App> {
-        let manifest = Manifest::load(manifest_path)?;
+        Self::from_manifest(Manifest::load(manifest_path)?, manifest_path, options).await
+    }
+
+    /// [`App::load`] for a manifest already read (from a file, an OCI image
+    /// layout or a registry); `origin` names it in errors.
+    pub async fn from_manifest(manifest: Manifest, origin: &Path, options: RuntimeOptions) -> anyhow::Result<App> {
         let runtime_config = match &options.runtime_config_file {
             Some(path) => RuntimeConfig::load(path)?,
             None => RuntimeConfig::default(),
@@ -111,7 +122,7 @@ impl App {
             .map(|(name, value)| (format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value.clone()))
             .collect();
         let variables = Variables::resolve(&manifest, |k| overrides.get(k).cloned().or_else(|| std::env::var(k).ok()))
-            .map_err(|m| anyhow::anyhow!("{}: {m}", manifest_path.display()))?;
+            .map_err(|m| anyhow::anyhow!("{}: {m}", origin.display()))?;
 
         let (engine, pooling) = match engine::shared_engine(options.pooling) {
             Ok(engine) => (engine, options.pooling),
@@ -132,7 +143,7 @@ impl App {
                 sqlite.chain(kv)
             }),
         )
-        .map_err(|m| anyhow::anyhow!("{}: {m}", manifest_path.display()))?;
+        .map_err(|m| anyhow::anyhow!("{}: {m}", origin.display()))?;
 
         let mut sqlite_pools: HashMap<String, Arc<SqlitePool>> = HashMap::new();
         let mut kv_stores: HashMap<String, Arc<dyn KeyValueStore>> = HashMap::new();
@@ -215,8 +226,11 @@ impl App {
                 component.environment.clone().into_iter().collect(),
             ));
 
-            let (wasm, component_needs) = engine::load_component(&engine, &component.source, &cache_dir)
-                .with_context(|| ctx("cannot load"))?;
+            let (wasm, component_needs) = match &options.bundle {
+                Some(bundle) => bundle.load_component(&engine, &component.source),
+                None => engine::load_component(&engine, &component.source, &cache_dir),
+            }
+            .with_context(|| ctx("cannot load"))?;
             needs = needs.max(component_needs);
             let pre = linker
                 .instantiate_pre(&wasm)

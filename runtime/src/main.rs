@@ -1,12 +1,16 @@
 //! `keel`: build and serve Spin applications on Keel's runtime.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use keel_runtime::config::manifest::Manifest;
+use keel_runtime::oci::reference::Reference;
+use keel_runtime::bundle::{self, Embedded};
+use keel_runtime::oci::{AppSource, Artifact};
 use keel_runtime::{AdmissionLimits, App, ConnectionLimits, RuntimeOptions};
 
 #[derive(Parser)]
@@ -26,13 +30,92 @@ enum Command {
     },
     /// Serve the application, like `spin up`.
     Up(UpArgs),
+    /// Write ONE executable holding Keel's runtime and the application
+    /// (every component, precompiled for this host); it takes `up`'s flags.
+    Bundle {
+        /// The application manifest; each component's `source` must be its
+        /// built (composed) component.
+        #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+        manifest: PathBuf,
+        /// The executable to write.
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        /// Sign the bundle with this Ed25519 private key (PKCS#8 PEM, as
+        /// `openssl genpkey -algorithm ed25519` writes it).
+        #[arg(long)]
+        sign: Option<PathBuf>,
+    },
+    /// Push and pull applications as OCI artifacts, like `spin registry`.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+#[derive(Subcommand)]
+enum RegistryCommand {
+    /// Push the application as the OCI artifact `spin registry push` makes:
+    /// to REFERENCE's registry, or with `--oci-layout` into a directory.
+    Push {
+        /// The application manifest; each component's `source` must be its
+        /// built (composed) component.
+        #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+        manifest: PathBuf,
+        /// Write an OCI image layout into this directory instead of pushing;
+        /// REFERENCE (default `latest`) names the manifest in its index.
+        #[arg(long)]
+        oci_layout: Option<PathBuf>,
+        /// Use plain HTTP (registries on loopback always do).
+        #[arg(short = 'k', long)]
+        insecure: bool,
+        /// Where to push (`ghcr.io/acme/app:1.0`).
+        reference: Option<String>,
+    },
+    /// Pull an application artifact into an OCI image layout.
+    Pull {
+        /// The layout directory to pull into.
+        #[arg(long)]
+        oci_layout: PathBuf,
+        /// Use plain HTTP (registries on loopback always do).
+        #[arg(short = 'k', long)]
+        insecure: bool,
+        /// What to pull (`ghcr.io/acme/app:1.0`).
+        reference: String,
+    },
 }
 
 #[derive(clap::Args)]
 struct UpArgs {
-    /// The application manifest.
+    /// The application: a manifest (or a directory holding `spin.toml`), an
+    /// OCI image layout (`oci-layout:DIR`), or a registry reference.
     #[arg(short = 'f', long = "from", default_value = "spin.toml")]
-    manifest: PathBuf,
+    from: String,
+    /// Pull the application from this registry reference.
+    #[arg(long, conflicts_with = "from")]
+    from_registry: Option<String>,
+    /// Use plain HTTP for the registry (registries on loopback always do).
+    #[arg(short = 'k', long)]
+    insecure: bool,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// A bundle (`keel bundle -o FILE`) run as `FILE [flags]`.
+#[derive(Parser)]
+#[command(disable_version_flag = true, about = "A Spin application bundled with Keel's runtime")]
+struct BundleCli {
+    /// Print the application, its version, Keel's version and each component's sha256.
+    #[arg(long)]
+    version: bool,
+    /// Refuse to run unless the bundle is signed by this Ed25519 public key
+    /// (PEM, as `openssl pkey -pubout` writes it).
+    #[arg(long, env = "KEEL_TRUSTED_KEY")]
+    trusted_key: Option<PathBuf>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// How `keel up` and a bundle serve.
+#[derive(clap::Args)]
+struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: String,
@@ -151,7 +234,37 @@ fn build(manifest_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `keel up`: find and load the application, then serve it.
 async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let source = match &args.from_registry {
+        Some(reference) => AppSource::Registry(Reference::parse(reference).map_err(anyhow::Error::msg)?),
+        None => AppSource::parse(&args.from)?,
+    };
+    // An application from a layout or registry keeps its state in the
+    // working directory, as one from a manifest does next to the manifest.
+    let work_dir = std::env::current_dir().context("cannot read the working directory")?;
+    let state_dir = args.serve.state_dir.clone().unwrap_or_else(|| work_dir.join(".keel"));
+    let cache_dir = args.serve.cache_dir.clone().unwrap_or_else(|| state_dir.join("cache"));
+    let manifest = source.load(&cache_dir, &work_dir, args.insecure).await?;
+    let origin = match &source {
+        AppSource::Manifest(path) => path.clone(),
+        _ => PathBuf::from(args.from_registry.as_deref().unwrap_or(&args.from)),
+    };
+    serve(manifest, &origin, args.serve, None).await
+}
+
+/// A bundle's entry point: serve the embedded application.
+async fn run_bundle(bundle: Embedded, cli: BundleCli) -> anyhow::Result<()> {
+    if let Some(key) = &cli.trusted_key {
+        bundle.verify(key)?;
+    }
+    let work_dir = std::env::current_dir().context("cannot read the working directory")?;
+    let manifest = bundle.manifest(&work_dir)?;
+    let origin = std::env::current_exe()?;
+    serve(manifest, &origin, cli.serve, Some(Arc::new(bundle))).await
+}
+
+async fn serve(manifest: Manifest, origin: &Path, args: ServeArgs, bundle: Option<Arc<Embedded>>) -> anyhow::Result<()> {
     let mut options = RuntimeOptions {
         runtime_config_file: args.runtime_config_file,
         state_dir: args.state_dir,
@@ -159,6 +272,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         variables: args.variables,
         pooling: !args.no_pooling,
         access_log: args.access_log,
+        bundle,
         ..RuntimeOptions::default()
     };
     options.limits.max_reuse = args.max_instance_reuse_count.max(1);
@@ -180,7 +294,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         shutdown_grace: args.shutdown_grace,
     };
 
-    let app = App::load(&args.manifest, options).await?;
+    let app = App::from_manifest(manifest, origin, options).await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -208,6 +322,33 @@ async fn shutdown_signal() {
     }
 }
 
+async fn registry(command: RegistryCommand) -> anyhow::Result<()> {
+    match command {
+        RegistryCommand::Push { manifest, oci_layout, insecure, reference } => {
+            let artifact = Artifact::build(&Manifest::load(&manifest)?)?;
+            match (oci_layout, reference) {
+                (Some(dir), name) => {
+                    let name = name.unwrap_or_else(|| "latest".into());
+                    artifact.write_layout(&dir, &name)?;
+                    println!("Wrote {} as `{name}` with digest {}", dir.display(), artifact.digest());
+                }
+                (None, Some(reference)) => {
+                    let reference = Reference::parse(&reference).map_err(anyhow::Error::msg)?;
+                    let digest = artifact.push(&reference, insecure).await?;
+                    println!("Pushed with digest {digest}");
+                }
+                (None, None) => bail!("name a REFERENCE to push to, or --oci-layout DIR"),
+            }
+        }
+        RegistryCommand::Pull { oci_layout, insecure, reference } => {
+            let reference = Reference::parse(&reference).map_err(anyhow::Error::msg)?;
+            let descriptor = keel_runtime::oci::pull(&reference, insecure, &oci_layout).await?;
+            println!("Pulled {reference} into {} with digest {}", oci_layout.display(), descriptor.digest);
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -216,14 +357,17 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Build { manifest } => build(&manifest),
-        Command::Up(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")
-            .and_then(|rt| rt.block_on(up(args))),
+    let result = match Embedded::current() {
+        Ok(Some(bundle)) => {
+            let cli = BundleCli::parse();
+            if cli.version {
+                print!("{}", bundle.describe());
+                return ExitCode::SUCCESS;
+            }
+            async_main(run_bundle(bundle, cli))
+        }
+        Ok(None) => run(Cli::parse()),
+        Err(e) => Err(e),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -232,6 +376,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Build { manifest } => build(&manifest),
+        Command::Up(args) => async_main(up(args)),
+        Command::Registry(command) => async_main(registry(command)),
+        Command::Bundle { manifest, output, sign } => {
+            let written = bundle::write(&Manifest::load(&manifest)?, &output, sign.as_deref())?;
+            println!(
+                "Wrote {} ({:.1} MB, {} component(s){})",
+                output.display(),
+                written.size as f64 / 1e6,
+                written.components.len(),
+                if sign.is_some() { ", signed" } else { "" }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn async_main(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(work))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cucumber::given;
+use keel_runtime::oci::AppSource;
 use keel_runtime::{App, RuntimeOptions};
 use tokio::sync::oneshot;
 
@@ -299,6 +300,73 @@ pub fn external_runtime() -> Option<PathBuf> {
     std::env::var_os("KEEL_TEST_RUNTIME").filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
+/// How the app is handed to the runtime (`KEEL_TEST_PACKAGE`), so a suite
+/// can check the packed application, not only the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Package {
+    /// The manifest itself (the default).
+    Manifest,
+    /// `oci-layout`: the OCI artifact `keel registry push --oci-layout`
+    /// writes (Spin's format), served with `-f oci-layout:DIR`.
+    OciLayout,
+    /// `bundle`: the single executable `keel bundle` writes (with the
+    /// `keel` binary `KEEL_TEST_RUNTIME` names), run with `up`'s flags.
+    Bundle,
+}
+
+fn package() -> Package {
+    match std::env::var("KEEL_TEST_PACKAGE").as_deref() {
+        Ok("oci-layout") => Package::OciLayout,
+        Ok("bundle") if external_runtime().is_some() => Package::Bundle,
+        Ok("bundle") => panic!("KEEL_TEST_PACKAGE=bundle needs KEEL_TEST_RUNTIME naming the keel binary that bundles"),
+        Ok("") | Err(_) => Package::Manifest,
+        Ok(other) => panic!("KEEL_TEST_PACKAGE={other}: use `oci-layout` or `bundle`"),
+    }
+}
+
+/// What to run for `manifest` (see [`Package`]): the manifest itself, an
+/// `oci-layout:DIR` of it, or a bundle executable; packed once per process.
+fn app_argument(manifest: &Path) -> String {
+    let package = package();
+    if package == Package::Manifest {
+        return manifest.display().to_string();
+    }
+    static PACKED: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    let mut packed = PACKED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, from)) = packed.iter().find(|(m, _)| m == manifest) {
+        return from.clone();
+    }
+    let dir = scratch_dir();
+    let from = match package {
+        Package::OciLayout => {
+            let parsed = keel_runtime::config::manifest::Manifest::load(manifest)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", manifest.display()));
+            let artifact = keel_runtime::oci::Artifact::build(&parsed)
+                .unwrap_or_else(|e| panic!("cannot pack {}: {e:#}", manifest.display()));
+            let layout = dir.join("oci-layout");
+            artifact.write_layout(&layout, "latest").unwrap_or_else(|e| panic!("cannot write {}: {e:#}", layout.display()));
+            format!("oci-layout:{}", layout.display())
+        }
+        Package::Bundle => {
+            let keel = external_runtime().expect("checked by package()");
+            let bundle = dir.join("app");
+            let status = std::process::Command::new(&keel)
+                .arg("bundle")
+                .arg("-f")
+                .arg(manifest)
+                .arg("-o")
+                .arg(&bundle)
+                .status()
+                .unwrap_or_else(|e| panic!("cannot run {} bundle: {e}", keel.display()));
+            assert!(status.success(), "{} bundle -f {} failed", keel.display(), manifest.display());
+            bundle.display().to_string()
+        }
+        Package::Manifest => unreachable!("returned above"),
+    };
+    packed.push((manifest.to_path_buf(), from.clone()));
+    from
+}
+
 /// The shared test secret every app gets as its `token_secret` variable.
 const TOKEN_SECRET: (&str, &str) = ("token_secret", "cucumber-test-secret-0123456789abcdef0123456789");
 
@@ -397,9 +465,15 @@ impl Server {
         };
         options.variables.extend(self.variables.iter().cloned());
         options.limits.request_timeout = self.request_timeout;
-        let app = App::load(&self.manifest, options)
+        let from = app_argument(&self.manifest);
+        let manifest = AppSource::parse(&from)
+            .expect("a manifest or a layout")
+            .load(&self.state_dir.join("cache"), &self.state_dir, false)
             .await
-            .unwrap_or_else(|e| panic!("cannot load {}: {e:#}", self.manifest.display()));
+            .unwrap_or_else(|e| panic!("cannot load {from}: {e:#}"));
+        let app = App::from_manifest(manifest, Path::new(&from), options)
+            .await
+            .unwrap_or_else(|e| panic!("cannot load {from}: {e:#}"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         self.base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, rx) = oneshot::channel();
@@ -419,11 +493,17 @@ impl Server {
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port");
-        let mut command = tokio::process::Command::new(binary);
+        let app = app_argument(&self.manifest);
+        let mut command = match package() {
+            // A bundle is the runtime and the app in one: it takes `up`'s flags.
+            Package::Bundle => tokio::process::Command::new(&app),
+            _ => {
+                let mut command = tokio::process::Command::new(binary);
+                command.arg("up").arg("-f").arg(&app);
+                command
+            }
+        };
         command
-            .arg("up")
-            .arg("-f")
-            .arg(&self.manifest)
             .arg("--listen")
             .arg(addr.to_string())
             .current_dir(&self.state_dir)

@@ -20,6 +20,9 @@ pub struct Manifest {
     /// Directory holding the manifest; relative paths resolve against it.
     pub app_dir: PathBuf,
     pub name: String,
+    pub version: Option<String>,
+    pub description: Option<String>,
+    pub authors: Vec<String>,
     pub variables: BTreeMap<String, VariableDecl>,
     pub components: BTreeMap<String, Component>,
     pub http_routes: Vec<HttpRoute>,
@@ -154,12 +157,12 @@ struct RawManifest {
 #[serde(deny_unknown_fields)]
 struct RawApplication {
     name: String,
-    #[serde(default, rename = "version")]
-    _version: Option<String>,
-    #[serde(default, rename = "authors")]
-    _authors: Vec<String>,
-    #[serde(default, rename = "description")]
-    _description: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    authors: Vec<String>,
+    #[serde(default)]
+    description: Option<String>,
     /// Application-wide trigger settings (`[application.trigger.http]`).
     #[serde(default)]
     trigger: BTreeMap<String, toml::Table>,
@@ -233,7 +236,19 @@ impl Manifest {
     }
 
     pub fn parse(path: &Path, text: &str, app_dir: PathBuf) -> Result<Manifest, ConfigError> {
-        let raw: RawManifest = parse_toml(path, text)?;
+        Self::validate(path, parse_toml(path, text)?, app_dir)
+    }
+
+    /// Validate a manifest given as JSON of `spin.toml`'s shape (a locked
+    /// application, translated by [`super::locked`]): the same rules as a
+    /// file, errors naming `origin`.
+    pub(super) fn from_json(origin: &Path, value: serde_json::Value, app_dir: PathBuf) -> Result<Manifest, ConfigError> {
+        let raw = serde_json::from_value(value)
+            .map_err(|e| ConfigError::Invalid { path: origin.to_path_buf(), message: e.to_string() })?;
+        Self::validate(origin, raw, app_dir)
+    }
+
+    fn validate(path: &Path, raw: RawManifest, app_dir: PathBuf) -> Result<Manifest, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
@@ -347,7 +362,8 @@ impl Manifest {
                     return Err(ctx("`static_response` is not supported by keel; serve the response from a component".into()));
                 }
                 if let Some(executor) = &t.executor {
-                    if executor.get("type").and_then(toml::Value::as_str) != Some("spin") {
+                    // `spin` in spin.toml; a locked app writes its alias `http`.
+                    if !matches!(executor.get("type").and_then(toml::Value::as_str), Some("spin" | "http")) {
                         return Err(ctx(format!("executor {executor}: keel runs only Spin components (`type = \"spin\"`)")));
                     }
                 }
@@ -372,6 +388,9 @@ impl Manifest {
         Ok(Manifest {
             app_dir,
             name: raw.application.name,
+            version: raw.application.version,
+            description: raw.application.description,
+            authors: raw.application.authors,
             variables: raw.variables,
             components,
             http_routes,

@@ -1,0 +1,412 @@
+//! Spin's locked application (`spin.lock`, the JSON a Spin OCI artifact
+//! carries as its `application/vnd.fermyon.spin.application.v1+config`
+//! layer): written from a [`Manifest`] for `keel registry push`, and read
+//! back into one, through the same validation as `spin.toml`, for
+//! `keel up --from-registry`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::ConfigError;
+use super::manifest::Manifest;
+
+/// The content type of a component source.
+const WASM_CONTENT_TYPE: &str = "application/wasm";
+
+/// A locked application, in the field order Spin writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockedApp {
+    pub spin_lock_version: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub must_understand: Vec<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub host_requirements: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, LockedVariable>,
+    pub triggers: Vec<LockedTrigger>,
+    pub components: Vec<LockedComponent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockedVariable {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockedTrigger {
+    pub id: String,
+    pub trigger_type: String,
+    pub trigger_config: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockedComponent {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    pub source: LockedSource,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub dependencies: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub host_requirements: Map<String, Value>,
+}
+
+/// A component source: its content type and content reference (`source`
+/// URL, `digest`, or small `inline` content).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockedSource {
+    pub content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+impl LockedApp {
+    /// The lock `spin registry push` writes for `manifest`, each component's
+    /// source given by the digest of its (composed) Wasm.
+    pub fn from_manifest(manifest: &Manifest, digest_of: impl Fn(&str) -> String) -> LockedApp {
+        let mut metadata = Map::new();
+        metadata.insert("name".into(), json!(manifest.name));
+        if let Some(version) = manifest.version.as_deref().filter(|v| !v.is_empty()) {
+            metadata.insert("version".into(), json!(version));
+        }
+        if let Some(description) = manifest.description.as_deref().filter(|d| !d.is_empty()) {
+            metadata.insert("description".into(), json!(description));
+        }
+        if !manifest.authors.is_empty() {
+            metadata.insert("authors".into(), json!(manifest.authors));
+        }
+        metadata.insert("trigger".into(), json!({ "type": "http" }));
+        metadata.insert("triggers".into(), json!({}));
+
+        let variables = manifest
+            .variables
+            .iter()
+            .map(|(name, decl)| {
+                let variable = LockedVariable {
+                    description: decl.description.clone(),
+                    default: decl.default.clone(),
+                    secret: decl.secret,
+                };
+                (name.clone(), variable)
+            })
+            .collect();
+
+        let mut triggers: Vec<LockedTrigger> = Vec::new();
+        for route in &manifest.http_routes {
+            let preferred = format!("{}-http-trigger", route.component);
+            let id = if triggers.iter().any(|t| t.id == preferred) {
+                format!("http-trigger{}", triggers.len())
+            } else {
+                preferred
+            };
+            triggers.push(LockedTrigger {
+                id,
+                trigger_type: "http".into(),
+                trigger_config: json!({ "component": route.component, "route": route.route.as_spin_str() }),
+            });
+        }
+
+        let components = manifest
+            .components
+            .values()
+            .map(|c| {
+                let mut metadata = Map::new();
+                let lists = [
+                    ("allowed_outbound_hosts", &c.allowed_outbound_hosts),
+                    ("databases", &c.sqlite_databases),
+                    ("key_value_stores", &c.key_value_stores),
+                ];
+                for (key, list) in lists {
+                    if !list.is_empty() {
+                        metadata.insert(key.into(), json!(list));
+                    }
+                }
+                LockedComponent {
+                    id: c.id.clone(),
+                    metadata,
+                    source: LockedSource {
+                        content_type: WASM_CONTENT_TYPE.into(),
+                        source: None,
+                        inline: None,
+                        digest: Some(digest_of(&c.id)),
+                    },
+                    env: c.environment.clone(),
+                    files: Vec::new(),
+                    config: c.variables.clone(),
+                    dependencies: Map::new(),
+                    host_requirements: Map::new(),
+                }
+            })
+            .collect();
+
+        LockedApp {
+            spin_lock_version: 1,
+            must_understand: Vec::new(),
+            metadata,
+            host_requirements: Map::new(),
+            variables,
+            triggers,
+            components,
+        }
+    }
+
+    /// Parse a locked app; `origin` names it in errors.
+    pub fn parse(origin: &Path, json: &[u8]) -> Result<LockedApp, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: origin.to_path_buf(), message };
+        let locked: LockedApp =
+            serde_json::from_slice(json).map_err(|e| invalid(format!("not a Spin locked application: {e}")))?;
+        if locked.spin_lock_version > 1 {
+            return Err(invalid(format!(
+                "spin_lock_version {} is newer than keel understands (0 or 1)",
+                locked.spin_lock_version
+            )));
+        }
+        let required = |requirements: &Map<String, Value>| {
+            requirements
+                .iter()
+                .filter(|(_, v)| v.as_str() != Some("optional"))
+                .map(|(k, _)| k.clone())
+                .collect::<Vec<_>>()
+        };
+        let mut unmet = required(&locked.host_requirements);
+        for c in &locked.components {
+            unmet.extend(required(&c.host_requirements));
+        }
+        if !unmet.is_empty() {
+            return Err(invalid(format!(
+                "the application requires host features keel does not have: {}",
+                unmet.join(", ")
+            )));
+        }
+        if let Some(unknown) = locked
+            .must_understand
+            .iter()
+            .find(|m| !matches!(m.as_str(), "host_requirements" | "component_host_requirements"))
+        {
+            return Err(invalid(format!("the application needs `{unknown}`, which keel does not understand")));
+        }
+        Ok(locked)
+    }
+
+    /// The application as a [`Manifest`], each component's source being the
+    /// file `source_path` gives for its digest. Validated as `spin.toml` is.
+    pub fn into_manifest(
+        self,
+        origin: &Path,
+        app_dir: PathBuf,
+        source_path: impl Fn(&str) -> Result<PathBuf, String>,
+    ) -> Result<Manifest, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: origin.to_path_buf(), message };
+        let meta_str = |key: &str| self.metadata.get(key).and_then(Value::as_str).map(str::to_string);
+        let mut application = Map::new();
+        application.insert("name".into(), json!(meta_str("name").unwrap_or_else(|| "app".into())));
+        for key in ["version", "description"] {
+            if let Some(value) = meta_str(key) {
+                application.insert(key.into(), json!(value));
+            }
+        }
+        if let Some(authors) = self.metadata.get("authors") {
+            application.insert("authors".into(), authors.clone());
+        }
+        // Application-wide trigger settings: `triggers` (Spin 3+), or the
+        // older single `trigger` (its `type` names the trigger kind).
+        let mut global = match self.metadata.get("triggers") {
+            Some(Value::Object(triggers)) => triggers.clone(),
+            _ => Map::new(),
+        };
+        if let Some(Value::Object(trigger)) = self.metadata.get("trigger") {
+            let mut trigger = trigger.clone();
+            if let Some(Value::String(kind)) = trigger.remove("type") {
+                global.entry(kind).or_insert(Value::Object(trigger));
+            }
+        }
+        global.retain(|_, v| v.as_object().is_some_and(|o| !o.is_empty()));
+        if !global.is_empty() {
+            application.insert("trigger".into(), Value::Object(global));
+        }
+
+        let variables: Map<String, Value> = self
+            .variables
+            .into_iter()
+            .map(|(name, v)| {
+                let mut decl = Map::new();
+                match v.default {
+                    Some(default) => decl.insert("default".into(), json!(default)),
+                    None => decl.insert("required".into(), json!(true)),
+                };
+                if v.secret {
+                    decl.insert("secret".into(), json!(true));
+                }
+                if let Some(description) = v.description {
+                    decl.insert("description".into(), json!(description));
+                }
+                (name, Value::Object(decl))
+            })
+            .collect();
+
+        let mut trigger: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for t in self.triggers {
+            let mut config = t.trigger_config;
+            if let Value::Object(config) = &mut config {
+                config.insert("id".into(), json!(t.id));
+            }
+            trigger.entry(t.trigger_type).or_default().push(config);
+        }
+
+        let mut components = Map::new();
+        for c in self.components {
+            let ctx = |m: String| invalid(format!("component `{}`: {m}", c.id));
+            if c.source.content_type != WASM_CONTENT_TYPE {
+                return Err(ctx(format!("source content type `{}` is not {WASM_CONTENT_TYPE}", c.source.content_type)));
+            }
+            let digest = c.source.digest.as_deref().ok_or_else(|| ctx("the source has no digest".into()))?;
+            let path = source_path(digest).map_err(ctx)?;
+            let mut component = Map::new();
+            component.insert("source".into(), json!(path.to_string_lossy()));
+            for (from, to) in [
+                ("allowed_outbound_hosts", "allowed_outbound_hosts"),
+                ("databases", "sqlite_databases"),
+                ("key_value_stores", "key_value_stores"),
+                ("ai_models", "ai_models"),
+            ] {
+                if let Some(value) = c.metadata.get(from) {
+                    component.insert(to.into(), value.clone());
+                }
+            }
+            if !c.config.is_empty() {
+                component.insert("variables".into(), json!(c.config));
+            }
+            if !c.env.is_empty() {
+                component.insert("environment".into(), json!(c.env));
+            }
+            if !c.files.is_empty() {
+                component.insert("files".into(), Value::Array(c.files));
+            }
+            if !c.dependencies.is_empty() {
+                component.insert("dependencies".into(), Value::Object(c.dependencies));
+            }
+            components.insert(c.id, Value::Object(component));
+        }
+
+        let raw = json!({
+            "spin_manifest_version": 2,
+            "application": application,
+            "variables": variables,
+            "trigger": trigger,
+            "component": components,
+        });
+        Manifest::from_json(origin, raw, app_dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "demo"
+version = "1.2.0"
+authors = ["Ada <ada@example.com>"]
+[variables]
+token_secret = { required = true, secret = true }
+greeting = { default = "hello" }
+[[trigger.http]]
+route = "/..."
+component = "web"
+[[trigger.http]]
+route = "/admin"
+component = "web"
+[component.web]
+source = "dist/web.wasm"
+sqlite_databases = ["default"]
+key_value_stores = ["default"]
+allowed_outbound_hosts = ["https://api.example.com"]
+environment = { MODE = "prod" }
+[component.web.variables]
+token_secret = "{{ token_secret }}"
+"#;
+
+    fn manifest() -> Manifest {
+        Manifest::parse(Path::new("spin.toml"), MANIFEST, PathBuf::from("/app")).unwrap()
+    }
+
+    #[test]
+    fn writes_what_spin_writes() {
+        let locked = LockedApp::from_manifest(&manifest(), |_| "sha256:abc".into());
+        let json = serde_json::to_value(&locked).unwrap();
+        assert_eq!(json["metadata"]["name"], "demo");
+        assert_eq!(json["metadata"]["trigger"], json!({"type": "http"}));
+        assert_eq!(json["variables"]["token_secret"], json!({"secret": true}));
+        assert_eq!(json["variables"]["greeting"], json!({"default": "hello"}));
+        assert_eq!(json["triggers"][0]["id"], "web-http-trigger");
+        assert_eq!(json["triggers"][1]["id"], "http-trigger1");
+        assert_eq!(json["triggers"][1]["trigger_config"], json!({"component": "web", "route": "/admin"}));
+        let web = &json["components"][0];
+        assert_eq!(web["metadata"]["databases"], json!(["default"]));
+        assert_eq!(web["source"], json!({"content_type": "application/wasm", "digest": "sha256:abc"}));
+        assert_eq!(web["config"]["token_secret"], "{{ token_secret }}");
+        assert_eq!(web["env"]["MODE"], "prod");
+    }
+
+    #[test]
+    fn round_trips_into_the_same_manifest() {
+        let original = manifest();
+        let locked = LockedApp::from_manifest(&original, |_| "sha256:abc".into());
+        let bytes = serde_json::to_vec(&locked).unwrap();
+        let back = LockedApp::parse(Path::new("lock"), &bytes)
+            .unwrap()
+            .into_manifest(Path::new("lock"), PathBuf::from("/run"), |d| Ok(PathBuf::from(format!("/blobs/{d}"))))
+            .unwrap();
+        assert_eq!(back.name, "demo");
+        assert_eq!(back.version.as_deref(), Some("1.2.0"));
+        assert_eq!(back.http_routes, original.http_routes);
+        let web = &back.components["web"];
+        assert_eq!(web.source, PathBuf::from("/blobs/sha256:abc"));
+        assert_eq!(web.sqlite_databases, ["default"]);
+        assert_eq!(web.variables, original.components["web"].variables);
+        assert!(back.variables["token_secret"].required && back.variables["token_secret"].secret);
+        assert_eq!(back.variables["greeting"].default.as_deref(), Some("hello"));
+    }
+
+    #[test]
+    fn refuses_what_keel_cannot_run() {
+        let base =
+            |component: Value| json!({"spin_lock_version": 1, "triggers": [], "components": [component]}).to_string();
+        let wasm = json!({"content_type": "application/wasm", "digest": "sha256:abc"});
+        let cases = [
+            (base(json!({"id": "a", "source": wasm, "files": [{"path": "x", "digest": "sha256:1"}]})), "files"),
+            (base(json!({"id": "a", "source": wasm, "host_requirements": {"local_service_chaining": "required"}})), "local_service_chaining"),
+            (base(json!({"id": "a", "source": {"content_type": "application/wasm"}})), "no digest"),
+            (json!({"spin_lock_version": 2, "triggers": [], "components": []}).to_string(), "spin_lock_version 2"),
+            (json!({"spin_lock_version": 1, "triggers": [{"id": "t", "trigger_type": "redis", "trigger_config": {}}], "components": []}).to_string(), "redis"),
+        ];
+        for (json, expected) in cases {
+            let result = LockedApp::parse(Path::new("lock"), json.as_bytes())
+                .and_then(|l| l.into_manifest(Path::new("lock"), PathBuf::from("/run"), |d| Ok(PathBuf::from(d))));
+            let error = result.expect_err(expected).to_string();
+            assert!(error.contains(expected), "{error} does not mention {expected}");
+        }
+    }
+}
