@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # System packages the full runtime build and its tests use: Debian's RocksDB
 # (for the `rocksdb` key-value backend) and libclang (to generate its
-# bindings), and `docker-registry` (the CNCF distribution server, which the
-# OCI push/pull tests run on loopback). Installs only what is missing;
+# bindings), `docker-registry` (the CNCF distribution server, which the
+# OCI push/pull tests run on loopback) and `shellcheck` (the workflow
+# checks lint every `run:` script with it). Installs only what is missing;
 # `serve.sh` needs none of them.
 set -euo pipefail
 missing=()
-for package in librocksdb-dev libclang-dev docker-registry; do
+for package in librocksdb-dev libclang-dev docker-registry shellcheck; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

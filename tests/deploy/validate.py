@@ -18,8 +18,20 @@ with `kubectl kustomize`:
   configuration Secret exists and holds a `runtime-config.toml`;
 * core kinds against Kubernetes' own schemas (kubernetes-validate, strict).
 
-Every file in tests/deploy/invalid/ starts with `# expect: <text>` and must
-be refused with an error containing that text, through the same checks.
+And every GitHub Actions workflow under .github/workflows, offline:
+
+* against SchemaStore's workflow schema and the rule that every job has a
+  `timeout-minutes` (both as check-jsonschema vendors them);
+* every `run:` script through shellcheck (as actionlint does; actionlint
+  itself cannot be installed from the registries this project builds from);
+* Keel's rules: no `${{ }}` expression inside a `run:` script (pass values
+  through `env:`, so a branch name or secret cannot inject shell), every
+  `uses:` pinned to a release tag or commit, and `ci.yml` runs the README's
+  test command (`bash .ci/run`).
+
+Every file in tests/deploy/invalid/ (manifests) and
+tests/deploy/invalid-workflows/ starts with `# expect: <text>` and must be
+refused with an error containing that text, through the same checks.
 Ends with `N passed, M failed` (what scripts/test.sh adds up).
 
     python tests/deploy/validate.py     # from scripts/install-deploy-deps.sh's venv
@@ -28,8 +40,10 @@ Ends with `N passed, M failed` (what scripts/test.sh adds up).
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -42,6 +56,11 @@ DEPLOY = ROOT / "deploy"
 CRDS = DEPLOY / "spinkube" / "crds"
 EXECUTORS = DEPLOY / "spinkube" / "executors"
 INVALID = ROOT / "tests" / "deploy" / "invalid"
+WORKFLOWS = ROOT / ".github" / "workflows"
+INVALID_WORKFLOWS = ROOT / "tests" / "deploy" / "invalid-workflows"
+# check-jsonschema's vendored schemas (SchemaStore's workflow schema, and its
+# own rule that jobs set a timeout).
+WORKFLOW_SCHEMAS = ["vendor.github-workflows", "custom.github-workflows-require-timeout"]
 KUBERNETES_VERSION = "1.33"
 # Which app manifest each SpinApp image is built from (`spin registry push`).
 MANIFEST_ANNOTATION = "keel.dev/app-manifest"
@@ -217,6 +236,46 @@ def render(kustomization_dir: Path) -> list[dict]:
     return list(yaml.safe_load_all(out.stdout))
 
 
+def workflow_errors(path: Path) -> list[str]:
+    """What the schemas, shellcheck and Keel's rules find in a workflow."""
+    errors = []
+    check_jsonschema = Path(sys.executable).parent / "check-jsonschema"
+    for schema in WORKFLOW_SCHEMAS:
+        out = subprocess.run([str(check_jsonschema), "--builtin-schema", schema, str(path)], capture_output=True, text=True)
+        if out.returncode != 0:
+            errors.append(f"{schema}: {out.stdout.strip()} {out.stderr.strip()}")
+    try:
+        workflow = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        return errors + [f"not YAML: {error}"]
+    jobs = workflow.get("jobs") if isinstance(workflow, dict) else None
+    for job_name, job in (jobs or {}).items():
+        for index, step in enumerate((job or {}).get("steps") or []):
+            where = f"jobs.{job_name}.steps[{index}]"
+            uses = step.get("uses")
+            if uses and not re.search(r"@(v\d+(\.\d+)*|[0-9a-f]{40})$", uses):
+                errors.append(f"{where}: `uses: {uses}` is not pinned to a release tag (@vN) or a commit")
+            script = step.get("run")
+            if script is None:
+                continue
+            if "${{" in script:
+                errors.append(f"{where}: a `${{{{ }}}}` expression inside `run:` can inject shell; pass it through `env:`")
+            shell = step.get("shell") or (job.get("defaults") or {}).get("run", {}).get("shell") or "bash"
+            if shell.split()[0] not in ("bash", "sh"):
+                continue
+            with tempfile.NamedTemporaryFile("w", suffix=".sh") as file:
+                file.write(script)
+                file.flush()
+                out = subprocess.run(["shellcheck", "--shell", shell.split()[0], "--format", "gcc", file.name], capture_output=True, text=True)
+            for line in out.stdout.splitlines():
+                errors.append(f"{where}: shellcheck: {line.split(':', 3)[-1].strip()}")
+    if path.name == "ci.yml":
+        scripts = [step.get("run", "") for job in (jobs or {}).values() for step in (job or {}).get("steps") or []]
+        if not any("bash .ci/run" in script for script in scripts):
+            errors.append("ci.yml does not run the README's test command (`bash .ci/run`)")
+    return errors
+
+
 def main() -> int:
     passed = failed = 0
 
@@ -259,6 +318,17 @@ def main() -> int:
             report(str(path.relative_to(ROOT)), [f"{path.name} must start with '# expect: <error text>'"])
             continue
         report(f"refused: {path.relative_to(ROOT)}", check(list(yaml.safe_load_all(path.read_text()))), first[len("# expect: "):])
+    workflows = sorted(WORKFLOWS.glob("*.yml")) + sorted(WORKFLOWS.glob("*.yaml"))
+    if not workflows:
+        report(".github/workflows", ["no workflow found"])
+    for path in workflows:
+        report(str(path.relative_to(ROOT)), workflow_errors(path))
+    for path in sorted(INVALID_WORKFLOWS.glob("*.yml")):
+        first = path.read_text().splitlines()[0]
+        if not first.startswith("# expect: "):
+            report(str(path.relative_to(ROOT)), [f"{path.name} must start with '# expect: <error text>'"])
+            continue
+        report(f"refused: {path.relative_to(ROOT)}", workflow_errors(path), first[len("# expect: "):])
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
