@@ -15,6 +15,9 @@ bash scripts/build-components.sh || { echo "total: 0 passed, 1 failed"; exit 1; 
 # artifacts back with its `oras`.
 python=$(bash scripts/install-deploy-deps.sh) || { echo "total: 0 passed, 1 failed"; exit 1; }
 export KEEL_TEST_PYTHON="$python"
+# The fully static keel (musl) the empty-root test runs.
+static_keel=$(bash scripts/build-static.sh | tail -1) || { echo "total: 0 passed, 1 failed"; exit 1; }
+export KEEL_STATIC_KEEL="$PWD/$static_keel"
 
 # Crates with native unit tests; the guest ones compile for the host too.
 CRATES=(
@@ -46,8 +49,17 @@ done
 
 # Every Kubernetes manifest in deploy/ (and every refusal the checks must
 # make), offline against the SpinKube CRDs and Kubernetes' schemas.
-"$python" tests/deploy/validate.py 2>&1 | tee -a "$log"
+# ... and what `keel deploy scaffold` writes, in both scaling modes.
+scaffolds=$(mktemp -d)
+keel="$target_dir/release/keel"
+cluster=(-f products/team-collab/spin-cluster.toml --image ghcr.io/acme/team-collab:0.1.0
+    --variable app_base_url=https://team-collab.example.com --variable postgres_host=postgres.keel-data.svc.cluster.local)
+"$keel" deploy scaffold "${cluster[@]}" --runtime-config deploy/spinkube/team-collab/base/runtime-config.toml \
+    --region us-ord --region de-fra-2 --region sg-sin-2 -o "$scaffolds/autoscaled" >/dev/null || status=1
+"$keel" deploy scaffold "${cluster[@]}" --executor keel --replicas 3 -o "$scaffolds/fixed" >/dev/null || status=1
+"$python" tests/deploy/validate.py "$scaffolds/autoscaled" "$scaffolds/fixed" 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+rm -rf "$scaffolds"
 
 # Sum libtest's "test result:" lines and the cucumber runner's summary.
 read -r passed failed < <(awk '

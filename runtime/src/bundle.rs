@@ -80,7 +80,7 @@ pub fn write(manifest: &Manifest, out: &Path, sign: Option<&Path>) -> anyhow::Re
             })
         })
         .transpose()?;
-    let exe_path = std::env::current_exe().context("cannot find the keel executable")?;
+    let exe_path = running_executable()?;
     let mut exe = std::fs::read(&exe_path).with_context(|| format!("cannot read {}", exe_path.display()))?;
     // Bundling from a bundle: start from the plain executable.
     if let Some(trailer) = Trailer::parse(&exe) {
@@ -148,6 +148,27 @@ pub fn write(manifest: &Manifest, out: &Path, sign: Option<&Path>) -> anyhow::Re
     Ok(Written { size, components: digests.into_values().collect() })
 }
 
+/// The running executable: `/proc/self/exe`, or where `argv[0]` points when
+/// there is no `/proc` (an empty root with only the binary in it).
+pub fn running_executable() -> anyhow::Result<PathBuf> {
+    if let Ok(path) = std::env::current_exe() {
+        return Ok(path);
+    }
+    let argv0 = std::env::args_os().next().context("no argv[0]")?;
+    let path = PathBuf::from(&argv0);
+    if path.components().count() > 1 && path.is_file() {
+        return Ok(path);
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(&argv0))
+        .find(|candidate| candidate.is_file())
+        .with_context(|| {
+            format!("cannot find the running executable ({} is not a file, and /proc is missing)", path.display())
+        })
+}
+
 /// The trailer at the end of a bundle.
 struct Trailer {
     header_offset: u64,
@@ -194,7 +215,7 @@ pub struct Embedded {
 impl Embedded {
     /// The application appended to the running executable, if any.
     pub fn current() -> anyhow::Result<Option<Embedded>> {
-        let path = std::env::current_exe().context("cannot find the running executable")?;
+        let path = running_executable()?;
         let mut file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         let len = file.metadata()?.len();
         if len < TRAILER_LEN {

@@ -22,6 +22,7 @@ mod host;
 mod kv;
 pub mod oci;
 mod outbound;
+pub mod scaffold;
 mod server;
 
 use std::collections::HashMap;

@@ -1,15 +1,15 @@
 //! `keel`: build and serve Spin applications on Keel's runtime.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
+use keel_runtime::bundle::{self, Embedded};
 use keel_runtime::config::manifest::Manifest;
 use keel_runtime::oci::reference::Reference;
-use keel_runtime::bundle::{self, Embedded};
 use keel_runtime::oci::{AppSource, Artifact};
 use keel_runtime::{AdmissionLimits, App, ConnectionLimits, RuntimeOptions};
 
@@ -48,6 +48,51 @@ enum Command {
     /// Push and pull applications as OCI artifacts, like `spin registry`.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Deployment manifests.
+    #[command(subcommand)]
+    Deploy(DeployCommand),
+}
+
+#[derive(Subcommand)]
+enum DeployCommand {
+    /// Write SpinKube manifests for the application (like `spin kube
+    /// scaffold`, plus runtime configuration, secret variables, probes,
+    /// a LoadBalancer Service, autoscaling and per-region overlays).
+    Scaffold {
+        /// The application manifest the image was pushed from.
+        #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+        manifest: PathBuf,
+        /// The app's OCI reference (`keel registry push`).
+        #[arg(long)]
+        image: String,
+        /// The SpinAppExecutor that runs it.
+        #[arg(long, default_value = "spin-4-1")]
+        executor: String,
+        /// A fixed number of replicas (instead of autoscaling).
+        #[arg(long, conflicts_with_all = ["autoscaler"])]
+        replicas: Option<u32>,
+        /// Autoscale with a HorizontalPodAutoscaler on CPU (the default).
+        #[arg(long, value_parser = ["hpa"])]
+        autoscaler: Option<String>,
+        /// Fewest replicas the autoscaler keeps.
+        #[arg(long, default_value_t = 2)]
+        min_replicas: u32,
+        /// Most replicas the autoscaler starts.
+        #[arg(long, default_value_t = 10)]
+        max_replicas: u32,
+        /// Spin runtime configuration, mounted at /runtime-config.toml from a Secret.
+        #[arg(long)]
+        runtime_config: Option<PathBuf>,
+        /// A Linode region to write an overlay for (repeatable).
+        #[arg(long = "region")]
+        regions: Vec<String>,
+        /// The value of a non-secret variable (`name=value`, repeatable).
+        #[arg(long = "variable", value_parser = parse_variable)]
+        variables: Vec<(String, String)>,
+        /// Directory to write into.
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -186,10 +231,7 @@ struct ServeArgs {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (number, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "s"));
+    let (number, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map(|i| s.split_at(i)).unwrap_or((s, "s"));
     let n: f64 = number.parse().map_err(|_| format!("invalid duration `{s}`"))?;
     let secs = match unit {
         "s" => n,
@@ -260,11 +302,16 @@ async fn run_bundle(bundle: Embedded, cli: BundleCli) -> anyhow::Result<()> {
     }
     let work_dir = std::env::current_dir().context("cannot read the working directory")?;
     let manifest = bundle.manifest(&work_dir)?;
-    let origin = std::env::current_exe()?;
+    let origin = bundle::running_executable()?;
     serve(manifest, &origin, cli.serve, Some(Arc::new(bundle))).await
 }
 
-async fn serve(manifest: Manifest, origin: &Path, args: ServeArgs, bundle: Option<Arc<Embedded>>) -> anyhow::Result<()> {
+async fn serve(
+    manifest: Manifest,
+    origin: &Path,
+    args: ServeArgs,
+    bundle: Option<Arc<Embedded>>,
+) -> anyhow::Result<()> {
     let mut options = RuntimeOptions {
         runtime_config_file: args.runtime_config_file,
         state_dir: args.state_dir,
@@ -352,8 +399,7 @@ async fn registry(command: RegistryCommand) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
-                .unwrap_or_else(|_| "keel_runtime=info,warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG").unwrap_or_else(|_| "keel_runtime=info,warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -383,6 +429,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build { manifest } => build(&manifest),
         Command::Up(args) => async_main(up(args)),
         Command::Registry(command) => async_main(registry(command)),
+        Command::Deploy(DeployCommand::Scaffold {
+            manifest,
+            image,
+            executor,
+            replicas,
+            autoscaler: _,
+            min_replicas,
+            max_replicas,
+            runtime_config,
+            regions,
+            variables,
+            output,
+        }) => {
+            let parsed = Manifest::load(&manifest)?;
+            let runtime_config = runtime_config
+                .map(|path| {
+                    // Validated as `keel up` would read it.
+                    keel_runtime::config::runtime_config::RuntimeConfig::load(&path)?;
+                    let text =
+                        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    anyhow::Ok((path, text))
+                })
+                .transpose()?;
+            let options = keel_runtime::scaffold::Options {
+                manifest_path: manifest.clone(),
+                image,
+                executor,
+                scaling: match replicas {
+                    Some(n) => keel_runtime::scaffold::Scaling::Replicas(n),
+                    None => keel_runtime::scaffold::Scaling::Hpa { min: min_replicas, max: max_replicas },
+                },
+                runtime_config,
+                regions,
+                variables,
+            };
+            let files = keel_runtime::scaffold::scaffold(&parsed, &options)
+                .map_err(|problems| anyhow::anyhow!("{}: cannot scaffold:\n{problems}", manifest.display()))?;
+            for (path, text) in &files {
+                let path = output.join(path);
+                std::fs::create_dir_all(path.parent().expect("files are in directories"))?;
+                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::Bundle { manifest, output, sign } => {
             let written = bundle::write(&Manifest::load(&manifest)?, &output, sign.as_deref())?;
             println!(

@@ -34,7 +34,10 @@ tests/deploy/invalid-workflows/ starts with `# expect: <text>` and must be
 refused with an error containing that text, through the same checks.
 Ends with `N passed, M failed` (what scripts/test.sh adds up).
 
-    python tests/deploy/validate.py     # from scripts/install-deploy-deps.sh's venv
+    python tests/deploy/validate.py [DIR…]    # from scripts/install-deploy-deps.sh's venv
+
+Each DIR (e.g. `keel deploy scaffold` output) gets the same checks: every
+kustomization in it is rendered and checked.
 """
 
 from __future__ import annotations
@@ -232,7 +235,8 @@ def check(docs: list[dict]) -> list[str]:
 def render(kustomization_dir: Path) -> list[dict]:
     out = subprocess.run(["kubectl", "kustomize", str(kustomization_dir)], capture_output=True, text=True)
     if out.returncode != 0:
-        raise RuntimeError(f"kubectl kustomize {kustomization_dir.relative_to(ROOT)}: {out.stderr.strip()}")
+        where = kustomization_dir.relative_to(ROOT) if kustomization_dir.is_relative_to(ROOT) else kustomization_dir
+        raise RuntimeError(f"kubectl kustomize {where}: {out.stderr.strip()}")
     return list(yaml.safe_load_all(out.stdout))
 
 
@@ -276,7 +280,7 @@ def workflow_errors(path: Path) -> list[str]:
     return errors
 
 
-def main() -> int:
+def main(extra: list[Path]) -> int:
     passed = failed = 0
 
     def report(label: str, errors: list[str], expect: str | None = None) -> None:
@@ -318,6 +322,16 @@ def main() -> int:
             report(str(path.relative_to(ROOT)), [f"{path.name} must start with '# expect: <error text>'"])
             continue
         report(f"refused: {path.relative_to(ROOT)}", check(list(yaml.safe_load_all(path.read_text()))), first[len("# expect: "):])
+    for directory in extra:
+        kustomizations = sorted(directory.rglob("kustomization.yaml"))
+        if not kustomizations:
+            report(str(directory), ["no kustomization.yaml to render"])
+        for kustomization in kustomizations:
+            try:
+                errors = check(render(kustomization.parent))
+            except RuntimeError as error:
+                errors = [str(error)]
+            report(f"kubectl kustomize {kustomization.parent}", errors)
     workflows = sorted(WORKFLOWS.glob("*.yml")) + sorted(WORKFLOWS.glob("*.yaml"))
     if not workflows:
         report(".github/workflows", ["no workflow found"])
@@ -334,4 +348,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main([Path(arg).resolve() for arg in sys.argv[1:]]))

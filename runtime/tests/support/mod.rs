@@ -102,7 +102,14 @@ impl Keel {
             std::fs::write(&file, text).unwrap();
             command.arg("--runtime-config-file").arg(file);
         }
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+        Self::serving(command, state).await
+    }
+
+    /// Spawn `command` (its stdout and stderr piped) and wait until it
+    /// prints the address it serves; the error is its stderr if it exits.
+    pub async fn serving(mut command: Command, state: TempDir) -> Result<Keel, String> {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
         let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         let serving = tokio::time::timeout(Duration::from_secs(60), async {
             while let Ok(Some(line)) = stdout.next_line().await {

@@ -1,0 +1,313 @@
+//! `keel deploy scaffold`: SpinKube manifests for an application, from its
+//! `spin.toml` — what `spin kube scaffold` writes, plus what a production
+//! deployment needs next to it: the runtime configuration as a Secret,
+//! secret variables bound from a Secret (never inlined), `/healthz` probes,
+//! a LoadBalancer Service, autoscaling, and one kustomize overlay per Linode
+//! region with its data-residency label.
+//!
+//! ```text
+//! <out>/base/        kustomization.yaml namespace.yaml spinapp.yaml service.yaml [hpa.yaml] [runtime-config.toml]
+//! <out>/overlays/<region>/kustomization.yaml
+//! ```
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::config::manifest::Manifest;
+
+/// Linode regions and the data-residency zone each keeps data in.
+const REGIONS: &[(&str, &str)] = &[
+    ("us-ord", "us"),
+    ("us-east", "us"),
+    ("us-central", "us"),
+    ("us-west", "us"),
+    ("us-southeast", "us"),
+    ("us-iad", "us"),
+    ("us-lax", "us"),
+    ("us-mia", "us"),
+    ("us-sea", "us"),
+    ("ca-central", "ca"),
+    ("br-gru", "br"),
+    ("de-fra-2", "eu"),
+    ("eu-central", "eu"),
+    ("fr-par", "eu"),
+    ("nl-ams", "eu"),
+    ("se-sto", "eu"),
+    ("it-mil", "eu"),
+    ("es-mad", "eu"),
+    ("gb-lon", "gb"),
+    ("eu-west", "gb"),
+    ("sg-sin-2", "sg"),
+    ("ap-south", "sg"),
+    ("jp-osa", "jp"),
+    ("jp-tyo-3", "jp"),
+    ("ap-northeast", "jp"),
+    ("in-maa", "in"),
+    ("in-bom-2", "in"),
+    ("ap-west", "in"),
+    ("id-cgk", "id"),
+    ("au-mel", "au"),
+    ("ap-southeast", "au"),
+];
+
+/// How many replicas run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scaling {
+    /// A fixed number.
+    Replicas(u32),
+    /// A HorizontalPodAutoscaler on CPU between `min` and `max`.
+    Hpa { min: u32, max: u32 },
+}
+
+/// What `keel deploy scaffold` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The app manifest as the user named it (recorded in the SpinApp's
+    /// `keel.dev/app-manifest` annotation).
+    pub manifest_path: PathBuf,
+    /// The OCI reference `keel registry push` published the app to.
+    pub image: String,
+    pub executor: String,
+    pub scaling: Scaling,
+    /// A Spin runtime configuration to mount at `/runtime-config.toml`.
+    pub runtime_config: Option<(PathBuf, String)>,
+    pub regions: Vec<String>,
+    /// Values of non-secret variables.
+    pub variables: Vec<(String, String)>,
+}
+
+/// The files to write, relative to the output directory, or every problem
+/// with the request at once.
+pub fn scaffold(manifest: &Manifest, options: &Options) -> Result<Vec<(PathBuf, String)>, String> {
+    let mut problems = Vec::new();
+    let app = manifest.name.clone();
+    if !is_dns_label(&app) {
+        problems
+            .push(format!("the application name `{app}` is not a Kubernetes name (lower-case letters, digits, `-`)"));
+    }
+    if !is_dns_label(&options.executor) {
+        problems.push(format!("--executor `{}` is not a Kubernetes name", options.executor));
+    }
+    if options.image.is_empty() || options.image.contains(char::is_whitespace) {
+        problems.push(format!("--image `{}` is not an image reference", options.image));
+    }
+    match options.scaling {
+        Scaling::Replicas(0) => problems.push("--replicas must be at least 1".into()),
+        Scaling::Hpa { min, max } if min == 0 || min > max => {
+            problems.push(format!("--min-replicas {min} and --max-replicas {max}: need 1 ≤ min ≤ max"))
+        }
+        _ => {}
+    }
+    for (name, _) in &options.variables {
+        match manifest.variables.get(name) {
+            None => problems.push(format!("--variable {name}: the manifest declares no such variable")),
+            Some(decl) if decl.secret => problems.push(format!(
+                "--variable {name}: it is secret; it is bound from the Secret `{app}-secrets`, never written into a manifest"
+            )),
+            Some(_) => {}
+        }
+    }
+    let unset: Vec<&str> = manifest
+        .variables
+        .iter()
+        .filter(|(name, decl)| decl.required && !decl.secret && !options.variables.iter().any(|(n, _)| n == *name))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !unset.is_empty() {
+        problems.push(format!("required variables need a value: {} (--variable NAME=VALUE)", unset.join(", ")));
+    }
+    for region in &options.regions {
+        if !REGIONS.iter().any(|(r, _)| r == region) {
+            let known: Vec<&str> = REGIONS.iter().map(|(r, _)| *r).collect();
+            problems.push(format!("--region {region} is not a Linode region (known: {})", known.join(", ")));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("\n"));
+    }
+
+    let secrets: Vec<&str> =
+        manifest.variables.iter().filter(|(_, decl)| decl.secret).map(|(name, _)| name.as_str()).collect();
+    let mut files = Vec::new();
+    let base = Path::new("base");
+
+    let mut resources = vec!["namespace.yaml", "spinapp.yaml", "service.yaml"];
+    if matches!(options.scaling, Scaling::Hpa { .. }) {
+        resources.push("hpa.yaml");
+    }
+    let mut kustomization = format!(
+        "# {app} on SpinKube, generated by `keel deploy scaffold` from {manifest_path}.\n",
+        manifest_path = options.manifest_path.display()
+    );
+    if !secrets.is_empty() {
+        let _ = writeln!(
+            kustomization,
+            "# The Secret `{app}-secrets` ({}) is created out of band and never committed:\n#   kubectl create secret generic {app}-secrets -n {app} {}",
+            secrets.join(", "),
+            secrets.iter().map(|s| format!("--from-literal={s}=…")).collect::<Vec<_>>().join(" ")
+        );
+    }
+    let _ = writeln!(
+        kustomization,
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {app}\nresources:"
+    );
+    for resource in &resources {
+        let _ = writeln!(kustomization, "  - {resource}");
+    }
+    if let Some((_, text)) = &options.runtime_config {
+        let _ = writeln!(
+            kustomization,
+            "secretGenerator:\n  - name: {app}-runtime-config\n    files:\n      - runtime-config.toml\ngeneratorOptions:\n  # The SpinApp names the Secret in a field kustomize does not rewrite.\n  disableNameSuffixHash: true"
+        );
+        files.push((base.join("runtime-config.toml"), text.clone()));
+    }
+    files.push((base.join("kustomization.yaml"), kustomization));
+    files.push((base.join("namespace.yaml"), format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {app}\n")));
+
+    let mut spinapp = format!(
+        "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: {app}\n  labels:\n    app.kubernetes.io/name: {app}\n  annotations:\n    keel.dev/app-manifest: {manifest}\nspec:\n  image: {image}\n  executor: {executor}\n",
+        manifest = quote(&options.manifest_path.display().to_string()),
+        image = quote(&options.image),
+        executor = options.executor,
+    );
+    match options.scaling {
+        Scaling::Replicas(n) => {
+            let _ = writeln!(spinapp, "  replicas: {n}");
+        }
+        Scaling::Hpa { .. } => spinapp
+            .push_str("  # Replicas come from the HorizontalPodAutoscaler in hpa.yaml.\n  enableAutoscaling: true\n"),
+    }
+    spinapp.push_str(
+        "  resources:\n    requests:\n      cpu: 100m\n      memory: 64Mi\n    limits:\n      cpu: \"1\"\n      memory: 256Mi\n  checks:\n    readiness:\n      httpGet:\n        path: /healthz\n    liveness:\n      httpGet:\n        path: /healthz\n",
+    );
+    if options.runtime_config.is_some() {
+        let _ = writeln!(spinapp, "  runtimeConfig:\n    loadFromSecret: {app}-runtime-config");
+    }
+    let bound: Vec<(&str, Option<&str>)> = manifest
+        .variables
+        .iter()
+        .filter_map(|(name, decl)| {
+            let value = options.variables.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+            (decl.secret || value.is_some()).then_some((name.as_str(), value))
+        })
+        .collect();
+    if !bound.is_empty() {
+        spinapp.push_str("  variables:\n");
+        for (name, value) in bound {
+            match value {
+                Some(value) => {
+                    let _ = writeln!(spinapp, "    - name: {name}\n      value: {}", quote(value));
+                }
+                None => {
+                    let _ = writeln!(
+                        spinapp,
+                        "    - name: {name}\n      valueFrom:\n        secretKeyRef:\n          name: {app}-secrets\n          key: {name}"
+                    );
+                }
+            }
+        }
+    }
+    files.push((base.join("spinapp.yaml"), spinapp));
+
+    files.push((
+        base.join("service.yaml"),
+        format!(
+            "# The public entry: on Linode LKE a LoadBalancer Service provisions a NodeBalancer.\napiVersion: v1\nkind: Service\nmetadata:\n  name: {app}-public\n  annotations:\n    service.beta.kubernetes.io/linode-loadbalancer-default-protocol: tcp\nspec:\n  type: LoadBalancer\n  # Keep clients' addresses (spin-client-addr) for per-client rate limits.\n  externalTrafficPolicy: Local\n  selector:\n    core.spinkube.dev/app-name: {app}\n  ports:\n    - name: http\n      port: 80\n      targetPort: http-app\n      protocol: TCP\n"
+        ),
+    ));
+    if let Scaling::Hpa { min, max } = options.scaling {
+        files.push((
+            base.join("hpa.yaml"),
+            format!(
+                "# Scales the Deployment the operator creates for the SpinApp (same name).\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {app}\nspec:\n  scaleTargetRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: {app}\n  minReplicas: {min}\n  maxReplicas: {max}\n  metrics:\n    - type: Resource\n      resource:\n        name: cpu\n        target:\n          type: Utilization\n          averageUtilization: 70\n"
+            ),
+        ));
+    }
+
+    for region in &options.regions {
+        let residency = REGIONS.iter().find(|(r, _)| r == region).map(|(_, z)| *z).expect("checked above");
+        files.push((
+            Path::new("overlays").join(region).join("kustomization.yaml"),
+            format!(
+                "# {app} in Linode region {region}; its data stays in zone `{residency}`.\n#   kubectl apply -k overlays/{region}\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\nlabels:\n  - pairs:\n      keel.dev/region: {region}\n      keel.dev/data-residency: {residency}\npatches:\n  - target:\n      kind: SpinApp\n      name: {app}\n    patch: |-\n      - op: add\n        path: /spec/podLabels\n        value:\n          keel.dev/region: {region}\n          keel.dev/data-residency: {residency}\n"
+            ),
+        ));
+    }
+    Ok(files)
+}
+
+fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+fn quote(value: &str) -> String {
+    serde_json::to_string(value).expect("a string serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        let text = r#"
+spin_manifest_version = 2
+[application]
+name = "shop"
+[variables]
+token_secret = { required = true, secret = true }
+base_url = { required = true }
+mode = { default = "prod" }
+[[trigger.http]]
+route = "/..."
+component = "web"
+[component.web]
+source = "web.wasm"
+"#;
+        Manifest::parse(Path::new("spin.toml"), text, PathBuf::from("/app")).unwrap()
+    }
+
+    fn options() -> Options {
+        Options {
+            manifest_path: "spin.toml".into(),
+            image: "ghcr.io/acme/shop:1.0".into(),
+            executor: "spin-4-1".into(),
+            scaling: Scaling::Hpa { min: 2, max: 5 },
+            runtime_config: None,
+            regions: vec!["us-ord".into()],
+            variables: vec![("base_url".into(), "https://shop.example".into())],
+        }
+    }
+
+    #[test]
+    fn binds_secrets_from_the_secret_and_values_inline() {
+        let files = scaffold(&manifest(), &options()).unwrap();
+        let spinapp = &files.iter().find(|(p, _)| p.ends_with("spinapp.yaml")).unwrap().1;
+        assert!(
+            spinapp.contains(
+                "- name: token_secret\n      valueFrom:\n        secretKeyRef:\n          name: shop-secrets"
+            )
+        );
+        assert!(spinapp.contains("- name: base_url\n      value: \"https://shop.example\""));
+        assert!(!spinapp.contains("mode"), "a defaulted variable is left to its default");
+        assert!(spinapp.contains("enableAutoscaling: true") && !spinapp.contains("replicas:"));
+        assert!(files.iter().any(|(p, _)| p == Path::new("overlays/us-ord/kustomization.yaml")));
+    }
+
+    #[test]
+    fn lists_every_problem_at_once() {
+        let mut bad = options();
+        bad.variables = vec![("token_secret".into(), "x".into()), ("nope".into(), "y".into())];
+        bad.regions = vec!["mars-1".into()];
+        bad.scaling = Scaling::Hpa { min: 5, max: 2 };
+        let error = scaffold(&manifest(), &bad).unwrap_err();
+        for expected in ["token_secret: it is secret", "nope: the manifest declares", "base_url", "mars-1", "min ≤ max"]
+        {
+            assert!(error.contains(expected), "{error} does not mention {expected}");
+        }
+    }
+}
