@@ -9,11 +9,14 @@
 #   bash scripts/bench.sh                                  # Keel's runtime
 #   bash scripts/bench.sh --compare /path/to/spin          # and a second runtime, same run
 #   bash scripts/bench.sh --compare /tmp/keel-old --manifest /tmp/old/spin.toml --histogram
+#   bash scripts/bench.sh --bundle                         # and `keel bundle` of the same product
 #
 # A runtime is any binary with Spin's command line (`up --listen ADDR
 # --state-dir DIR -f spin.toml`): a real `spin`, or another `keel` build;
 # `--manifest FILE` after `--compare BIN` serves that runtime another
 # manifest (e.g. a copy of an older build's spin.toml and dist/).
+# `--bundle` adds the single-binary bundle of spin.toml (`keel bundle`), run
+# with `up`'s flags, and prints its size next to the keel binary's.
 # SECONDS_PER_RUN (default 10) sets each run's length; RATE_LIMIT (default
 # 100000000/60, counted) sets the login and write limits, RATE_LIMIT=off skips them.
 set -euo pipefail
@@ -23,8 +26,9 @@ seconds="${SECONDS_PER_RUN:-10}"
 port="${BENCH_PORT:-3917}"
 base="http://127.0.0.1:$port"
 
-runtimes=()   # "binary|manifest"
+runtimes=()   # "binary|manifest"; manifest "-" for a bundle
 histogram=()
+bundle=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --compare) runtimes+=("$2|spin.toml"); shift 2 ;;
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
             [ ${#runtimes[@]} -gt 0 ] || { echo "bench.sh: --manifest follows a --compare BIN" >&2; exit 2; }
             runtimes[-1]="${runtimes[-1]%%|*}|$2"; shift 2 ;;
         --histogram) histogram=(--histogram); shift ;;
+        --bundle) bundle=1; shift ;;
         *) echo "bench.sh: unknown argument $1 (see the comment at the top)" >&2; exit 2 ;;
     esac
 done
@@ -40,6 +45,14 @@ bash scripts/build-components.sh >/dev/null
 cargo build --release -q -p keel-runtime -p keel-bench
 runtimes=("$target/release/keel|spin.toml" "${runtimes[@]}")
 bench="$target/release/keel-bench"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ "$bundle" -eq 1 ]; then
+    "$target/release/keel" bundle -f spin.toml -o "$work/team-collab" >/dev/null
+    runtimes+=("$work/team-collab|-")
+    mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
+    echo "bundle $(mb "$work/team-collab") = keel binary $(mb "$target/release/keel") + components and their precompiled code"
+fi
 
 state=""
 server=""
@@ -48,7 +61,7 @@ stop() {
     [ -n "$state" ] && rm -rf "$state"
     server="" state=""
 }
-trap stop EXIT
+trap 'stop; rm -rf "$work"' EXIT
 
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$server/status"; }
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
@@ -58,7 +71,9 @@ run() { "$bench" "$@" --seconds "$seconds" "${histogram[@]}"; }
 echo "keel-bench: ${seconds}s per run, $(nproc) cores, $(date -u +%FT%TZ)"
 # Start the runtime on $state; sets $server and $start_ms (to the first 200).
 start_server() {
-    local started
+    local started app=(up -f "$manifest")
+    # A bundle is the runtime and the app: it takes `up`'s flags only.
+    [ "$manifest" = "-" ] && app=()
     started=$(date +%s%N)
     # Logins and writes are rate limited; the limits stay on (each pays for
     # its counters) but high enough for a benchmark from one user.
@@ -66,7 +81,7 @@ start_server() {
     SPIN_VARIABLE_RATE_LIMIT_LOGIN_PER_ADDRESS="${RATE_LIMIT:-100000000/60}" \
     SPIN_VARIABLE_RATE_LIMIT_LOGIN_PER_EMAIL="${RATE_LIMIT:-100000000/60}" \
     SPIN_VARIABLE_RATE_LIMIT_WRITES_PER_USER="${RATE_LIMIT:-100000000/60}" \
-        "$runtime" up --listen "127.0.0.1:$port" --state-dir "$state" -f "$manifest" >>"$state/server.log" 2>&1 &
+        "$runtime" "${app[@]}" --listen "127.0.0.1:$port" --state-dir "$state" >>"$state/server.log" 2>&1 &
     server=$!
     until curl -fs "$base/healthz" >/dev/null 2>&1; do
         kill -0 "$server" 2>/dev/null || { cat "$state/server.log" >&2; exit 1; }

@@ -29,7 +29,7 @@ use wasmtime::component::Component;
 use crate::config::locked::LockedApp;
 use crate::config::manifest::Manifest;
 use crate::engine::{self, InstanceNeeds};
-use crate::oci::sha256_digest;
+use crate::oci::{Packed, sha256_digest};
 
 const MAGIC: &[u8; 8] = b"KEELAPP1";
 const TRAILER_LEN: u64 = 8 * 3 + MAGIC.len() as u64;
@@ -89,20 +89,14 @@ pub fn write(manifest: &Manifest, out: &Path, sign: Option<&Path>) -> anyhow::Re
 
     let engine = engine::shared_engine(true).or_else(|_| engine::shared_engine(false))?;
     let compat = engine::compatibility_key(&engine);
+    let packed = Packed::read(manifest)?;
     let mut payload = Vec::new();
     let mut blobs = BTreeMap::new();
-    let mut digests = BTreeMap::new();
-    for component in manifest.components.values() {
-        let wasm = std::fs::read(&component.source)
-            .with_context(|| format!("component `{}`: cannot read {}", component.id, component.source.display()))?;
-        let digest = sha256_digest(&wasm);
-        digests.insert(component.id.clone(), digest.clone());
-        if blobs.contains_key(&digest) {
-            continue;
-        }
-        let compiled = engine.precompile_component(&wasm).map_err(anyhow::Error::from).with_context(|| {
-            format!("component `{}`: {} is not a valid component", component.id, component.source.display())
-        })?;
+    for (digest, wasm) in packed.components {
+        let compiled = engine
+            .precompile_component(&wasm)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("component {digest} is not a valid component"))?;
         // SAFETY: `compiled` was just produced by this engine.
         let component = unsafe { Component::deserialize(&engine, &compiled) }.map_err(anyhow::Error::from)?;
         let needs = InstanceNeeds::of(&component, &wasm)?;
@@ -118,11 +112,8 @@ pub fn write(manifest: &Manifest, out: &Path, sign: Option<&Path>) -> anyhow::Re
         };
         blobs.insert(digest, Blob { offset, size: wasm.len() as u64, needs, precompiled: Some(precompiled) });
     }
-    let header = Header {
-        keel_version: env!("CARGO_PKG_VERSION").into(),
-        app: LockedApp::from_manifest(manifest, |id| digests[id].clone()),
-        blobs,
-    };
+    let components = packed.locked.components.iter().filter_map(|c| c.source.digest.clone()).collect();
+    let header = Header { keel_version: env!("CARGO_PKG_VERSION").into(), app: packed.locked, blobs };
     let header = serde_json::to_vec(&header)?;
     let signature = signing_key.map(|key| key.sign(&header).to_bytes().to_vec()).unwrap_or_default();
     let header_offset = (exe.len() + payload.len()) as u64;
@@ -145,7 +136,7 @@ pub fn write(manifest: &Manifest, out: &Path, sign: Option<&Path>) -> anyhow::Re
         Ok(std::fs::metadata(out)?.len())
     };
     let size = write().with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(Written { size, components: digests.into_values().collect() })
+    Ok(Written { size, components })
 }
 
 /// The running executable: `/proc/self/exe`, or where `argv[0]` points when

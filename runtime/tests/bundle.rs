@@ -139,37 +139,28 @@ async fn a_trusted_key_admits_only_bundles_it_signed() {
 
     // Changing the signed header (here: which engine the code was made
     // for) breaks the signature.
-    let mut bytes = std::fs::read(&signed).unwrap();
-    let (header, offset) = header(&bytes);
-    let engine = header["blobs"].as_object().unwrap().values().next().unwrap()["precompiled"]["engine"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let at = offset + find(&bytes[offset..], engine.as_bytes());
-    bytes[at..at + engine.len()].copy_from_slice("0".repeat(engine.len()).as_bytes());
-    std::fs::write(&signed, &bytes).unwrap();
+    claim_another_engine(&signed);
     let stderr = start(&signed, &trusted).await.err().expect("a bundle with an altered header was served");
     assert!(stderr.contains("does not verify"), "{stderr}");
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).position(|w| w == needle).expect("present")
+/// Rewrite the header of `bundle` to say its code was precompiled for an
+/// engine this host is not (same length, so every offset stays valid).
+fn claim_another_engine(bundle: &Path) {
+    let mut bytes = std::fs::read(bundle).unwrap();
+    let (header, offset) = header(&bytes);
+    let blob = header["blobs"].as_object().unwrap().values().next().unwrap();
+    let engine = blob["precompiled"]["engine"].as_str().unwrap().as_bytes();
+    let at = offset + bytes[offset..].windows(engine.len()).position(|w| w == engine).expect("the engine key");
+    bytes[at..at + engine.len()].fill(b'f');
+    std::fs::write(bundle, &bytes).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_precompiled_for_another_engine_is_compiled_again() {
     let dir = TempDir::new("bundle-engine");
     let file = bundle(&dir.0, None);
-    let mut bytes = std::fs::read(&file).unwrap();
-    let (header, offset) = header(&bytes);
-    let engine = header["blobs"].as_object().unwrap().values().next().unwrap()["precompiled"]["engine"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    // Same length, so every offset stays valid: an engine this host is not.
-    let at = offset + find(&bytes[offset..], engine.as_bytes());
-    bytes[at..at + engine.len()].copy_from_slice("f".repeat(engine.len()).as_bytes());
-    std::fs::write(&file, &bytes).unwrap();
+    claim_another_engine(&file);
     let keel = Keel::launch(&file, &[], TempDir::new("bundle-engine-state"), &[], None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

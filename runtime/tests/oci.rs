@@ -151,18 +151,32 @@ struct Registry {
 
 impl Registry {
     async fn start() -> Registry {
+        Self::start_with_users(&[]).await
+    }
+
+    /// A registry that admits only `users` (`(name, password)`), through
+    /// HTTP Basic authentication from an htpasswd file of bcrypt hashes, as
+    /// the distribution server requires.
+    async fn start_with_users(users: &[(&str, &str)]) -> Registry {
         let dir = TempDir::new("registry");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr = format!("127.0.0.1:{port}");
-        let config = dir.0.join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-                dir.0.join("data").display()
-            ),
-        )
-        .unwrap();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            dir.0.join("data").display()
+        );
+        if !users.is_empty() {
+            let mut htpasswd = String::new();
+            for (user, password) in users {
+                htpasswd.push_str(&format!("{user}:{}\n", bcrypt(password)));
+            }
+            let path = dir.0.join("htpasswd");
+            std::fs::write(&path, htpasswd).unwrap();
+            config.push_str(&format!("auth:\n  htpasswd:\n    realm: keel-test\n    path: {}\n", path.display()));
+        }
+        let config_path = dir.0.join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let config = config_path;
         let child = std::process::Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -186,6 +200,88 @@ impl Drop for Registry {
     }
 }
 
+fn python() -> String {
+    std::env::var("KEEL_TEST_PYTHON")
+        .expect("KEEL_TEST_PYTHON names a Python with the `oras` package (scripts/install-deploy-deps.sh)")
+}
+
+/// A bcrypt hash of `password` (libxcrypt through Python's `crypt`).
+fn bcrypt(password: &str) -> String {
+    let out = std::process::Command::new(python())
+        .args([
+            "-W",
+            "ignore",
+            "-c",
+            "import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+        ])
+        .arg(password)
+        .output()
+        .expect("run python");
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(hash.starts_with("$2"), "no bcrypt hash: {hash} {}", String::from_utf8_lossy(&out.stderr));
+    hash
+}
+
+/// `keel registry …` with credentials only from `docker_config` (a
+/// directory holding Docker's `config.json`) and `env`.
+fn keel_with_credentials(args: &[&str], docker_config: &Path, env: &[(&str, &str)]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_keel"));
+    command
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("KEEL_REGISTRY_USERNAME")
+        .env_remove("KEEL_REGISTRY_PASSWORD")
+        .env("DOCKER_CONFIG", docker_config)
+        .env("KEEL_LOG", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run keel")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_needs_credentials_gets_them_and_refuses_without() {
+    let registry = Registry::start_with_users(&[("ci", "s3cret-push")]).await;
+    let reference = format!("{}/keel/private:v1", registry.addr);
+    let dir = TempDir::new("credentials");
+    let empty = dir.0.join("no-docker-config");
+    std::fs::create_dir(&empty).unwrap();
+    let push = ["registry", "push", "-f", "spin.toml", reference.as_str()];
+
+    let anonymous = keel_with_credentials(&push, &empty, &[]);
+    let stderr = String::from_utf8_lossy(&anonymous.stderr);
+    assert!(!anonymous.status.success() && stderr.contains("needs credentials"), "{stderr}");
+    let wrong =
+        keel_with_credentials(&push, &empty, &[("KEEL_REGISTRY_USERNAME", "ci"), ("KEEL_REGISTRY_PASSWORD", "guess")]);
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success() && stderr.contains("401"), "{stderr}");
+    assert!(!stderr.contains("guess"), "the password is printed: {stderr}");
+
+    // Docker's config.json, as `docker login` writes it.
+    let docker = dir.0.join("docker");
+    std::fs::create_dir(&docker).unwrap();
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode("ci:s3cret-push");
+    std::fs::write(docker.join("config.json"), format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.addr))
+        .unwrap();
+    let pushed = keel_with_credentials(&push, &docker, &[]);
+    assert!(pushed.status.success(), "{}", String::from_utf8_lossy(&pushed.stderr));
+
+    let layout = dir.0.join("pulled");
+    let pull = ["registry", "pull", "--oci-layout", layout.to_str().unwrap(), reference.as_str()];
+    let refused = keel_with_credentials(&pull, &empty, &[]);
+    assert!(!refused.status.success());
+    assert!(
+        !layout.join("index.json").exists() || !read_json(&layout.join("index.json")).to_string().contains("private")
+    );
+    let pulled = keel_with_credentials(
+        &pull,
+        &empty,
+        &[("KEEL_REGISTRY_USERNAME", "ci"), ("KEEL_REGISTRY_PASSWORD", "s3cret-push")],
+    );
+    assert!(pulled.status.success(), "{}", String::from_utf8_lossy(&pulled.stderr));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_and_pull_round_trip_through_a_real_registry() {
     let registry = Registry::start().await;
@@ -200,9 +296,7 @@ async fn push_and_pull_round_trip_through_a_real_registry() {
     assert_eq!(index["manifests"][0]["digest"].as_str(), Some(digest.as_str()), "registry and layout differ");
 
     // An independent client reads every blob back with identical digests.
-    let python = std::env::var("KEEL_TEST_PYTHON")
-        .expect("KEEL_TEST_PYTHON names a Python with the `oras` package (scripts/install-deploy-deps.sh)");
-    let readback = std::process::Command::new(python)
+    let readback = std::process::Command::new(python())
         .arg(repo_root().join("runtime/tests/oras_readback.py"))
         .arg(&reference)
         .output()

@@ -115,6 +115,37 @@ impl ImageManifest {
     }
 }
 
+/// The (composed) components of an application, as packed: each distinct
+/// one once, with its digest, and the application locked to those digests.
+pub struct Packed {
+    /// `(digest, wasm)`, distinct, in manifest order.
+    pub components: Vec<(String, Vec<u8>)>,
+    pub locked: LockedApp,
+}
+
+impl Packed {
+    /// Read every component `manifest` names (each must be a `.wasm` file)
+    /// and lock the application to their digests.
+    pub fn read(manifest: &Manifest) -> anyhow::Result<Packed> {
+        let mut components: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut digests = BTreeMap::new();
+        for component in manifest.components.values() {
+            let wasm = std::fs::read(&component.source)
+                .with_context(|| format!("component `{}`: cannot read {}", component.id, component.source.display()))?;
+            if !wasmparser::Parser::is_component(&wasm) && !wasmparser::Parser::is_core_wasm(&wasm) {
+                bail!("component `{}`: {} is not a valid .wasm file", component.id, component.source.display());
+            }
+            let digest = sha256_digest(&wasm);
+            digests.insert(component.id.clone(), digest.clone());
+            if !components.iter().any(|(d, _)| *d == digest) {
+                components.push((digest, wasm));
+            }
+        }
+        let locked = LockedApp::from_manifest(manifest, |id| digests[id].clone());
+        Ok(Packed { components, locked })
+    }
+}
+
 /// A Spin application packed as an OCI artifact, ready to be written to a
 /// layout or pushed.
 pub struct Artifact {
@@ -128,22 +159,13 @@ impl Artifact {
     /// Pack `manifest`'s components (as built: point `source` at the
     /// composed component) and its locked application.
     pub fn build(manifest: &Manifest) -> anyhow::Result<Artifact> {
-        let mut layers: Vec<(Descriptor, Bytes)> = Vec::new();
-        let mut digests = BTreeMap::new();
-        for component in manifest.components.values() {
-            let wasm = std::fs::read(&component.source)
-                .with_context(|| format!("component `{}`: cannot read {}", component.id, component.source.display()))?;
-            if !wasmparser::Parser::is_component(&wasm) && !wasmparser::Parser::is_core_wasm(&wasm) {
-                bail!("component `{}`: {} is not a valid .wasm file", component.id, component.source.display());
-            }
-            let descriptor = Descriptor::of(WASM_LAYER_MEDIA_TYPE, &wasm);
-            digests.insert(component.id.clone(), descriptor.digest.clone());
-            if !layers.iter().any(|(d, _)| d.digest == descriptor.digest) {
-                layers.push((descriptor, wasm.into()));
-            }
-        }
-        let locked = LockedApp::from_manifest(manifest, |id| digests[id].clone());
-        let locked = Bytes::from(serde_json::to_vec(&locked)?);
+        let packed = Packed::read(manifest)?;
+        let mut layers: Vec<(Descriptor, Bytes)> = packed
+            .components
+            .into_iter()
+            .map(|(_, wasm)| (Descriptor::of(WASM_LAYER_MEDIA_TYPE, &wasm), Bytes::from(wasm)))
+            .collect();
+        let locked = Bytes::from(serde_json::to_vec(&packed.locked)?);
         let locked_descriptor = Descriptor::of(LOCKED_APP_MEDIA_TYPE, &locked);
 
         let config = serde_json::json!({
