@@ -37,7 +37,7 @@ use wasmtime_wasi_http::handler::{ProxyHandler, ProxyPre};
 use config::manifest::Manifest;
 use config::outbound::OutboundPolicy;
 use config::runtime_config::{KeyValueBackend, RuntimeConfig};
-use config::variables::Variables;
+use config::variables::{Provider, Variables};
 use host::{ComponentServices, SqlitePool};
 use kv::KeyValueStore;
 pub use server::{AdmissionLimits, ConnectionLimits, InstanceLimits};
@@ -96,6 +96,8 @@ impl Default for RuntimeOptions {
 pub struct App {
     router: Arc<server::Router>,
     name: String,
+    /// Where the app listens, for its requests to itself.
+    self_origin: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
 }
 
 impl App {
@@ -117,12 +119,12 @@ impl App {
             .clone()
             .unwrap_or_else(|| manifest.app_dir.join(".keel"));
         let cache_dir = options.cache_dir.clone().unwrap_or_else(|| state_dir.join("cache"));
-        let overrides: HashMap<String, String> = options
-            .variables
-            .iter()
-            .map(|(name, value)| (format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value.clone()))
-            .collect();
-        let variables = Variables::resolve(&manifest, |k| overrides.get(k).cloned().or_else(|| std::env::var(k).ok()))
+        let providers: Vec<Provider> = std::iter::once(Ok(Provider::Static(options.variables.iter().cloned().collect())))
+            .chain(runtime_config.variable_providers().iter().cloned().map(Ok))
+            .chain(std::iter::once(Provider::spin_default()))
+            .collect::<Result<_, String>>()
+            .map_err(|m| anyhow::anyhow!(m))?;
+        let variables = Variables::resolve(&manifest, &providers, |k| std::env::var(k).ok())
             .map_err(|m| anyhow::anyhow!("{}: {m}", origin.display()))?;
 
         let (engine, pooling) = match engine::shared_engine(options.pooling) {
@@ -146,6 +148,7 @@ impl App {
         )
         .map_err(|m| anyhow::anyhow!("{}: {m}", origin.display()))?;
 
+        let self_origin: Arc<std::sync::OnceLock<std::net::SocketAddr>> = Arc::default();
         let mut sqlite_pools: HashMap<String, Arc<SqlitePool>> = HashMap::new();
         let mut kv_stores: HashMap<String, Arc<dyn KeyValueStore>> = HashMap::new();
         let mut routes = Vec::new();
@@ -194,9 +197,10 @@ impl App {
                                  (cargo build --features rocksdb, with librocksdb-dev installed)"
                             ))),
                             KeyValueBackend::Redis(url) => {
-                                tracing::info!("key-value store `{label}`: {url}");
+                                let shown = kv::redis::redacted(&url);
+                                tracing::info!("key-value store `{label}`: {shown}");
                                 Arc::new(kv::RedisStore::open(&url).map_err(|e| {
-                                    anyhow::anyhow!(ctx(&format!("key-value store `{label}` ({url}): {e}")))
+                                    anyhow::anyhow!(ctx(&format!("key-value store `{label}` ({shown}): {e}")))
                                 })?)
                             }
                         };
@@ -225,7 +229,8 @@ impl App {
                 rendered,
                 outbound,
                 component.environment.clone().into_iter().collect(),
-            ));
+            )
+            .with_self_origin(self_origin.clone()));
 
             let (wasm, component_needs) = match &options.bundle {
                 Some(bundle) => bundle.load_component(&engine, &component.source),
@@ -276,6 +281,7 @@ impl App {
         );
 
         Ok(App {
+            self_origin,
             name: manifest.name,
             router: Arc::new(server::Router {
                 routes,
@@ -302,6 +308,7 @@ impl App {
 
     /// Serve HTTP on `listener` until `shutdown` resolves.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let _ = self.self_origin.set(outbound::self_origin(listener.local_addr()?));
         server::serve(self.router, listener, shutdown).await
     }
 }

@@ -161,6 +161,14 @@ unsafe extern "C" {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_cannot_be_reached_is_named_without_its_password() {
+    let unreachable = "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://keel:s3cret-pw@127.0.0.1:1/0\"\n";
+    let err = Keel::try_start(PROBE, &[], Some(unreachable)).await.err().expect("refused");
+    assert!(err.contains("key-value store `default`") && err.contains("redis://keel:***@127.0.0.1:1/0"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "the password reached the log: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_runtime_config_stops_start_up_naming_file_line_and_fix() {
     let misspelled = "[key_value_store.default]\ntype = \"spin\"\npth = \"kv.db\"\n";
     let err = Keel::try_start(PROBE, &[], Some(misspelled)).await.err().expect("refused");

@@ -263,10 +263,9 @@ impl Manifest {
         }
         for (name, decl) in &raw.variables {
             validate_variable_name(name).map_err(|m| invalid(format!("variable `{name}`: {m}")))?;
-            if decl.required && decl.default.is_some() {
-                return Err(invalid(format!(
-                    "variable `{name}`: a required variable cannot have a default"
-                )));
+            // Spin's loader: exactly one of the two.
+            if decl.required == decl.default.is_some() {
+                return Err(invalid(format!("variable `{name}`: must be `required` OR have a `default`")));
             }
         }
 
@@ -399,13 +398,7 @@ impl Manifest {
 }
 
 fn validate_variable_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let ok_start = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-    if ok_start && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        Ok(())
-    } else {
-        Err("names must start with a lower-case letter and use only a-z, 0-9 and `_`".into())
-    }
+    super::variables::validate_name(name).map_err(|reason| format!("{name:?}: {reason}"))
 }
 
 fn validate_label(label: &str) -> Result<(), String> {
@@ -467,6 +460,20 @@ key = "{{ secret }}"
         assert!(err.contains("component `web`: unsupported `files`"), "{err}");
         let described = MINIMAL.replace("[component.web]\n", "[component.web]\ndescription = \"the web\"\n");
         assert!(parse(&described).is_ok());
+    }
+
+    #[test]
+    fn variables_follow_spins_naming_and_declaration_rules() {
+        for (text, expected) in [
+            (MINIMAL.replace("secret = { required", "secret_ = { required"), "variable `secret_`: \"secret_\": must end with a lowercase ASCII letter or digit"),
+            (MINIMAL.replace("secret = { required", "a__b = { required"), "variable `a__b`: \"a__b\": must not contain multiple consecutive underscores"),
+            (MINIMAL.replace("secret = { required = true, secret = true }", "secret = {}"), "variable `secret`: must be `required` OR have a `default`"),
+            (MINIMAL.replace("secret = { required = true,", "secret = { required = true, default = \"x\","), "variable `secret`: must be `required` OR have a `default`"),
+            (MINIMAL.replace("key = \"{{ secret }}\"", "Key = \"{{ secret }}\""), "component `web`: variable `Key`: \"Key\": invalid character 'K'"),
+        ] {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
     }
 
     #[test]

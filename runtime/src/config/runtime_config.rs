@@ -19,14 +19,35 @@
 //! ```
 //!
 //! Labels not configured get the embedded defaults: a SQLite file under
-//! `<app dir>/.keel/`. Relative paths resolve against the directory of the
+//! the state directory (`state_dir` here, else `--state-dir`, else
+//! `<app dir>/.keel/`; `state_dir = ""` keeps the defaults in memory, as in
+//! Spin). Relative paths resolve against the directory of the
 //! runtime-config file (the app directory for defaults).
+//!
+//! Application variables come from Spin's providers, consulted in order
+//! before the default `SPIN_VARIABLE_*`/`.env` one (see
+//! [`super::variables`]):
+//!
+//! ```toml
+//! [[variables_provider]]        # Spin's older name, config_provider, works too
+//! type = "env"
+//! prefix = "MYAPP"              # MYAPP_TOKEN_SECRET
+//! dotenv_path = "secrets.env"   # relative to the working directory
+//!
+//! [[variables_provider]]
+//! type = "static"
+//! values = { api_base = "https://api.example.com" }
+//! ```
+//!
+//! Spin tables Keel does not implement (`[llm_compute]`, `[[client_tls]]`,
+//! `vault` providers, …) are refused by name rather than ignored.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::variables::Provider;
 use super::{ConfigError, parse_toml};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +72,9 @@ pub enum KeyValueBackend {
 pub struct RuntimeConfig {
     sqlite: BTreeMap<String, SqliteBackend>,
     key_value: BTreeMap<String, KeyValueBackend>,
+    /// `state_dir`: `Some(None)` for `""` (defaults in memory).
+    state_dir: Option<Option<PathBuf>>,
+    variable_providers: Vec<Provider>,
 }
 
 #[derive(Deserialize)]
@@ -60,7 +84,54 @@ struct RawRuntimeConfig {
     sqlite_database: BTreeMap<String, RawStore>,
     #[serde(default)]
     key_value_store: BTreeMap<String, RawStore>,
+    #[serde(default)]
+    state_dir: Option<PathBuf>,
+    #[serde(default)]
+    variables_provider: Vec<RawProvider>,
+    #[serde(default)]
+    config_provider: Vec<RawProvider>,
 }
+
+/// Spin's variables providers (`crates/variables`): the ones Keel resolves,
+/// and the ones it refuses by name.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum RawProvider {
+    Env(RawEnvProvider),
+    Static(RawStaticProvider),
+    // Refused with the reason, whatever their settings.
+    Vault(serde::de::IgnoredAny),
+    OpenBao(serde::de::IgnoredAny),
+    AzureKeyVault(serde::de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvProvider {
+    prefix: Option<String>,
+    dotenv_path: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStaticProvider {
+    values: BTreeMap<String, String>,
+}
+
+/// Top-level tables of Spin's runtime config that Keel does not implement,
+/// with what to do instead.
+const UNSUPPORTED_SPIN_KEYS: &[(&str, &str)] = &[
+    ("log_dir", "keel writes component output to its own stdout/stderr"),
+    ("llm_compute", "keel has no Serverless AI host"),
+    ("client_tls", "outbound TLS uses the Mozilla root store; put private CAs behind a proxy"),
+    ("outbound_networking", "keel has no network block list or connection limits yet"),
+    ("outbound_http", "keel's outbound HTTP client has fixed settings"),
+    ("outbound_redis", "keel's outbound Redis has no connection limit setting"),
+    ("outbound_pg", "keel's PostgreSQL pool has fixed limits (64 in use per address)"),
+    ("outbound_mysql", "keel's MySQL pool has fixed limits"),
+    ("blob_store", "keel has no blob store host"),
+    ("otel", "configure telemetry with the OTEL_* environment variables"),
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,12 +156,48 @@ impl RuntimeConfig {
     }
 
     pub fn parse(path: &Path, text: &str, base: &Path) -> Result<RuntimeConfig, ConfigError> {
-        let raw: RawRuntimeConfig = parse_toml(path, text)?;
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
         };
-        let mut config = RuntimeConfig::default();
+        if let Ok(table) = text.parse::<toml::Table>() {
+            let unsupported: Vec<String> = UNSUPPORTED_SPIN_KEYS
+                .iter()
+                .filter(|(key, _)| table.contains_key(*key))
+                .map(|(key, why)| format!("`{key}` is Spin's, and keel does not implement it: {why}"))
+                .collect();
+            if !unsupported.is_empty() {
+                return Err(invalid(unsupported.join("; ")));
+            }
+        }
+        let raw: RawRuntimeConfig = parse_toml(path, text)?;
+        let mut config = RuntimeConfig {
+            state_dir: raw.state_dir.map(|dir| (!dir.as_os_str().is_empty()).then(|| base.join(dir))),
+            ..RuntimeConfig::default()
+        };
+        if !raw.variables_provider.is_empty() && !raw.config_provider.is_empty() {
+            return Err(invalid("use `variables_provider` or its older name `config_provider`, not both".into()));
+        }
+        for provider in raw.variables_provider.into_iter().chain(raw.config_provider) {
+            config.variable_providers.push(match provider {
+                RawProvider::Env(env) => Provider::env(env.prefix.as_deref(), env.dotenv_path.as_deref())
+                    .map_err(|m| invalid(format!("variables provider \"env\": {m}")))?,
+                RawProvider::Static(fixed) => {
+                    for name in fixed.values.keys() {
+                        super::variables::validate_name(name)
+                            .map_err(|m| invalid(format!("variables provider \"static\": {name:?}: {m}")))?;
+                    }
+                    Provider::Static(fixed.values)
+                }
+                RawProvider::Vault(_) | RawProvider::OpenBao(_) | RawProvider::AzureKeyVault(_) => {
+                    return Err(invalid(
+                        "variables providers of type \"vault\", \"open_bao\" and \"azure_key_vault\" are Spin's, \
+                         and keel does not implement them: pass secrets as SPIN_VARIABLE_* (e.g. from a Kubernetes Secret)"
+                            .into(),
+                    ));
+                }
+            });
+        }
         for (label, store) in raw.sqlite_database {
             if store.url.is_some() {
                 return Err(invalid(format!("[sqlite_database.{label}]: type \"spin\" takes `path`, not `url`")));
@@ -146,13 +253,32 @@ impl RuntimeConfig {
         Ok(config)
     }
 
+    /// The providers of application variables this file configures, in
+    /// order (Spin's default provider is not among them).
+    pub fn variable_providers(&self) -> &[Provider] {
+        &self.variable_providers
+    }
+
+    /// The state directory for the `default` stores: this file's
+    /// `state_dir` if it sets one (`None` for `""`: in memory), else
+    /// `fallback`.
+    fn default_store_dir<'a>(&'a self, fallback: &'a Path) -> Option<&'a Path> {
+        match &self.state_dir {
+            Some(dir) => dir.as_deref(),
+            None => Some(fallback),
+        }
+    }
+
     /// The backend for SQLite database `label`: as configured, or for
-    /// `default` a file in `state_dir` (as in Spin); `None` for any other
-    /// label the runtime configuration does not declare.
+    /// `default` a file in the state directory (as in Spin); `None` for any
+    /// other label the runtime configuration does not declare.
     pub fn sqlite(&self, label: &str, state_dir: &Path) -> Option<SqliteBackend> {
         match self.sqlite.get(label) {
             Some(backend) => Some(backend.clone()),
-            None => (label == DEFAULT_LABEL).then(|| SqliteBackend::File(state_dir.join("sqlite_db.db"))),
+            None => (label == DEFAULT_LABEL).then(|| match self.default_store_dir(state_dir) {
+                Some(dir) => SqliteBackend::File(dir.join("sqlite_db.db")),
+                None => SqliteBackend::Memory,
+            }),
         }
     }
 
@@ -160,7 +286,10 @@ impl RuntimeConfig {
     pub fn key_value(&self, label: &str, state_dir: &Path) -> Option<KeyValueBackend> {
         match self.key_value.get(label) {
             Some(backend) => Some(backend.clone()),
-            None => (label == DEFAULT_LABEL).then(|| KeyValueBackend::Sqlite(state_dir.join("sqlite_key_value.db"))),
+            None => (label == DEFAULT_LABEL).then(|| match self.default_store_dir(state_dir) {
+                Some(dir) => KeyValueBackend::Sqlite(dir.join("sqlite_key_value.db")),
+                None => KeyValueBackend::Memory,
+            }),
         }
     }
 }
@@ -247,6 +376,49 @@ mod tests {
         assert!(err.contains("component `api` uses key_value_store `sessions`: add [key_value_store.sessions]"), "{err}");
         assert!(err.contains("component `worker` uses sqlite_database `reports`: add [sqlite_database.reports]"), "{err}");
         assert!(check_labels(&rc, None, [("api", "key_value_store", "cache")]).is_ok());
+    }
+
+    #[test]
+    fn reads_spins_variables_providers_in_order() {
+        let rc = parse(
+            "[[variables_provider]]\ntype = \"static\"\nvalues = { api_base = \"https://x\" }\n\
+             [[variables_provider]]\ntype = \"env\"\nprefix = \"MYAPP\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rc.variable_providers(),
+            &[
+                Provider::Static(BTreeMap::from([("api_base".into(), "https://x".into())])),
+                Provider::Env { prefix: "MYAPP".into(), dotenv: BTreeMap::new() },
+            ]
+        );
+        let older = parse("[[config_provider]]\ntype = \"env\"\n").unwrap();
+        assert_eq!(older.variable_providers().len(), 1);
+    }
+
+    #[test]
+    fn spin_tables_keel_does_not_implement_are_refused_by_name() {
+        let err = parse("[[variables_provider]]\ntype = \"vault\"\nurl = \"http://v\"\ntoken = \"t\"\nmount = \"m\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"vault\"") && err.contains("SPIN_VARIABLE_"), "{err}");
+        let err = parse("[llm_compute]\ntype = \"spin\"\n[outbound_http]\nconnection_pooling = true\n").unwrap_err().to_string();
+        assert!(err.contains("`llm_compute` is Spin's") && err.contains("`outbound_http` is Spin's"), "{err}");
+        let err = parse("[[variables_provider]]\ntype = \"env\"\nprefx = \"X\"\n").unwrap_err().to_string();
+        assert!(err.contains("prefx"), "{err}");
+        let err = parse("[[variables_provider]]\ntype = \"static\"\nvalues = { Bad = \"x\" }\n").unwrap_err().to_string();
+        assert!(err.contains("\"Bad\""), "{err}");
+    }
+
+    #[test]
+    fn state_dir_moves_the_default_stores_and_empty_keeps_them_in_memory() {
+        let state = Path::new("/app/.keel");
+        let rc = parse("state_dir = \"data\"\n").unwrap();
+        assert_eq!(rc.sqlite("default", state), Some(SqliteBackend::File("/cfg/data/sqlite_db.db".into())));
+        assert_eq!(rc.key_value("default", state), Some(KeyValueBackend::Sqlite("/cfg/data/sqlite_key_value.db".into())));
+        let rc = parse("state_dir = \"\"\n").unwrap();
+        assert_eq!(rc.sqlite("default", state), Some(SqliteBackend::Memory));
+        assert_eq!(rc.key_value("default", state), Some(KeyValueBackend::Memory));
     }
 
     #[test]

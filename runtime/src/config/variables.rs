@@ -2,15 +2,105 @@
 //!
 //! A component reads only the variables its manifest section declares; each
 //! is a template such as `"{{ token_secret }}"` over application variables.
-//! Application variables come from, in order: the environment
-//! (`SPIN_VARIABLE_TOKEN_SECRET`), a `.env` file in the application
-//! directory (same names), then the manifest default. A required variable
-//! with no value stops `keel up` at start-up.
+//! An application variable's value comes from the first provider that has
+//! one, then the manifest default:
+//!
+//! 1. `keel up --variable name=value` (Keel's own, for development);
+//! 2. the runtime config's `[[variables_provider]]` entries in file order
+//!    (Spin's `type = "env"` with `prefix`/`dotenv_path`, and `type =
+//!    "static"` with `values`);
+//! 3. Spin's default provider, always last: `SPIN_VARIABLE_<NAME>` in the
+//!    environment, then in `.env` in the working directory (parsed by
+//!    `dotenvy`, the parser Spin uses).
+//!
+//! A required variable no provider resolves stops `keel up` at start-up with
+//! Spin's words (`no provider resolved required variable "name"`).
+//!
+//! # Parity with Spin
+//!
+//! Names follow Spin's `Key::validate` (`crates/expressions/src/lib.rs`)
+//! with its reasons, in manifests and in `spin:variables` calls alike, and a
+//! manifest variable must be `required` or have a `default` (Spin's loader,
+//! `crates/loader/src/local.rs`). Differences, on purpose: values are
+//! resolved once at start-up (Spin asks its providers on every `get`, which
+//! matters only for Vault and Azure Key Vault, which Keel refuses with the
+//! reason), and a required variable is checked at start-up even when a
+//! component never reads it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::manifest::Manifest;
+
+/// Check a variable name as Spin does, returning Spin's reason when invalid.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')) {
+        return Err(format!(
+            "invalid character {c:?}. Variable names may contain only lower-case letters, numbers, and underscores."
+        ));
+    }
+    if !name.as_bytes()[0].is_ascii_lowercase() {
+        return Err("must start with a lowercase ASCII letter".into());
+    }
+    if !name.as_bytes()[name.len() - 1].is_ascii_alphanumeric() {
+        return Err("must end with a lowercase ASCII letter or digit".into());
+    }
+    if name.contains("__") {
+        return Err("must not contain multiple consecutive underscores".into());
+    }
+    Ok(())
+}
+
+/// Where application variables come from (Spin's `[[variables_provider]]`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Provider {
+    /// `<PREFIX>_<NAME>` from the process environment, then from a dotenv
+    /// file's entries.
+    Env { prefix: String, dotenv: BTreeMap<String, String> },
+    /// Fixed values by variable name.
+    Static(BTreeMap<String, String>),
+}
+
+/// The prefix of Spin's default environment provider.
+pub const DEFAULT_ENV_PREFIX: &str = "SPIN_VARIABLE";
+
+impl Provider {
+    /// An environment provider; `dotenv` is read now (a missing file is
+    /// empty, as in Spin; a malformed one is an error naming it).
+    pub fn env(prefix: Option<&str>, dotenv: Option<&Path>) -> Result<Provider, String> {
+        let dotenv = match dotenv {
+            Some(path) => read_dotenv(path)?,
+            None => BTreeMap::new(),
+        };
+        Ok(Provider::Env { prefix: prefix.unwrap_or(DEFAULT_ENV_PREFIX).to_string(), dotenv })
+    }
+
+    /// Spin's default provider: `SPIN_VARIABLE_*` and `./.env`.
+    pub fn spin_default() -> Result<Provider, String> {
+        Provider::env(None, Some(Path::new(".env")))
+    }
+
+    fn get(&self, name: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+        match self {
+            Provider::Env { prefix, dotenv } => {
+                let key = format!("{prefix}_{}", name.to_ascii_uppercase());
+                env(&key).or_else(|| dotenv.get(&key).cloned())
+            }
+            Provider::Static(values) => values.get(name).cloned(),
+        }
+    }
+
+    /// Where a user would set `name` for this provider (for error hints).
+    fn hint(&self, name: &str) -> Option<String> {
+        match self {
+            Provider::Env { prefix, .. } => Some(format!("{prefix}_{}", name.to_ascii_uppercase())),
+            Provider::Static(_) => None,
+        }
+    }
+}
 
 /// Names of the application variables a template refers to.
 pub fn template_references(template: &str) -> Result<Vec<String>, String> {
@@ -58,31 +148,35 @@ pub struct Variables {
 }
 
 impl Variables {
-    /// Resolve the application variables of `manifest`, failing on a required
+    /// Resolve the application variables of `manifest` from `providers` (in
+    /// order; `env` reads the process environment), failing on a required
     /// variable without a value.
     pub fn resolve(
         manifest: &Manifest,
+        providers: &[Provider],
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Variables, String> {
-        let dotenv = read_dotenv(&manifest.app_dir.join(".env"))?;
         let mut values = BTreeMap::new();
+        let mut unresolved = Vec::new();
         for (name, decl) in &manifest.variables {
-            let key = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
-            let value = env(&key)
-                .or_else(|| dotenv.get(&key).cloned())
-                .or_else(|| decl.default.clone());
-            match value {
+            match providers.iter().find_map(|p| p.get(name, &env)).or_else(|| decl.default.clone()) {
                 Some(v) => {
                     values.insert(name.clone(), v);
                 }
                 None if decl.required => {
-                    return Err(format!(
-                        "required variable `{name}` has no value: set {key} in the environment or in {}",
-                        manifest.app_dir.join(".env").display()
+                    let hints: Vec<String> = providers.iter().filter_map(|p| p.hint(name)).collect();
+                    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                    unresolved.push(format!(
+                        "no provider resolved required variable {name:?}: set {} in the environment or in {}",
+                        hints.join(" or "),
+                        cwd.join(".env").display()
                     ));
                 }
                 None => {}
             }
+        }
+        if !unresolved.is_empty() {
+            return Err(unresolved.join("\n"));
         }
         Ok(Variables { values })
     }
@@ -104,31 +198,17 @@ impl Variables {
     }
 }
 
+/// A dotenv file's entries, parsed as Spin parses them (`dotenvy`); a
+/// missing file has none.
 fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+    let entries = match dotenvy::from_path_iter(path) {
+        Ok(entries) => entries,
+        Err(e) if e.not_found() => return Ok(BTreeMap::new()),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    let mut values = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let (k, v) = line
-            .split_once('=')
-            .ok_or_else(|| format!("{}:{}: expected KEY=VALUE", path.display(), i + 1))?;
-        let v = v.trim();
-        let v = v
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-            .unwrap_or(v);
-        values.insert(k.trim().to_string(), v.to_string());
-    }
-    Ok(values)
+    entries
+        .collect::<Result<BTreeMap<_, _>, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -157,21 +237,60 @@ message = "{{ greeting }}, {{secret}}!"
     }
 
     #[test]
-    fn environment_beats_dotenv_beats_default() {
-        let dir = std::env::temp_dir().join(format!("keel-vars-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(".env"), "SPIN_VARIABLE_SECRET=from-file\nSPIN_VARIABLE_GREETING='hi'\n").unwrap();
-        let m = manifest(&dir);
-        let vars = Variables::resolve(&m, |k| (k == "SPIN_VARIABLE_SECRET").then(|| "env".into())).unwrap();
+    fn providers_in_order_then_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let dotenv = dir.path().join(".env");
+        std::fs::write(&dotenv, "SPIN_VARIABLE_SECRET=from-file\nSPIN_VARIABLE_GREETING='hi' # a comment\n").unwrap();
+        let m = manifest(dir.path());
+        let spin = Provider::env(None, Some(&dotenv)).unwrap();
+        let env = |k: &str| (k == "SPIN_VARIABLE_SECRET").then(|| "env".to_string());
+        let vars = Variables::resolve(&m, std::slice::from_ref(&spin), env).unwrap();
         assert_eq!(vars.render("{{ greeting }}, {{secret}}!").unwrap(), "hi, env!");
-        std::fs::remove_dir_all(&dir).unwrap();
+
+        let fixed = Provider::Static(BTreeMap::from([("secret".to_string(), "static".to_string())]));
+        let vars = Variables::resolve(&m, &[fixed, spin.clone()], env).unwrap();
+        assert_eq!(vars.render("{{secret}}").unwrap(), "static", "an earlier provider wins");
+
+        let prefixed = Provider::env(Some("MYAPP"), None).unwrap();
+        let env = |k: &str| (k == "MYAPP_SECRET").then(|| "prefixed".to_string());
+        let vars = Variables::resolve(&m, &[prefixed], env).unwrap();
+        assert_eq!(vars.render("{{ greeting }} {{secret}}").unwrap(), "hello prefixed", "manifest default last");
     }
 
     #[test]
-    fn a_required_variable_without_value_is_an_error() {
+    fn a_required_variable_without_value_is_an_error_in_spins_words() {
         let m = manifest(&PathBuf::from("/nonexistent-keel-dir"));
-        let err = Variables::resolve(&m, |_| None).unwrap_err();
+        let providers = [Provider::env(None, Some(Path::new("/nonexistent-keel-dir/.env"))).unwrap()];
+        let err = Variables::resolve(&m, &providers, |_| None).unwrap_err();
+        assert!(err.starts_with("no provider resolved required variable \"secret\""), "{err}");
         assert!(err.contains("SPIN_VARIABLE_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_dotenv_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let dotenv = dir.path().join(".env");
+        std::fs::write(&dotenv, "GOOD=1\nnot a pair\n").unwrap();
+        let err = Provider::env(None, Some(&dotenv)).unwrap_err();
+        assert!(err.contains(&dotenv.display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn names_are_checked_with_spins_rules_and_reasons() {
+        for good in ["a", "token_secret", "a1", "x_2y"] {
+            assert_eq!(validate_name(good), Ok(()), "{good}");
+        }
+        for (bad, reason) in [
+            ("", "must not be empty"),
+            ("Token", "invalid character 'T'. Variable names may contain only lower-case letters, numbers, and underscores."),
+            ("a-b", "invalid character '-'. Variable names may contain only lower-case letters, numbers, and underscores."),
+            ("1a", "must start with a lowercase ASCII letter"),
+            ("_a", "must start with a lowercase ASCII letter"),
+            ("a_", "must end with a lowercase ASCII letter or digit"),
+            ("a__b", "must not contain multiple consecutive underscores"),
+        ] {
+            assert_eq!(validate_name(bad), Err(reason.to_string()), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,26 @@
 //! `spin:key-value/key-value@3.0.0` and `wasi:keyvalue@0.2.0-draft2`
 //! (store, atomics, batch) over the configured [`KeyValueStore`] backends.
+//!
+//! # Parity with Spin
+//!
+//! Follows `crates/factor-key-value/src/host.rs` and Spin's stores:
+//! - `open` of a label the component does not list is `access-denied` (on
+//!   both interfaces), whether or not the store exists.
+//! - A read that would hold more than 128 MiB in host memory (`get`, the key
+//!   list, `get-many`, `cas.current`; counted as Spin counts it, 24 bytes per
+//!   value or key plus its length) is `other("query result exceeds limit of
+//!   134217728 bytes")`.
+//! - `get-many` returns the keys that exist, each once, and leaves missing
+//!   ones out (Spin's SQLite store does; the WIT text says `none` entries);
+//!   `set-many` and `delete-many` apply all or nothing.
+//! - `cas.current` reads the value now and `swap` compares against what it
+//!   last saw; a failed swap returns a fresh handle.
+//! - Errors are `other` with the backend error's `Debug` text ([`crate::kv`]).
+//!
+//! Differences, on purpose: `cas.new` also reads the value, so a `swap`
+//! without `current` is still a compare-and-swap (Spin's becomes a plain
+//! write); `list-keys` accepts a cursor (Spin refuses one) and keys come
+//! sorted.
 
 use std::sync::Arc;
 
@@ -47,6 +68,31 @@ impl HostState {
     }
 }
 
+/// Spin's bound on what one call may buffer in host memory
+/// (`MAX_HOST_BUFFERED_BYTES` in Spin's `crates/world`).
+pub const MAX_RESULT_BYTES: usize = super::mysql::MAX_RESULT_BYTES;
+
+/// What Spin's stores count for one value or key: its length plus 24 bytes.
+const ENTRY_OVERHEAD: usize = 24;
+
+/// Refuse a read past [`MAX_RESULT_BYTES`], as Spin's stores do.
+fn capped(bytes: usize) -> Result<(), KvError> {
+    if bytes > MAX_RESULT_BYTES {
+        return Err(KvError(format!("query result exceeds limit of {MAX_RESULT_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+fn capped_value(value: Option<Vec<u8>>) -> Result<Option<Vec<u8>>, KvError> {
+    capped(value.as_ref().map_or(0, |v| ENTRY_OVERHEAD + v.len()))?;
+    Ok(value)
+}
+
+fn capped_keys(keys: Vec<String>) -> Result<Vec<String>, KvError> {
+    capped(ENTRY_OVERHEAD + keys.iter().map(|k| ENTRY_OVERHEAD + k.len()).sum::<usize>())?;
+    Ok(keys)
+}
+
 fn spin_error(e: KvError) -> spin_kv::Error {
     spin_kv::Error::Other(e.0)
 }
@@ -84,7 +130,7 @@ impl<T> HostStoreWithStore<T> for Spin {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
         let kv = accessor.with(|mut access| access.get().kv_store(&store))?;
-        Ok(blocking(kv, move |kv| kv.get(&key)).await.map_err(spin_error))
+        Ok(blocking(kv, move |kv| kv.get(&key).and_then(capped_value)).await.map_err(spin_error))
     }
 
     async fn set(
@@ -120,7 +166,7 @@ impl<T> HostStoreWithStore<T> for Spin {
         store: Resource<Store>,
     ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), spin_kv::Error>>)> {
         let kv = accessor.with(|mut access| access.get().kv_store(&store))?;
-        let (keys, result) = match blocking(kv, |kv| kv.keys()).await {
+        let (keys, result) = match blocking(kv, |kv| kv.keys().and_then(capped_keys)).await {
             Ok(keys) => (keys, Ok(())),
             Err(e) => (Vec::new(), Err(spin_error(e))),
         };
@@ -143,7 +189,7 @@ impl wasi_store::Host for HostState {
 
 impl wasi_store::HostBucket for HostState {
     fn get(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, |kv| kv.get(&key))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, |kv| kv.get(&key).and_then(capped_value))?.map_err(wasi_error))
     }
 
     fn set(&mut self, bucket: Resource<Store>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), wasi_store::Error>> {
@@ -164,7 +210,7 @@ impl wasi_store::HostBucket for HostState {
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_store::KeyResponse, wasi_store::Error>> {
         // One page holding every key after the cursor (keys are sorted).
-        let keys = match self.kv_sync(&bucket, |kv| kv.keys())? {
+        let keys = match self.kv_sync(&bucket, |kv| kv.keys().and_then(capped_keys))? {
             Ok(keys) => keys,
             Err(e) => return Ok(Err(wasi_error(e))),
         };
@@ -221,7 +267,14 @@ impl atomics::HostCas for HostState {
     }
 
     fn current(&mut self, cas: Resource<Cas>) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
-        Ok(Ok(self.table.get(&cas)?.seen.clone()))
+        let handle = self.table.get_mut(&cas)?;
+        match super::block_in_place(|| handle.store.get(&handle.key).and_then(capped_value)) {
+            Ok(seen) => {
+                handle.seen = seen.clone();
+                Ok(Ok(seen))
+            }
+            Err(e) => Ok(Err(wasi_error(e))),
+        }
     }
 
     fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
@@ -236,9 +289,12 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_store::Error>> {
-        Ok(self
-            .kv_sync(&bucket, |kv| keys.into_iter().map(|k| kv.get(&k).map(|v| (k, v))).collect::<Result<_, _>>())?
-            .map_err(wasi_error))
+        let found = self.kv_sync(&bucket, |kv| {
+            let found = kv.get_many(&keys)?;
+            capped(found.iter().map(|(k, v)| 2 * ENTRY_OVERHEAD + k.len() + v.len()).sum())?;
+            Ok(found)
+        })?;
+        Ok(found.map(|found| found.into_iter().map(|(k, v)| (k, Some(v))).collect()).map_err(wasi_error))
     }
 
     fn set_many(
@@ -246,10 +302,82 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, |kv| key_values.iter().try_for_each(|(k, v)| kv.set(k, v)))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, |kv| kv.set_many(&key_values))?.map_err(wasi_error))
     }
 
     fn delete_many(&mut self, bucket: Resource<Store>, keys: Vec<String>) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, |kv| keys.iter().try_for_each(|k| kv.delete(k)))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, |kv| kv.delete_many(&keys))?.map_err(wasi_error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::tests::store_with_key_value;
+    use crate::kv::MemoryStore;
+
+    fn open(state: &mut HostState, label: &str) -> Resource<Store> {
+        wasi_store::Host::open(state, label.into()).unwrap().unwrap()
+    }
+
+    #[test]
+    fn undeclared_labels_are_access_denied() {
+        let mut store = store_with_key_value("default", Arc::new(MemoryStore::default()));
+        let refused = wasi_store::Host::open(store.data_mut(), "sessions".into()).unwrap();
+        assert!(matches!(refused, Err(wasi_store::Error::AccessDenied)), "{refused:?}");
+    }
+
+    #[test]
+    fn reads_past_128_mib_fail_as_in_spin() {
+        let kv = Arc::new(MemoryStore::default());
+        kv.set("small", b"ok").unwrap();
+        kv.set("big", &vec![7u8; MAX_RESULT_BYTES - ENTRY_OVERHEAD + 1]).unwrap();
+        let mut store = store_with_key_value("default", kv);
+        let state = store.data_mut();
+        let bucket = open(state, "default");
+        let get = |state: &mut HostState, key: &str| {
+            let bucket = Resource::new_borrow(bucket.rep());
+            format!("{:?}", wasi_store::HostBucket::get(state, bucket, key.into()).unwrap().map(|v| v.map(|v| v.len())))
+        };
+        assert_eq!(get(state, "small"), "Ok(Some(2))");
+        assert_eq!(get(state, "big"), r#"Err(Error::Other("query result exceeds limit of 134217728 bytes"))"#);
+        let many = batch::Host::get_many(state, Resource::new_borrow(bucket.rep()), vec!["big".into()]).unwrap();
+        assert!(matches!(many, Err(wasi_store::Error::Other(m)) if m.contains("exceeds limit")));
+    }
+
+    #[test]
+    fn cas_current_reads_the_value_now_and_swap_compares_with_it() {
+        let kv = Arc::new(MemoryStore::default());
+        kv.set("k", b"1").unwrap();
+        let mut store = store_with_key_value("default", kv.clone());
+        let state = store.data_mut();
+        let bucket = open(state, "default");
+        let cas = atomics::HostCas::new(state, Resource::new_borrow(bucket.rep()), "k".into()).unwrap().unwrap();
+        kv.set("k", b"2").unwrap();
+        let current = atomics::HostCas::current(state, Resource::new_borrow(cas.rep())).unwrap().unwrap();
+        assert_eq!(current.as_deref(), Some(&b"2"[..]), "current is read when asked, as in Spin");
+        assert!(matches!(atomics::Host::swap(state, cas, b"3".to_vec()).unwrap(), Ok(())));
+        assert_eq!(kv.get("k").unwrap().as_deref(), Some(&b"3"[..]));
+
+        let cas = atomics::HostCas::new(state, Resource::new_borrow(bucket.rep()), "k".into()).unwrap().unwrap();
+        kv.set("k", b"4").unwrap();
+        let Err(atomics::CasError::CasFailed(retry)) = atomics::Host::swap(state, cas, b"5".to_vec()).unwrap() else {
+            panic!("a swap after another writer must fail");
+        };
+        assert_eq!(kv.get("k").unwrap().as_deref(), Some(&b"4"[..]), "a failed swap writes nothing");
+        let current = atomics::HostCas::current(state, Resource::new_borrow(retry.rep())).unwrap().unwrap();
+        assert_eq!(current.as_deref(), Some(&b"4"[..]));
+        assert!(matches!(atomics::Host::swap(state, retry, b"5".to_vec()).unwrap(), Ok(())));
+    }
+
+    #[test]
+    fn get_many_leaves_missing_keys_out_as_spin_does() {
+        let kv = Arc::new(MemoryStore::default());
+        kv.set("a", b"1").unwrap();
+        let mut store = store_with_key_value("default", kv);
+        let state = store.data_mut();
+        let bucket = open(state, "default");
+        let found = batch::Host::get_many(state, bucket, vec!["missing".into(), "a".into()]).unwrap().unwrap();
+        assert_eq!(found, vec![("a".to_string(), Some(b"1".to_vec()))]);
     }
 }

@@ -51,6 +51,8 @@ pub struct ComponentServices {
     postgres: Arc<postgres::PostgresPools>,
     mysql: Arc<mysql::MysqlPools>,
     redis: Arc<redis::RedisConnections>,
+    /// The app's listening address, once it listens.
+    self_origin: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
 }
 
 impl ComponentServices {
@@ -72,7 +74,15 @@ impl ComponentServices {
             postgres: Default::default(),
             mysql: Default::default(),
             redis: Default::default(),
+            self_origin: Default::default(),
         }
+    }
+
+    /// Share the app's listening address (set when it listens), for
+    /// requests to `self`.
+    pub fn with_self_origin(mut self, origin: Arc<std::sync::OnceLock<std::net::SocketAddr>>) -> Self {
+        self.self_origin = origin;
+        self
     }
 }
 
@@ -84,6 +94,10 @@ pub struct HostState {
     hooks: OutboundHooks,
     services: Arc<ComponentServices>,
     limiter: MemoryLimiter,
+    /// `spin:sqlite` connections open in this instance.
+    sqlite_connections: usize,
+    /// `spin:redis` connections open in this instance.
+    redis_connections: usize,
 }
 
 impl WasiView for HostState {
@@ -170,12 +184,14 @@ pub fn new_store(
         table: ResourceTable::new(),
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
-        hooks: OutboundHooks::new(services.outbound.clone(), services.id.clone()),
+        hooks: OutboundHooks::new(services.outbound.clone(), services.id.clone(), services.self_origin.clone()),
         services,
         limiter: MemoryLimiter {
             limit: memory_limit,
             used: 0,
         },
+        sqlite_connections: 0,
+        redis_connections: 0,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -201,11 +217,56 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     bindings::wasi::keyvalue::store::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::atomics::add_to_linker::<_, Spin>(&mut linker, get)?;
     bindings::wasi::keyvalue::batch::add_to_linker::<_, Spin>(&mut linker, get)?;
+    bindings::wasi::config::store::add_to_linker::<_, Spin>(&mut linker, get)?;
     Ok(linker)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use super::*;
+
+    /// The services of a component `id` with these variables and nothing
+    /// else granted.
+    pub fn services(id: &str, variables: &[(&str, &str)]) -> Arc<ComponentServices> {
+        Arc::new(ComponentServices::new(
+            id.to_string(),
+            HashMap::new(),
+            HashMap::new(),
+            variables.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            OutboundPolicy::default(),
+            Vec::new(),
+        ))
+    }
+
+    /// The services of a component that may open the SQLite database `label`.
+    pub fn services_with_sqlite(label: &str, pool: Arc<SqlitePool>) -> Arc<ComponentServices> {
+        Arc::new(ComponentServices::new(
+            "web".into(),
+            HashMap::from([(label.to_string(), pool)]),
+            HashMap::new(),
+            HashMap::new(),
+            OutboundPolicy::default(),
+            Vec::new(),
+        ))
+    }
+
+    /// A store whose component may open the key-value store `label`.
+    pub fn store_with_key_value(label: &str, kv: Arc<dyn KeyValueStore>) -> Store<HostState> {
+        store(Arc::new(ComponentServices::new(
+            "web".into(),
+            HashMap::new(),
+            HashMap::from([(label.to_string(), kv)]),
+            HashMap::new(),
+            OutboundPolicy::default(),
+            Vec::new(),
+        )))
+    }
+
+    /// A store for one instance of `services`, to call host functions on.
+    pub fn store(services: Arc<ComponentServices>) -> Store<HostState> {
+        new_store(&Engine::default(), services, 64 << 20)
+    }
+
     /// The host must implement exactly the WIT that spin-sdk ships; this
     /// catches a spin-sdk upgrade that changes an interface.
     #[test]

@@ -31,9 +31,12 @@
 //! - **Differences, on purpose**: Spin opens a new server connection per
 //!   `open`; Keel reuses pooled sessions, reset (`COM_RESET_CONNECTION`) on
 //!   return, so no session state leaks between opens. Keel also refuses a
-//!   `socket=` address, which would bypass the allow list. Keel does not
-//!   support `ssl-mode` (Spin turns TLS on for it): such an address fails to
-//!   connect with the driver's error.
+//!   `socket=` address, which would bypass the allow list.
+//! - **TLS** as in Spin's `build_opts`: an `ssl-mode` (or `sslmode`) query
+//!   parameter with any value but `DISABLED` turns on TLS with the server's
+//!   certificate and host name verified; the parameter itself is removed
+//!   before the driver reads the address. Keel verifies against Mozilla's
+//!   roots (Spin: the system's).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -59,7 +62,12 @@ pub struct MysqlConnection(Arc<tokio::sync::Mutex<mysql_async::Conn>>);
 
 async fn connect(address: &str, policy: &OutboundPolicy, pools: &MysqlPools) -> Result<MysqlConnection, Error> {
     let failed = |e: mysql_async::Error| Error::ConnectionFailed(format!("{:?}", anyhow::Error::from(e)));
-    let opts = mysql_async::Opts::from_url(address).map_err(|e| failed(e.into()))?;
+    let (url, tls) = without_ssl_mode(address);
+    let opts = mysql_async::Opts::from_url(&url).map_err(|e| failed(e.into()))?;
+    let opts: mysql_async::Opts = match tls {
+        true => mysql_async::OptsBuilder::from_opts(opts).ssl_opts(mysql_async::SslOpts::default()).into(),
+        false => opts,
+    };
     let (host, port) = (opts.ip_or_hostname().to_string(), opts.tcp_port());
     // A `socket=` path would reach a server the allow list never saw.
     if opts.socket().is_some() || !policy.allows("mysql", &host, Some(port)) {
@@ -74,6 +82,23 @@ async fn connect(address: &str, policy: &OutboundPolicy, pools: &MysqlPools) -> 
         .clone();
     let conn = pool.get_conn().await.map_err(failed)?;
     Ok(MysqlConnection(Arc::new(tokio::sync::Mutex::new(conn))))
+}
+
+/// The address without its `ssl-mode`/`sslmode` parameters (the driver
+/// does not know them), and whether they ask for TLS (any value but
+/// `DISABLED`), as Spin reads them.
+fn without_ssl_mode(address: &str) -> (String, bool) {
+    let Ok(mut url) = url::Url::parse(address) else { return (address.to_string(), false) };
+    let is_ssl = |key: &str| key.eq_ignore_ascii_case("ssl-mode") || key.eq_ignore_ascii_case("sslmode");
+    let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let tls = pairs.iter().any(|(k, v)| is_ssl(k) && !v.eq_ignore_ascii_case("disabled"));
+    let kept: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| !is_ssl(k)).collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept.iter().map(|(k, v)| (k, v)));
+    }
+    (url.to_string(), tls)
 }
 
 fn param(value: ParameterValue) -> mysql_async::Value {
@@ -341,6 +366,31 @@ mod tests {
     async fn table(conn: &MysqlConnection, name: &str, columns: &str) {
         conn.execute(&format!("DROP TABLE IF EXISTS {name}"), vec![]).await.unwrap();
         conn.execute(&format!("CREATE TABLE {name} ({columns})"), vec![]).await.unwrap();
+    }
+
+    #[test]
+    fn ssl_mode_is_read_and_removed_as_spin_does() {
+        assert_eq!(without_ssl_mode("mysql://u@db:3306/app?ssl-mode=REQUIRED"), ("mysql://u@db:3306/app".into(), true));
+        assert_eq!(without_ssl_mode("mysql://u@db/app?SSLMODE=verify_identity&x=1"), ("mysql://u@db/app?x=1".into(), true));
+        assert_eq!(without_ssl_mode("mysql://u@db/app?ssl-mode=DISABLED"), ("mysql://u@db/app".into(), false));
+        assert_eq!(without_ssl_mode("mysql://u@db/app"), ("mysql://u@db/app".into(), false));
+    }
+
+    #[tokio::test]
+    async fn ssl_mode_turns_tls_on() {
+        // The loopback MariaDB has TLS off: asking for it must fail to
+        // connect (proving TLS was requested), and DISABLED must connect.
+        let policy = allow(&["mysql://127.0.0.1:3306"]);
+        let with = |mode: &str| {
+            let url = server_url();
+            let separator = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{separator}ssl-mode={mode}")
+        };
+        assert!(connect(&with("DISABLED"), &policy, &MysqlPools::default()).await.is_ok());
+        match connect(&with("REQUIRED"), &policy, &MysqlPools::default()).await {
+            Err(Error::ConnectionFailed(message)) => assert!(message.to_ascii_lowercase().contains("ssl") || message.to_ascii_lowercase().contains("tls"), "{message}"),
+            other => panic!("TLS was not requested: {:?}", other.map(|_| ())),
+        }
     }
 
     #[tokio::test]

@@ -12,11 +12,22 @@
 //!
 //! # Parity with Spin
 //!
-//! Follows `crates/factor-outbound-pg/src/{host,allowed_hosts}.rs`: an
-//! address off the allow list is `connection-failed("address
-//! postgres://HOST:PORT is not permitted")` (Spin omits a port the
-//! address did not give; Keel's parser always has one), a Unix socket `connection-failed("Unix sockets are
-//! not supported on WebAssembly")`. Keel also checks every `hostaddr`,
+//! Follows `crates/factor-outbound-pg/src/{host,allowed_hosts,client,types}.rs`:
+//! - An address off the allow list is `connection-failed("address
+//!   postgres://HOST[:PORT] is not permitted")` (the port only when the
+//!   address gives one), a Unix socket `connection-failed("Unix sockets are
+//!   not supported on WebAssembly")`.
+//! - A failed statement is `query-failed`: a server error as `db-error` with
+//!   the driver error's `Debug` text in `as-text` and Spin's `extras` (column,
+//!   constraint, routine, hint, table, datatype, schema, file, line, where),
+//!   any other failure (including a value the driver cannot convert) as
+//!   `text` with its `Debug` text.
+//! - Types map as Spin maps them; `"char"`, `name`, `json` and other types
+//!   without a WIT variant are `other(type name)` with `unsupported(raw
+//!   bytes)` values. Decimal parameters must fit exactly (no rounding).
+//! - A `query` result over 128 MiB (counted as Spin counts it) is
+//!   `query-failed(text("query result exceeds limit of 134217728 bytes"))`.
+//! Keel also checks every `hostaddr`,
 //! which would otherwise connect to an IP the allow list never saw.
 //! A pooled client is reset before reuse with the statements of
 //! deadpool's `RecyclingMethod::Clean`, as Spin's pool does ([`CLEAN`]),
@@ -24,8 +35,11 @@
 //! `LISTEN` leaks to the next borrower. Keel bounds the clients in use to
 //! one address ([`MAX_IN_USE_PER_ADDRESS`]); a connection that finds none free
 //! within [`CHECKOUT_TIMEOUT`] fails with `connection-failed`.
-//! Known differences, to close: Spin caps results at 128 MiB; Spin renders
-//! `db-error` text with `Debug` and types `TIMESTAMPTZ` as `datetime`.
+//! Differences, on purpose: `timestamptz` is `timestamp` (Unix seconds),
+//! where Spin declares `datetime` but cannot decode the values; an empty
+//! result still names its columns (Spin's has none); `query-async` buffers
+//! the result and reports an error as the call's (Spin streams it and sends
+//! a later error through the future); the bound on clients in use above.
 
 // The error type is the one Spin's WIT defines (a `db-error` record inside);
 // the host returns it as it is.
@@ -191,32 +205,50 @@ pub struct PgConnectionBuilder {
 
 fn query_failed(e: tokio_postgres::Error) -> Error {
     match e.as_db_error() {
-        Some(db) => Error::QueryFailed(QueryError::DbError(DbError {
-            as_text: db.to_string(),
-            severity: db.severity().to_string(),
-            code: db.code().code().to_string(),
-            message: db.message().to_string(),
-            detail: db.detail().map(str::to_string),
-            extras: [("hint", db.hint()), ("table", db.table()), ("column", db.column()), ("constraint", db.constraint())]
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string())))
-                .collect(),
-        })),
-        None => {
-            let text = e.to_string();
-            if text.starts_with("error serializing parameter") || text.starts_with("error deserializing column") {
-                let cause = e.source().map(|s| format!(": {s}")).unwrap_or_default();
-                Error::ValueConversionFailed(format!("{text}{cause}"))
-            } else {
-                Error::QueryFailed(QueryError::Text(text))
-            }
+        Some(db) => {
+            let line = db.line().map(|l| l.to_string());
+            let position = [
+                ("column", db.column()),
+                ("constraint", db.constraint()),
+                ("routine", db.routine()),
+                ("hint", db.hint()),
+                ("table", db.table()),
+                ("datatype", db.datatype()),
+                ("schema", db.schema()),
+                ("file", db.file()),
+                ("line", line.as_deref()),
+                ("where_", db.where_()),
+            ];
+            Error::QueryFailed(QueryError::DbError(DbError {
+                as_text: format!("{e:?}"),
+                severity: db.severity().to_string(),
+                code: db.code().code().to_string(),
+                message: db.message().to_string(),
+                detail: db.detail().map(str::to_string),
+                extras: position.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string()))).collect(),
+            }))
         }
+        None => Error::QueryFailed(QueryError::Text(format!("{e:?}"))),
     }
 }
 
-/// Spin's refusal text.
-fn not_permitted(host: &str, port: u16) -> Error {
-    Error::ConnectionFailed(format!("address postgres://{host}:{port} is not permitted"))
+/// Spin's refusal text: the port only when the address names one.
+fn not_permitted(host: &str, port: Option<u16>) -> Error {
+    match port {
+        Some(port) => Error::ConnectionFailed(format!("address postgres://{host}:{port} is not permitted")),
+        None => Error::ConnectionFailed(format!("address postgres://{host} is not permitted")),
+    }
+}
+
+/// Whether the connection string names a port (tokio-postgres fills in
+/// 5432 when it does not).
+fn names_port(address: &str) -> bool {
+    match url::Url::parse(address) {
+        Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {
+            url.port().is_some() || url.query_pairs().any(|(k, _)| k == "port")
+        }
+        _ => address.split_whitespace().any(|pair| pair.starts_with("port=")),
+    }
 }
 
 async fn connect(
@@ -237,7 +269,7 @@ async fn connect(
         };
         let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
         if !policy.allows("postgres", &host, Some(port)) {
-            return Err(not_permitted(&host, port));
+            return Err(not_permitted(&host, names_port(address).then_some(port)));
         }
     }
     // `hostaddr` makes the driver connect to that IP instead of the host
@@ -245,7 +277,7 @@ async fn connect(
     for (i, ip) in config.get_hostaddrs().iter().enumerate() {
         let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
         if !policy.allows("postgres", &ip.to_string(), Some(port)) {
-            return Err(not_permitted(&ip.to_string(), port));
+            return Err(not_permitted(&ip.to_string(), names_port(address).then_some(port)));
         }
     }
     // Clients are pooled per address and CA root: one opened to trust a
@@ -423,7 +455,7 @@ impl<T: ToSql + std::fmt::Debug> ToSql for Range<T> {
 }
 
 fn decimal(s: &str) -> Result<rust_decimal::Decimal, Error> {
-    rust_decimal::Decimal::from_str(s).map_err(|e| Error::BadParameter(format!("invalid decimal `{s}`: {e}")))
+    rust_decimal::Decimal::from_str_exact(s).map_err(|e| Error::BadParameter(format!("invalid decimal `{s}`: {e}")))
 }
 
 fn decimal_bound(b: Option<(String, RangeBoundKind)>) -> Result<Bound<rust_decimal::Decimal>, Error> {
@@ -479,20 +511,19 @@ fn to_param(value: ParameterValue) -> Result<Box<dyn ToSql + Send + Sync>, Error
 fn data_type(ty: &Type) -> DbDataType {
     match *ty {
         Type::BOOL => DbDataType::Boolean,
-        Type::CHAR => DbDataType::Int8,
         Type::INT2 => DbDataType::Int16,
         Type::INT4 => DbDataType::Int32,
         Type::INT8 => DbDataType::Int64,
         Type::FLOAT4 => DbDataType::Floating32,
         Type::FLOAT8 => DbDataType::Floating64,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DbDataType::Str,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => DbDataType::Str,
         Type::BYTEA => DbDataType::Binary,
         Type::DATE => DbDataType::Date,
         Type::TIME => DbDataType::Time,
         Type::TIMESTAMP => DbDataType::Datetime,
         Type::TIMESTAMPTZ => DbDataType::Timestamp,
         Type::UUID => DbDataType::Uuid,
-        Type::JSONB | Type::JSON => DbDataType::Jsonb,
+        Type::JSONB => DbDataType::Jsonb,
         Type::NUMERIC => DbDataType::Decimal,
         Type::INT4_RANGE => DbDataType::RangeInt32,
         Type::INT8_RANGE => DbDataType::RangeInt64,
@@ -500,14 +531,14 @@ fn data_type(ty: &Type) -> DbDataType {
         Type::INT4_ARRAY => DbDataType::ArrayInt32,
         Type::INT8_ARRAY => DbDataType::ArrayInt64,
         Type::NUMERIC_ARRAY => DbDataType::ArrayDecimal,
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => DbDataType::ArrayStr,
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => DbDataType::ArrayStr,
         Type::INTERVAL => DbDataType::Interval,
         _ => DbDataType::Other(ty.name().to_string()),
     }
 }
 
 fn get<'a, T: FromSql<'a>>(row: &'a tokio_postgres::Row, i: usize) -> Result<Option<T>, Error> {
-    row.try_get::<_, Option<T>>(i).map_err(|e| Error::ValueConversionFailed(e.to_string()))
+    row.try_get::<_, Option<T>>(i).map_err(|e| Error::QueryFailed(QueryError::Text(format!("{e:?}"))))
 }
 
 fn value(row: &tokio_postgres::Row, i: usize) -> Result<DbValue, Error> {
@@ -519,13 +550,12 @@ fn value(row: &tokio_postgres::Row, i: usize) -> Result<DbValue, Error> {
     }
     let value = match *ty {
         Type::BOOL => simple!(bool, DbValue::Boolean),
-        Type::CHAR => simple!(i8, DbValue::Int8),
         Type::INT2 => simple!(i16, DbValue::Int16),
         Type::INT4 => simple!(i32, DbValue::Int32),
         Type::INT8 => simple!(i64, DbValue::Int64),
         Type::FLOAT4 => simple!(f32, DbValue::Floating32),
         Type::FLOAT8 => simple!(f64, DbValue::Floating64),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => simple!(String, DbValue::Str),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => simple!(String, DbValue::Str),
         Type::BYTEA => simple!(Vec<u8>, DbValue::Binary),
         Type::DATE => get::<NaiveDate>(row, i)?.map(|d| DbValue::Date((d.year(), d.month() as u8, d.day() as u8))),
         Type::TIME => get::<NaiveTime>(row, i)?
@@ -543,7 +573,7 @@ fn value(row: &tokio_postgres::Row, i: usize) -> Result<DbValue, Error> {
         }),
         Type::TIMESTAMPTZ => get::<chrono::DateTime<chrono::Utc>>(row, i)?.map(|dt| DbValue::Timestamp(dt.timestamp())),
         Type::UUID => get::<uuid::Uuid>(row, i)?.map(|u| DbValue::Uuid(u.to_string())),
-        Type::JSONB | Type::JSON => get::<serde_json::Value>(row, i)?.map(|j| DbValue::Jsonb(j.to_string().into_bytes())),
+        Type::JSONB => get::<serde_json::Value>(row, i)?.map(|j| DbValue::Jsonb(j.to_string().into_bytes())),
         Type::NUMERIC => get::<rust_decimal::Decimal>(row, i)?.map(|d| DbValue::Decimal(d.to_string())),
         Type::INT4_RANGE => get::<RangeOf<i32>>(row, i)?.map(|r| DbValue::RangeInt32((r.0, r.1))),
         Type::INT8_RANGE => get::<RangeOf<i64>>(row, i)?.map(|r| DbValue::RangeInt64((r.0, r.1))),
@@ -555,7 +585,7 @@ fn value(row: &tokio_postgres::Row, i: usize) -> Result<DbValue, Error> {
         Type::INT8_ARRAY => simple!(Vec<Option<i64>>, DbValue::ArrayInt64),
         Type::NUMERIC_ARRAY => get::<Vec<Option<rust_decimal::Decimal>>>(row, i)?
             .map(|v| DbValue::ArrayDecimal(v.into_iter().map(|d| d.map(|d| d.to_string())).collect())),
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => simple!(Vec<Option<String>>, DbValue::ArrayStr),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => simple!(Vec<Option<String>>, DbValue::ArrayStr),
         Type::INTERVAL => get::<PgInterval>(row, i)?.map(|v| DbValue::Interval(v.0)),
         _ => get::<Raw>(row, i)?.map(|raw| DbValue::Unsupported(raw.0)),
     };
@@ -614,11 +644,39 @@ async fn run_query(
         .map(|c| Column { name: c.name().to_string(), data_type: data_type(c.type_()) })
         .collect();
     let rows = client.query(&statement, &refs).await.map_err(query_failed)?;
+    let mut bytes = std::mem::size_of::<RowSet>();
     let rows = rows
         .iter()
-        .map(|row| (0..row.len()).map(|i| value(row, i)).collect::<Result<Vec<_>, _>>())
+        .map(|row| {
+            let values = (0..row.len()).map(|i| value(row, i)).collect::<Result<Vec<_>, _>>()?;
+            bytes += values.iter().map(value_bytes).sum::<usize>();
+            if bytes > MAX_RESULT_BYTES {
+                return Err(Error::QueryFailed(QueryError::Text(format!(
+                    "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+                ))));
+            }
+            Ok(values)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RowSet { columns, rows })
+}
+
+/// What Spin buffers per query result (`MAX_HOST_BUFFERED_BYTES`).
+const MAX_RESULT_BYTES: usize = super::mysql::MAX_RESULT_BYTES;
+
+/// A value's host memory: the enum plus what it points to.
+fn value_bytes(value: &DbValue) -> usize {
+    std::mem::size_of::<DbValue>()
+        + match value {
+            DbValue::Str(s) | DbValue::Uuid(s) | DbValue::Decimal(s) => s.len(),
+            DbValue::Binary(b) | DbValue::Jsonb(b) | DbValue::Unsupported(b) => b.len(),
+            DbValue::ArrayStr(v) | DbValue::ArrayDecimal(v) => {
+                v.iter().map(|s| std::mem::size_of::<Option<String>>() + s.as_ref().map_or(0, String::len)).sum()
+            }
+            DbValue::ArrayInt32(v) => v.len() * std::mem::size_of::<Option<i32>>(),
+            DbValue::ArrayInt64(v) => v.len() * std::mem::size_of::<Option<i64>>(),
+            _ => 0,
+        }
 }
 
 async fn run_execute(
@@ -790,8 +848,9 @@ mod tests {
             }
         };
         assert_eq!(refused("postgres://u:p@db.example:6543/app").await, "address postgres://db.example:6543 is not permitted");
-        // tokio-postgres fills in the default port, so Keel always names it.
-        assert_eq!(refused("postgres://u@db.example/app").await, "address postgres://db.example:5432 is not permitted");
+        // As Spin: no port in the address, none in the message.
+        assert_eq!(refused("postgres://u@db.example/app").await, "address postgres://db.example is not permitted");
+        assert_eq!(refused("host=db.example user=u").await, "address postgres://db.example is not permitted");
         assert_eq!(refused("host=/run/postgresql user=u").await, "Unix sockets are not supported on WebAssembly");
         // An allowed name cannot smuggle in another IP through hostaddr.
         assert_eq!(
@@ -818,6 +877,33 @@ mod tests {
                 _ => None,
             })
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn errors_and_types_read_as_spins() {
+        let (address, policy) = (test_address(), allow_local());
+        let conn = connect(&address, None, &policy, &Arc::new(PostgresPools::default())).await.unwrap();
+        let client = conn.client.as_ref().unwrap();
+        let tainted = std::sync::atomic::AtomicBool::new(false);
+        let table = format!("keel_parity_{}", std::process::id());
+        run_execute(client, &tainted, &format!("CREATE TEMP TABLE {table} (email TEXT UNIQUE)"), vec![]).await.unwrap();
+        let insert = format!("INSERT INTO {table} VALUES ('a@example.com')");
+        run_execute(client, &tainted, &insert, vec![]).await.unwrap();
+        let Err(Error::QueryFailed(QueryError::DbError(db))) = run_execute(client, &tainted, &insert, vec![]).await else {
+            panic!("a duplicate must be a db-error");
+        };
+        assert_eq!(db.code, "23505");
+        assert!(db.as_text.starts_with("Error { kind: Db, cause: Some(DbError {"), "Debug text, as Spin: {}", db.as_text);
+        let keys: Vec<&str> = db.extras.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(keys.contains(&"constraint") && keys.contains(&"table") && keys.contains(&"schema"), "{keys:?}");
+
+        let rows = run_query(client, &tainted, "SELECT 'x'::\"char\", current_user, '{}'::json, '{}'::jsonb", vec![]).await.unwrap();
+        let types: Vec<String> = rows.columns.iter().map(|c| format!("{:?}", c.data_type)).collect();
+        assert_eq!(types, [r#"DbDataType::Other("char")"#, r#"DbDataType::Other("name")"#, r#"DbDataType::Other("json")"#, "DbDataType::Jsonb"]);
+        assert!(matches!(rows.rows[0][1], DbValue::Unsupported(_)));
+
+        let inexact = run_query(client, &tainted, "SELECT $1::numeric(4,2)", vec![ParameterValue::Decimal("1.2345678901234567890123456789012".into())]).await;
+        assert!(matches!(inexact, Err(Error::BadParameter(_))), "no silent rounding: {:?}", inexact.map(|_| ()));
     }
 
     #[tokio::test]

@@ -1,6 +1,31 @@
 //! `spin:sqlite/sqlite@3.1.0` on rusqlite: one connection pool per database
 //! label, WAL journal, statements run on blocking threads.
 //!
+//! # Parity with Spin
+//!
+//! Follows `crates/factor-sqlite/src/host.rs` and `crates/sqlite-inproc`:
+//! - `open` of a label the component does not list is `access-denied`; SQL
+//!   errors are `io` with rusqlite's message; values are typed by SQLite's
+//!   storage class (`integer`, `real`, `text`, `blob`, `null`).
+//! - A result that would hold more than 128 MiB in host memory, counted as
+//!   Spin counts it (the size of a `value` plus the text or blob length),
+//!   is `io("query result exceeds limit of 134217728 bytes")`.
+//! - At most 256 connections are open per instance; the next `open` is
+//!   `io("too many connections opened")`.
+//! - A connection behaves as a new one, as Spin opens one per `open`:
+//!   `last-insert-rowid` and `changes` are 0 until it runs a statement, and a
+//!   connection whose guest ran `PRAGMA`, `ATTACH`/`DETACH` or created
+//!   `TEMP` objects is closed rather than reused, so none of that reaches
+//!   another request.
+//!
+//! Differences, on purpose: connections are pooled (Spin opens a file per
+//! `open`); the journal is WAL with `synchronous = FULL` (Spin sets no
+//! pragmas: rollback journal); a label without `path` is one in-memory
+//! database shared by the app (Spin's is private to each connection);
+//! `execute-async` reports an error mid-result as the call's error (Spin
+//! sends the rows before it, then the error through the future); text that
+//! is not UTF-8 is read lossily (Spin's host panics).
+//!
 //! Writers wait for each other without SQLite's default busy handler, which
 //! sleeps 1, 2, 5, … up to 100 ms between attempts and made the tail of
 //! concurrent writes hundreds of milliseconds long: a connection that finds
@@ -141,20 +166,66 @@ impl SqlitePool {
         Ok(Pooled {
             conn: Some(conn),
             pool: self.clone(),
+            used: false,
+            altered: false,
         })
     }
 }
 
 /// A checked-out connection; returns to the pool on drop, rolled back if a
-/// guest left a transaction open.
+/// guest left a transaction open, unless its guest altered it.
 struct Pooled {
     conn: Option<rusqlite::Connection>,
     pool: Arc<SqlitePool>,
+    /// Whether this checkout ran a statement (before that, `changes` and
+    /// `last-insert-rowid` are those of a new connection: 0).
+    used: bool,
+    /// Whether a statement may have changed connection state a new
+    /// connection would not have ([`alters_connection`]).
+    altered: bool,
+}
+
+/// The most connections one instance may hold open at once (Spin's limit).
+pub const MAX_CONNECTIONS_PER_INSTANCE: usize = 256;
+
+/// Whether `statement` may leave state on the connection itself (pragmas,
+/// attached databases, temporary objects) rather than in the database.
+fn alters_connection(statement: &str) -> bool {
+    statement
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| ["pragma", "attach", "detach", "temp", "temporary"].iter().any(|w| word.eq_ignore_ascii_case(w)))
+}
+
+impl Pooled {
+    fn conn(&self) -> &rusqlite::Connection {
+        self.conn.as_ref().expect("pooled connection present until drop")
+    }
+
+    /// Run `statement` on the connection, noting what it did to it.
+    fn run(&mut self, statement: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
+        self.used = true;
+        self.altered |= alters_connection(statement);
+        run(self.conn(), statement, params)
+    }
+
+    fn last_insert_rowid(&self) -> i64 {
+        if self.used { self.conn().last_insert_rowid() } else { 0 }
+    }
+
+    fn changes(&self) -> u64 {
+        if self.used { self.conn().changes() } else { 0 }
+    }
 }
 
 impl Drop for Pooled {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
+        if self.altered {
+            if !conn.is_autocommit() {
+                WRITER_RELEASED.notify();
+            }
+            return;
+        }
         if !conn.is_autocommit() {
             let rolled_back = conn.execute_batch("ROLLBACK").is_ok();
             WRITER_RELEASED.notify();
@@ -174,30 +245,23 @@ pub struct Connection(Arc<Mutex<Pooled>>);
 
 impl Connection {
     /// Run `f` on the connection on a blocking thread.
-    async fn with<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection) -> R + Send + 'static,
-    ) -> R {
+    async fn with<R: Send + 'static>(&self, f: impl FnOnce(&mut Pooled) -> R + Send + 'static) -> R {
         let conn = self.0.clone();
-        tokio::task::spawn_blocking(move || {
-            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(guard.conn.as_ref().expect("pooled connection present until drop"))
-        })
-        .await
-        .expect("sqlite task does not panic")
+        tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
+            .await
+            .expect("sqlite task does not panic")
     }
 
     /// Run `f` on the connection for a synchronous call; the call blocks,
     /// so the executor's other tasks move off this thread meanwhile.
-    fn with_sync<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> R) -> R {
+    fn with_sync<R>(&self, f: impl FnOnce(&mut Pooled) -> R) -> R {
         super::block_in_place(|| self.read(f))
     }
 
     /// Read connection state that involves no I/O (`changes`,
     /// `last_insert_rowid`) right here: no thread hand-off for it.
-    fn read<R>(&self, f: impl FnOnce(&rusqlite::Connection) -> R) -> R {
-        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        f(guard.conn.as_ref().expect("pooled connection present until drop"))
+    fn read<R>(&self, f: impl FnOnce(&mut Pooled) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -269,12 +333,14 @@ fn collect(
 /// outbound database hosts (`mysql::MAX_RESULT_BYTES`).
 pub const MAX_RESULT_BYTES: usize = super::mysql::MAX_RESULT_BYTES;
 
+/// A value's host memory as Spin counts it (`Value::memory_size`).
 fn value_bytes(value: &Value) -> usize {
-    match value {
-        Value::Text(t) => t.len(),
-        Value::Blob(b) => b.len(),
-        Value::Integer(_) | Value::Real(_) | Value::Null => 8,
-    }
+    std::mem::size_of::<Value>()
+        + match value {
+            Value::Text(t) => t.len(),
+            Value::Blob(b) => b.len(),
+            Value::Integer(_) | Value::Real(_) | Value::Null => 0,
+        }
 }
 
 impl HostState {
@@ -282,11 +348,16 @@ impl HostState {
         let Some(pool) = self.services.sqlite.get(database) else {
             return Ok(Err(Error::AccessDenied));
         };
+        if self.sqlite_connections >= MAX_CONNECTIONS_PER_INSTANCE {
+            return Ok(Err(Error::Io("too many connections opened".into())));
+        }
         let conn = match pool.checkout() {
             Ok(c) => c,
             Err(e) => return Ok(Err(io_error(e))),
         };
-        Ok(Ok(self.table.push(Connection(Arc::new(Mutex::new(conn))))?))
+        let conn = self.table.push(Connection(Arc::new(Mutex::new(conn))))?;
+        self.sqlite_connections += 1;
+        Ok(Ok(conn))
     }
 
     fn connection(&self, conn: &Resource<Connection>) -> wasmtime::Result<Connection> {
@@ -308,7 +379,7 @@ impl HostConnection for HostState {
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         let conn = self.connection(&conn)?;
-        Ok(conn.with_sync(|c| run(c, &statement, parameters)))
+        Ok(conn.with_sync(|c| c.run(&statement, parameters)))
     }
 
     fn last_insert_rowid(&mut self, conn: Resource<Connection>) -> wasmtime::Result<i64> {
@@ -321,6 +392,7 @@ impl HostConnection for HostState {
 
     fn drop(&mut self, conn: Resource<Connection>) -> wasmtime::Result<()> {
         self.table.delete(conn)?;
+        self.sqlite_connections -= 1;
         Ok(())
     }
 }
@@ -342,7 +414,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         Result<(Vec<String>, StreamReader<RowResult>, FutureReader<Result<(), Error>>), Error>,
     > {
         let conn = accessor.with(|mut access| access.get().connection(&conn))?;
-        let result = conn.with(move |c| run(c, &statement, parameters)).await;
+        let result = conn.with(move |c| c.run(&statement, parameters)).await;
         let QueryResult { columns, rows } = match result {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
@@ -389,9 +461,63 @@ mod tests {
         for _ in 0..10 {
             run(conn, "INSERT INTO t VALUES (?1)", vec![Value::Text("x".repeat(100))]).unwrap();
         }
-        assert_eq!(run_capped(conn, "SELECT v FROM t", vec![], 1000).unwrap().rows.len(), 10);
-        let err = run_capped(conn, "SELECT v FROM t", vec![], 999).unwrap_err();
-        assert!(matches!(&err, Error::Io(m) if m == "query result exceeds limit of 999 bytes"), "{err:?}");
+        // Counted as Spin counts it: the size of a `value` plus the text.
+        let all = 10 * (std::mem::size_of::<Value>() + 100);
+        assert_eq!(run_capped(conn, "SELECT v FROM t", vec![], all).unwrap().rows.len(), 10);
+        let err = run_capped(conn, "SELECT v FROM t", vec![], all - 1).unwrap_err();
+        assert!(matches!(&err, Error::Io(m) if *m == format!("query result exceeds limit of {} bytes", all - 1)), "{err:?}");
+    }
+
+    #[test]
+    fn a_connection_behaves_as_a_new_one_each_time_as_in_spin() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir);
+        let mut first = pool.checkout().unwrap();
+        first.run("CREATE TABLE t (v INTEGER)", vec![]).unwrap();
+        first.run("INSERT INTO t VALUES (1)", vec![]).unwrap();
+        assert_eq!((first.last_insert_rowid(), first.changes()), (1, 1));
+        drop(first);
+        let mut second = pool.checkout().unwrap();
+        assert_eq!((second.last_insert_rowid(), second.changes()), (0, 0), "a reused connection starts from zero");
+
+        // Connection state a guest sets must not reach the next checkout.
+        second.run("PRAGMA foreign_keys = ON", vec![]).unwrap();
+        second.run("CREATE TEMP TABLE scratch (v INTEGER)", vec![]).unwrap();
+        drop(second);
+        let mut third = pool.checkout().unwrap();
+        let foreign_keys = third.run("PRAGMA foreign_keys", vec![]).unwrap().rows;
+        assert!(matches!(foreign_keys[0].values[0], Value::Integer(0)), "{foreign_keys:?}");
+        let scratch = third.run("SELECT v FROM scratch", vec![]).unwrap_err();
+        assert!(matches!(&scratch, Error::Io(m) if m.contains("no such table")), "{scratch:?}");
+    }
+
+    #[test]
+    fn statements_that_alter_the_connection_are_recognised() {
+        for altering in ["PRAGMA foreign_keys = ON", "attach database 'x.db' as x", "CREATE TEMP TABLE t (v)", "create temporary view v as select 1"] {
+            assert!(alters_connection(altering), "{altering}");
+        }
+        for plain in ["SELECT template, attempts FROM t", "INSERT INTO temps VALUES (1)", "UPDATE t SET pragmatic = 1"] {
+            assert!(!alters_connection(plain), "{plain}");
+        }
+    }
+
+    #[test]
+    fn an_instance_holds_at_most_256_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir);
+        let services = crate::host::tests::services_with_sqlite("default", pool);
+        let mut store = crate::host::tests::store(services);
+        let state = store.data_mut();
+        let open: Vec<_> = (0..MAX_CONNECTIONS_PER_INSTANCE)
+            .map(|_| HostConnection::open(state, "default".into()).unwrap().unwrap())
+            .collect();
+        let refused = HostConnection::open(state, "default".into()).unwrap();
+        assert!(matches!(&refused, Err(Error::Io(m)) if m == "too many connections opened"), "{refused:?}");
+        let denied = HostConnection::open(state, "other".into()).unwrap();
+        assert!(matches!(denied, Err(Error::AccessDenied)));
+        let mut open = open.into_iter();
+        HostConnection::drop(state, open.next().unwrap()).unwrap();
+        assert!(HostConnection::open(state, "default".into()).unwrap().is_ok(), "closing one frees a slot");
     }
 
     #[test]

@@ -31,6 +31,17 @@ impl KeyValueStore for MemoryStore {
         Ok(())
     }
 
+    fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        self.map().extend(pairs.iter().cloned());
+        Ok(())
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        let mut map = self.map();
+        keys.iter().for_each(|k| drop(map.remove(k)));
+        Ok(())
+    }
+
     fn keys(&self) -> Result<Vec<String>, KvError> {
         Ok(self.map().keys().cloned().collect())
     }
@@ -46,7 +57,7 @@ impl KeyValueStore for MemoryStore {
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         let mut map = self.map();
-        let (next, bytes) = add_to_counter(map.get(key).map(Vec::as_slice), delta)?;
+        let (next, bytes) = add_to_counter(key, map.get(key).map(Vec::as_slice), delta)?;
         map.insert(key.to_string(), bytes);
         Ok(next)
     }

@@ -1,8 +1,22 @@
 //! Key-value backends behind one trait, shared by `spin:key-value` and
 //! `wasi:keyvalue`. Each backend is small and chosen by the runtime config.
+//!
+//! # Parity with Spin
+//!
+//! What a guest can see follows Spin's backends (`crates/key-value-spin`,
+//! `crates/key-value-redis`): the SQLite file uses Spin's table, so either
+//! runtime opens the other's file; counters (`wasi:keyvalue/atomics`
+//! `increment`) are 8-byte little-endian integers in the SQLite, memory and
+//! RocksDB stores, as in Spin's SQLite store, and decimal text in Redis
+//! (`INCRBY`), as in Spin's Redis store; `set-many` and `delete-many` are
+//! atomic; backend errors reach guests as `other` with the error's `Debug`
+//! text, as Spin's `log_error` renders them. Differences, on purpose: a
+//! counter that is not 8 bytes is `other("… is not a counter …")` where
+//! Spin's host panics, and an overflowing increment is an error where
+//! Spin's wraps around.
 
 mod memory;
-mod redis;
+pub(crate) mod redis;
 #[cfg(feature = "rocksdb")]
 mod rocksdb;
 mod sqlite;
@@ -20,7 +34,7 @@ pub struct KvError(pub String);
 
 impl From<rusqlite::Error> for KvError {
     fn from(e: rusqlite::Error) -> Self {
-        KvError(e.to_string())
+        KvError(format!("{e:?}"))
     }
 }
 
@@ -33,6 +47,22 @@ pub trait KeyValueStore: Send + Sync + 'static {
     fn exists(&self, key: &str) -> Result<bool, KvError> {
         Ok(self.get(key)?.is_some())
     }
+    /// The keys of `keys` that exist, with their values, in request order
+    /// and each once (Spin's SQLite store leaves missing keys out).
+    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut found = Vec::new();
+        for key in keys.iter().filter(|k| seen.insert(k.as_str())) {
+            if let Some(value) = self.get(key)? {
+                found.push((key.clone(), value));
+            }
+        }
+        Ok(found)
+    }
+    /// Set every pair, all or none.
+    fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError>;
+    /// Delete every key, all or none.
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError>;
     /// All keys, sorted.
     fn keys(&self) -> Result<Vec<String>, KvError>;
     /// Atomically replace the value at `key` with `new` if it is still
@@ -43,24 +73,23 @@ pub trait KeyValueStore: Send + Sync + 'static {
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool, KvError>;
-    /// Atomically add `delta` to the decimal integer at `key` (absent = 0).
+    /// Atomically add `delta` to the counter at `key` (absent = 0).
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError>;
 }
 
-/// The counter arithmetic every backend shares: values are decimal ASCII,
-/// the same representation Redis' INCRBY uses.
-pub(crate) fn add_to_counter(current: Option<&[u8]>, delta: i64) -> Result<(i64, Vec<u8>), KvError> {
+/// The counter arithmetic of the stores that keep counters as Spin's SQLite
+/// store does: an 8-byte little-endian `i64`.
+pub(crate) fn add_to_counter(key: &str, current: Option<&[u8]>, delta: i64) -> Result<(i64, Vec<u8>), KvError> {
     let current = match current {
         None => 0,
-        Some(bytes) => std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|s| s.trim().parse::<i64>().ok())
-            .ok_or_else(|| KvError("value is not a decimal integer".into()))?,
+        Some(bytes) => i64::from_le_bytes(bytes.try_into().map_err(|_| {
+            KvError(format!("the value of `{key}` is not a counter (an 8-byte little-endian integer)"))
+        })?),
     };
     let next = current
         .checked_add(delta)
-        .ok_or_else(|| KvError("increment overflows a 64-bit integer".into()))?;
-    Ok((next, next.to_string().into_bytes()))
+        .ok_or_else(|| KvError(format!("incrementing `{key}` by {delta} overflows a 64-bit integer")))?;
+    Ok((next, next.to_le_bytes().to_vec()))
 }
 
 #[cfg(test)]
@@ -107,12 +136,51 @@ mod tests {
             assert!(!kv.compare_and_swap("new", None, b"m").unwrap(), "{name}");
             assert_eq!(kv.increment("n", 5).unwrap(), 5, "{name}");
             assert_eq!(kv.increment("n", -7).unwrap(), -2, "{name}");
-            assert_eq!(kv.get("n").unwrap().as_deref(), Some(&b"-2"[..]), "{name}");
+            assert_eq!(kv.get("n").unwrap(), Some(counter(name, -2)), "{name}: Spin's encoding");
             assert!(kv.increment("a", 1).is_err(), "{name}: non-numeric counter");
+            assert_eq!(kv.get("a").unwrap().as_deref(), Some(&b"x"[..]), "{name}: a refused increment changes nothing");
             kv.delete("a").unwrap();
             kv.delete("a").unwrap();
             assert!(!kv.exists("a").unwrap(), "{name}");
         }
+    }
+
+    /// How a backend stores the counter `n`, as Spin's backend of that kind does.
+    fn counter(backend: &str, n: i64) -> Vec<u8> {
+        match backend {
+            "redis" => n.to_string().into_bytes(),
+            _ => n.to_le_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn batches_apply_all_or_nothing_and_skip_missing_keys() {
+        for (name, kv) in backends(13) {
+            let pairs = |ps: &[(&str, &str)]| ps.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect::<Vec<_>>();
+            let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+            kv.set_many(&pairs(&[("b", "2"), ("a", "1"), ("c", "3")])).unwrap();
+            assert_eq!(kv.get_many(&keys(&["c", "missing", "a", "c"])).unwrap(), pairs(&[("c", "3"), ("a", "1")]), "{name}");
+            kv.delete_many(&keys(&["a", "c", "missing"])).unwrap();
+            assert_eq!(kv.keys().unwrap(), vec!["b"], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_counter_from_spins_sqlite_store_is_read_as_spin_wrote_it() {
+        // A `.spin/sqlite_key_value.db` row as Spin 4 writes it after
+        // `increment(k, 41)`: the same table, the value 8 bytes little-endian.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sqlite_key_value.db");
+        let spin = rusqlite::Connection::open(&path).unwrap();
+        spin.execute_batch(
+            "CREATE TABLE spin_key_value (store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (store, key));",
+        )
+        .unwrap();
+        spin.execute("INSERT INTO spin_key_value VALUES ('default', 'k', ?1)", [41i64.to_le_bytes().to_vec()]).unwrap();
+        let kv = SqliteStore::open(&path, "default").unwrap();
+        assert_eq!(kv.increment("k", 1).unwrap(), 42);
+        let stored: Vec<u8> = spin.query_row("SELECT value FROM spin_key_value WHERE key = 'k'", [], |r| r.get(0)).unwrap();
+        assert_eq!(stored, 42i64.to_le_bytes());
     }
 
     #[test]
@@ -129,7 +197,7 @@ mod tests {
                 })
                 .collect();
             threads.into_iter().for_each(|t| t.join().unwrap());
-            assert_eq!(kv.get("counter").unwrap().as_deref(), Some(&b"1600"[..]), "{name}");
+            assert_eq!(kv.get("counter").unwrap(), Some(counter(name, 1600)), "{name}");
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Key-value store on Redis (`type = "redis"`, `url = "redis://host:port/db"`),
 //! as in Spin: keys are stored as they are in the configured database.
-//! Counters use `INCRBY`; compare-and-swap uses `WATCH`/`MULTI`/`EXEC`.
+//! Counters use `INCRBY` (decimal text, as in Spin's Redis store);
+//! compare-and-swap uses `WATCH`/`MULTI`/`EXEC`; `MSET` and a multi-key
+//! `DEL` make the batches atomic.
 
 use std::sync::Mutex;
 
@@ -15,7 +17,7 @@ pub struct RedisStore {
 
 impl From<redis::RedisError> for KvError {
     fn from(e: redis::RedisError) -> Self {
-        KvError(e.to_string())
+        KvError(format!("{e:?}"))
     }
 }
 
@@ -47,6 +49,18 @@ impl RedisStore {
     }
 }
 
+/// `url` with its password replaced by `***`, for logs and errors.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) => "<a Redis URL that does not parse>".to_string(),
+    }
+}
+
 impl KeyValueStore for RedisStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         self.with(|c| c.get(key))
@@ -62,6 +76,30 @@ impl KeyValueStore for RedisStore {
 
     fn exists(&self, key: &str) -> Result<bool, KvError> {
         self.with(|c| c.exists(key))
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        let mut seen = std::collections::HashSet::new();
+        let keys: Vec<&String> = keys.iter().filter(|k| seen.insert(k.as_str())).collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<Vec<u8>>> = self.with(|c| redis::cmd("MGET").arg(&keys).query(c))?;
+        Ok(keys.into_iter().zip(values).filter_map(|(k, v)| Some((k.clone(), v?))).collect())
+    }
+
+    fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        self.with(|c| c.mset(pairs))
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.with(|c| c.del(keys))
     }
 
     fn keys(&self) -> Result<Vec<String>, KvError> {
@@ -86,5 +124,16 @@ impl KeyValueStore for RedisStore {
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         self.with(|c| c.incr(key, delta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(super::redacted("redis://user:hunter2@cache:6379/0"), "redis://user:***@cache:6379/0");
+        assert_eq!(super::redacted("redis://:hunter2@cache"), "redis://:***@cache");
+        assert_eq!(super::redacted("redis://cache:6379"), "redis://cache:6379");
+        assert!(!super::redacted("redis://u:hunter2@[bad").contains("hunter2"));
     }
 }

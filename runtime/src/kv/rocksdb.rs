@@ -17,7 +17,7 @@ pub struct RocksStore {
 
 impl From<rocksdb::Error> for KvError {
     fn from(e: rocksdb::Error) -> Self {
-        KvError(e.into_string())
+        KvError(format!("{e:?}"))
     }
 }
 
@@ -45,6 +45,18 @@ impl KeyValueStore for RocksStore {
         Ok(self.db.delete(key)?)
     }
 
+    fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        let mut batch = rocksdb::WriteBatch::default();
+        pairs.iter().for_each(|(k, v)| batch.put(k, v));
+        Ok(self.db.write(batch)?)
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        let mut batch = rocksdb::WriteBatch::default();
+        keys.iter().for_each(|k| batch.delete(k));
+        Ok(self.db.write(batch)?)
+    }
+
     fn keys(&self) -> Result<Vec<String>, KvError> {
         // RocksDB iterates in byte order, which is the sorted order asked for.
         self.db
@@ -64,7 +76,7 @@ impl KeyValueStore for RocksStore {
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         let _guard = self.lock();
-        let (next, bytes) = add_to_counter(self.db.get(key)?.as_deref(), delta)?;
+        let (next, bytes) = add_to_counter(key, self.db.get(key)?.as_deref(), delta)?;
         self.db.put(key, bytes)?;
         Ok(next)
     }

@@ -74,6 +74,24 @@ impl KeyValueStore for SqliteStore {
         Ok(())
     }
 
+    fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (key, value) in pairs {
+            write(&tx, &self.label, key, value)?;
+        }
+        Ok(tx.commit()?)
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for key in keys {
+            tx.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?.execute(params![self.label, key])?;
+        }
+        Ok(tx.commit()?)
+    }
+
     fn keys(&self) -> Result<Vec<String>, KvError> {
         let conn = self.conn();
         let mut stmt =
@@ -98,7 +116,7 @@ impl KeyValueStore for SqliteStore {
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (next, bytes) = add_to_counter(read(&tx, &self.label, key)?.as_deref(), delta)?;
+        let (next, bytes) = add_to_counter(key, read(&tx, &self.label, key)?.as_deref(), delta)?;
         write(&tx, &self.label, key, &bytes)?;
         tx.commit()?;
         Ok(next)
