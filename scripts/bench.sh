@@ -10,6 +10,9 @@
 #   bash scripts/bench.sh --compare /path/to/spin          # and a second runtime, same run
 #   bash scripts/bench.sh --compare /tmp/keel-old --manifest /tmp/old/spin.toml --histogram
 #   bash scripts/bench.sh --bundle                         # and `keel bundle` of the same product
+#   bash scripts/bench.sh --soak [SECONDS]                 # instead: SECONDS (60) of reads and writes
+#                                                          # at 64 connections at once, RSS every 5 s;
+#                                                          # fails on any error or unexpected status
 #
 # A runtime is any binary with Spin's command line (`up --listen ADDR
 # --state-dir DIR -f spin.toml`): a real `spin`, or another `keel` build;
@@ -29,6 +32,7 @@ base="http://127.0.0.1:$port"
 runtimes=()   # "binary|manifest"; manifest "-" for a bundle
 histogram=()
 bundle=0
+soak=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --compare) runtimes+=("$2|spin.toml"); shift 2 ;;
@@ -37,6 +41,9 @@ while [ $# -gt 0 ]; do
             runtimes[-1]="${runtimes[-1]%%|*}|$2"; shift 2 ;;
         --histogram) histogram=(--histogram); shift ;;
         --bundle) bundle=1; shift ;;
+        --soak)
+            soak=60; shift
+            if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then soak=$1; shift; fi ;;
         *) echo "bench.sh: unknown argument $1 (see the comment at the top)" >&2; exit 2 ;;
     esac
 done
@@ -115,6 +122,33 @@ for entry in "${runtimes[@]}"; do
         curl -fs -o /dev/null -X POST "$messages" -H "$auth" -d '{"text":"seed message"}'
     done
 
+    if [ "$soak" -gt 0 ]; then
+        # Half the connections read, half write, all at once; RSS sampled
+        # meanwhile. keel-bench exits non-zero on any failed request.
+        "$bench" --label "soak: GET messages (auth read)" --url "$messages?limit=20" --header "$auth" \
+            --connections 32 --seconds "$soak" >"$work/soak-read" 2>&1 &
+        reader=$!
+        "$bench" --label "soak: POST message (auth write)" --url "$messages" --method POST \
+            --body '{"text":"soak message"}' --header "$auth" --expect 201 --connections 32 --seconds "$soak" \
+            >"$work/soak-write" 2>&1 &
+        writer=$!
+        samples=()
+        while kill -0 "$reader" 2>/dev/null || kill -0 "$writer" 2>/dev/null; do
+            samples+=("$(rss_mb)")
+            sleep 5
+        done
+        failed=0
+        wait "$reader" || failed=1
+        wait "$writer" || failed=1
+        cat "$work/soak-read" "$work/soak-write"
+        echo "soak: ${soak}s at 64 connections; RSS every 5 s (MB): ${samples[*]}; after: $(rss_mb) MB"
+        if [ "$failed" -ne 0 ] || ! kill -0 "$server" 2>/dev/null; then
+            echo "soak: FAILED (errors above, or the server died)" >&2
+            exit 1
+        fi
+        stop
+        continue
+    fi
     for conns in 1 32; do
         run --label "GET /healthz" --url "$base/healthz" --connections "$conns"
         run --label "GET messages?limit=20 (auth read)" --url "$messages?limit=20" --header "$auth" \

@@ -651,6 +651,38 @@ async fn team_collab_without_database(world: &mut KeelWorld) {
     world.server = Some(Server::start(manifest, None, variables, Duration::from_secs(10)).await);
 }
 
+/// The PostgreSQL composition with an allow list that names only
+/// `localhost`, given a fresh schema at `127.0.0.1`: the server is there,
+/// but the component may not reach it.
+#[given("a running team-collab server whose PostgreSQL address is not on its allow list")]
+async fn team_collab_database_not_allowed(world: &mut KeelWorld) {
+    require_built(&repo_root().join("dist/team-collab-postgres.wasm"));
+    let original = repo_root().join("products/team-collab/spin-postgres.toml");
+    let text = std::fs::read_to_string(&original).expect("spin-postgres.toml");
+    let allowed = r#"allowed_outbound_hosts = ["postgres://127.0.0.1:5432", "postgres://localhost:5432"]"#;
+    assert!(text.contains(allowed), "spin-postgres.toml's allow list changed; update this step");
+    let dist = format!("{}/dist/", repo_root().display());
+    let text = text.replace(allowed, r#"allowed_outbound_hosts = ["postgres://localhost:5432"]"#).replace("../../dist/", &dist);
+    let manifest = scratch_dir().join("spin.toml");
+    std::fs::write(&manifest, text).expect("write the manifest");
+    let url = super::postgres::fresh_schema_url().await;
+    assert!(url.contains("@127.0.0.1:"), "the test database must be addressed as 127.0.0.1: {url}");
+    world.server = Some(Server::start(manifest, None, vec![("postgres_url".into(), url)], Duration::from_secs(10)).await);
+}
+
+#[then("the app's database has no tables")]
+async fn database_has_no_tables(world: &mut KeelWorld) {
+    let server = world.server.as_ref().expect("a running server");
+    let url = server.variables.iter().find(|(n, _)| n == "postgres_url").map(|(_, v)| v.clone()).expect("postgres_url");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("PostgreSQL");
+    tokio::spawn(connection);
+    let row = client
+        .query_one("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()", &[])
+        .await
+        .expect("count tables");
+    assert_eq!(row.get::<_, i64>(0), 0, "the component reached a database its allow list does not name");
+}
+
 #[given(expr = "a running {word} implementation")]
 async fn implementation_server(world: &mut KeelWorld, interface: String) {
     let Target::Conformance(implementation) = target() else {

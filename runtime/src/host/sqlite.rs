@@ -481,12 +481,12 @@ mod tests {
         assert_eq!((second.last_insert_rowid(), second.changes()), (0, 0), "a reused connection starts from zero");
 
         // Connection state a guest sets must not reach the next checkout.
-        second.run("PRAGMA foreign_keys = ON", vec![]).unwrap();
+        second.run("PRAGMA recursive_triggers = ON", vec![]).unwrap();
         second.run("CREATE TEMP TABLE scratch (v INTEGER)", vec![]).unwrap();
         drop(second);
         let mut third = pool.checkout().unwrap();
-        let foreign_keys = third.run("PRAGMA foreign_keys", vec![]).unwrap().rows;
-        assert!(matches!(foreign_keys[0].values[0], Value::Integer(0)), "{foreign_keys:?}");
+        let recursive_triggers = third.run("PRAGMA recursive_triggers", vec![]).unwrap().rows;
+        assert!(matches!(recursive_triggers[0].values[0], Value::Integer(0)), "{recursive_triggers:?}");
         let scratch = third.run("SELECT v FROM scratch", vec![]).unwrap_err();
         assert!(matches!(&scratch, Error::Io(m) if m.contains("no such table")), "{scratch:?}");
     }

@@ -99,7 +99,8 @@ mod tests {
     use std::sync::Arc;
 
     /// Every backend, each on a fresh store. Redis is the local test server
-    /// (`KEEL_TEST_REDIS`, default `127.0.0.1:6379`), database `db`, emptied.
+    /// (`KEEL_TEST_REDIS`, default `127.0.0.1:6379`), database `db` (13–15
+    /// are these tests'; the feature suites lease 1–12), emptied.
     fn backends(db: u8) -> Vec<(&'static str, Arc<dyn KeyValueStore>)> {
         let path = std::env::temp_dir().join(format!("keel-kv-{db}-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
