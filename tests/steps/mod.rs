@@ -98,6 +98,9 @@ pub struct KeelWorld {
     issuer: Option<oidc::LocalIssuer>,
     /// The TLS front of a scenario on PostgreSQL over TLS.
     tls_front: Option<postgres::TlsFront>,
+    /// The Redis database of a scenario on Redis (after `server`: freed
+    /// once the server is gone).
+    redis_database: Option<redis::Database>,
 }
 
 impl KeelWorld {
@@ -119,6 +122,7 @@ impl KeelWorld {
             mock: None,
             issuer: None,
             tls_front: None,
+            redis_database: None,
         }
     }
 

@@ -6,13 +6,13 @@
 //! `keel-test-lease:<n>` in database 0 to its run id and process id. A
 //! lease whose process is gone is taken over, so a killed run blocks no one;
 //! two runs at once use different databases and never empty each other's.
-//! Scenarios take the leased databases in turn, each emptied before use.
+//! A scenario takes a leased database no other scenario is using, emptied.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Databases a run holds: more than the scenarios it runs at once.
+/// Databases a run holds: as many as the scenarios it runs at once, and one
+/// more for a scenario starting while another one's world is dropped.
 const LEASED: usize = 3;
 const FIRST: u8 = 1;
 const LAST: u8 = 12;
@@ -77,11 +77,33 @@ fn take_over(conn: &mut redis::Connection, key: &str, old: &str, new: &str) -> b
     replaced.is_some()
 }
 
-/// The URL of an emptied database of this run's.
-pub fn fresh_database_url() -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let databases = leased();
-    let db = databases[NEXT.fetch_add(1, Ordering::Relaxed) % databases.len()];
+/// Databases of this run's that no scenario uses now.
+static FREE: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// A database a scenario uses; free again when the scenario's world (and
+/// with it the server using the database) is dropped.
+#[derive(Debug)]
+pub struct Database(u8);
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        FREE.lock().unwrap_or_else(|p| p.into_inner()).push(self.0);
+    }
+}
+
+/// An emptied database of this run's that no other scenario is using, and
+/// its URL.
+pub fn fresh_database() -> (String, Database) {
+    static FILLED: std::sync::Once = std::sync::Once::new();
+    FILLED.call_once(|| FREE.lock().unwrap().extend(leased()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let db = loop {
+        if let Some(db) = FREE.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            break db;
+        }
+        assert!(Instant::now() < deadline, "no Redis test database became free within 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     redis::cmd("FLUSHDB").exec(&mut connection(db)).expect("FLUSHDB");
-    format!("redis://{}/{db}", host())
+    (format!("redis://{}/{db}", host()), Database(db))
 }

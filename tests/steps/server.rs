@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cucumber::given;
+use cucumber::{given, then};
 use keel_runtime::oci::AppSource;
 use keel_runtime::{App, RuntimeOptions};
 use tokio::sync::oneshot;
@@ -77,7 +77,9 @@ async fn resolve(world: &mut KeelWorld, variables: &[(&str, &str)], mock_base: &
         } else if value.contains(MYSQL) {
             value.replace(MYSQL, &super::mysql::fresh_database_url().await)
         } else if value.contains(REDIS) {
-            value.replace(REDIS, &super::redis::fresh_database_url())
+            let (url, database) = super::redis::fresh_database();
+            world.redis_database = Some(database);
+            value.replace(REDIS, &url)
         } else {
             value.replace(MOCK, mock_base)
         };
@@ -695,9 +697,14 @@ async fn implementation_server(world: &mut KeelWorld, interface: String) {
     let mock_base = world.mock.as_ref().map(|mock| mock.base.clone()).unwrap_or_default();
     let variables = resolve(world, implementation.variables, &mock_base).await;
     let variables = oidc::with_local_issuer(world, variables).await;
-    let runtime_config = implementation
-        .runtime_config
-        .map(|text| text.replace(REDIS, &super::redis::fresh_database_url()));
+    let runtime_config = implementation.runtime_config.map(|text| match text.contains(REDIS) {
+        true => {
+            let (url, database) = super::redis::fresh_database();
+            world.redis_database = Some(database);
+            text.replace(REDIS, &url)
+        }
+        false => text.to_string(),
+    });
     world.server = Some(
         Server::start(
             repo_root().join(implementation.manifest),
