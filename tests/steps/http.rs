@@ -63,8 +63,17 @@ pub fn field<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
     })
 }
 
+/// The field at `path` of the last reply, which must exist; outside
+/// `error.…`, the reply must not be an error (a field asserted on an error
+/// body would pass or fail for the wrong reason).
 fn reply_field<'w>(world: &'w KeelWorld, path: &str) -> &'w Value {
     let reply = world.reply();
+    assert!(
+        reply.status < 400 || path == "error" || path.starts_with("error."),
+        "field `{path}` asserted on an error response: {} {}",
+        reply.status,
+        reply.body
+    );
     field(&reply.body, path).unwrap_or_else(|| panic!("no field `{path}` in {} {}", reply.status, reply.body))
 }
 
@@ -221,8 +230,9 @@ fn field_is_string(world: &mut KeelWorld, path: String, expected: String) {
 #[then(regex = r#"^the response field "([^"]+)" is (-?\d+|true|false|null)$"#)]
 fn field_is_literal(world: &mut KeelWorld, path: String, literal: String) {
     let expected: Value = serde_json::from_str(&literal).unwrap();
-    let actual = field(&world.reply().body, &path).cloned().unwrap_or(Value::Null);
-    assert_eq!(actual, expected, "field `{path}` in {}", world.reply().body);
+    // `null` must be a field that is null, not a field that is missing.
+    let actual = reply_field(world, &path);
+    assert_eq!(actual, &expected, "field `{path}` in {}", world.reply().body);
 }
 
 #[then(regex = r#"^the response field "([^"]+)" is '(.*)'$"#)]
