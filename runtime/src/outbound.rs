@@ -52,16 +52,13 @@ fn is_self_request(uri: &http::Uri) -> bool {
 /// `uri` aimed at `origin`, keeping its path and query.
 fn to_origin(uri: &http::Uri, origin: SocketAddr) -> Result<http::Uri, http::Error> {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    Ok(http::Uri::builder().scheme("http").authority(origin.to_string()).path_and_query(path).build()?)
+    http::Uri::builder().scheme("http").authority(origin.to_string()).path_and_query(path).build()
 }
 
 type SendFuture = Box<
     dyn Future<
             Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-                ),
+                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>),
                 wasmtime_wasi_http::Error,
             >,
         > + Send,

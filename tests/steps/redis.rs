@@ -48,8 +48,15 @@ fn leased() -> &'static [u8] {
                     continue;
                 }
                 let key = format!("keel-test-lease:{db}");
-                let taken: bool = redis::cmd("SET").arg(&key).arg(&me).arg("NX").query::<Option<String>>(&mut conn).expect("SET NX").is_some();
-                let holder: Option<String> = if taken { None } else { redis::cmd("GET").arg(&key).query(&mut conn).expect("GET") };
+                let taken: bool = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&me)
+                    .arg("NX")
+                    .query::<Option<String>>(&mut conn)
+                    .expect("SET NX")
+                    .is_some();
+                let holder: Option<String> =
+                    if taken { None } else { redis::cmd("GET").arg(&key).query(&mut conn).expect("GET") };
                 // A dead run's lease is taken over (WATCH makes it one winner).
                 let stale = holder.as_deref().is_some_and(|owner| !alive(owner));
                 if taken || (stale && take_over(&mut conn, &key, holder.as_deref().unwrap_or_default(), &me)) {

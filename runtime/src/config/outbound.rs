@@ -46,7 +46,8 @@ enum PortPattern {
     Range(u16, u16),
 }
 
-const LEARN_MORE: &str = "Learn more: https://spinframework.dev/v3/http-outbound#granting-http-permissions-to-components";
+const LEARN_MORE: &str =
+    "Learn more: https://spinframework.dev/v3/http-outbound#granting-http-permissions-to-components";
 
 impl AllowedHost {
     pub fn parse(entry: &str) -> Result<AllowedHost, String> {
@@ -64,7 +65,9 @@ impl AllowedHost {
         };
         let scheme = match scheme.trim() {
             "*" => None,
-            s if s.starts_with('{') => return Err(format!("Invalid allowed host scheme {s:?}: scheme lists are not supported")),
+            s if s.starts_with('{') => {
+                return Err(format!("Invalid allowed host scheme {s:?}: scheme lists are not supported"));
+            }
             s if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphabetic()) => Some(s.to_ascii_lowercase()),
             s => return Err(format!("Invalid allowed host scheme {s:?}: only alphabetic characters are allowed")),
         };
@@ -89,7 +92,9 @@ impl AllowedHost {
                 )
             })?),
             "*" => PortPattern::Any,
-            p if p.starts_with('{') => return Err(format!("Invalid allowed host port {p:?}: port lists are not yet supported")),
+            p if p.starts_with('{') => {
+                return Err(format!("Invalid allowed host port {p:?}: port lists are not yet supported"));
+            }
             p => match p.split_once("..") {
                 Some((start, end)) => match (start.parse::<u16>(), end.parse::<u16>()) {
                     (Ok(start), Ok(end)) => PortPattern::Range(start, end),
@@ -104,7 +109,9 @@ impl AllowedHost {
             "" => return Err(format!("Invalid allowed host \"\": missing host in {entry:?}")),
             "*" => HostPattern::Any,
             "self" | "self.alt" => HostPattern::ToSelf,
-            h if h.starts_with('{') => return Err(format!("Invalid allowed host {h:?}: host lists are not yet supported")),
+            h if h.starts_with('{') => {
+                return Err(format!("Invalid allowed host {h:?}: host lists are not yet supported"));
+            }
             h if h.contains('/') => {
                 let (addr, prefix) = cidr(h).ok_or_else(|| format!("Invalid allowed host {h:?}"))?;
                 HostPattern::Cidr(addr, prefix)
@@ -196,10 +203,7 @@ pub struct OutboundPolicy(Vec<AllowedHost>);
 
 impl OutboundPolicy {
     /// Parse `entries`, rendering templated ones with `render` first.
-    pub fn new(
-        entries: &[String],
-        render: impl Fn(&str) -> Result<String, String>,
-    ) -> Result<OutboundPolicy, String> {
+    pub fn new(entries: &[String], render: impl Fn(&str) -> Result<String, String>) -> Result<OutboundPolicy, String> {
         if entries == ["insecure:allow-all"] {
             return Err("'insecure:allow-all' is not allowed - use '*://*:*' instead if you really want to allow all \
                         outbound traffic'"
@@ -280,7 +284,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_entries() {
-        for bad in ["example.com", "https://a.com/path", "https://a*.com", "https://a.com:x", "custom://h", "redis+tls://h:1"] {
+        for bad in
+            ["example.com", "https://a.com/path", "https://a*.com", "https://a.com:x", "custom://h", "redis+tls://h:1"]
+        {
             assert!(AllowedHost::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
@@ -288,7 +294,9 @@ mod tests {
     #[test]
     fn refusals_carry_spins_messages() {
         let err = |entry: &str| AllowedHost::parse(entry).unwrap_err();
-        assert!(err("example.com").starts_with("\"example.com\" does not contain a scheme (e.g., 'http://' or '*://')"));
+        assert!(
+            err("example.com").starts_with("\"example.com\" does not contain a scheme (e.g., 'http://' or '*://')")
+        );
         assert!(err("*").starts_with("\"*\" is not an allowed outbound host format."));
         assert_eq!(err("https://a.com/path"), "\"https://a.com/path\" has a path but is not allowed to");
         assert_eq!(err("https://a.com:x"), "Invalid allowed host port \"x\": port \"x\" is not a number");
@@ -299,7 +307,8 @@ mod tests {
 
     #[test]
     fn supports_cidr_ranges_port_ranges_and_ipv6() {
-        let p = policy(&["*://10.0.0.0/8:*", "http://127.0.0.1:8000..8010", "https://[::1]", "tcp://192.168.1.77/24:5432"]);
+        let p =
+            policy(&["*://10.0.0.0/8:*", "http://127.0.0.1:8000..8010", "https://[::1]", "tcp://192.168.1.77/24:5432"]);
         assert!(p.allows("postgres", "10.20.30.40", Some(5432)));
         assert!(!p.allows("postgres", "11.0.0.1", Some(5432)));
         assert!(!p.allows("http", "db.internal", Some(80)), "a CIDR range matches addresses, not names");

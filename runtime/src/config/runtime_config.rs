@@ -146,20 +146,15 @@ struct RawStore {
 
 impl RuntimeConfig {
     pub fn load(path: &Path) -> Result<RuntimeConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
         Self::parse(path, &text, &base)
     }
 
     pub fn parse(path: &Path, text: &str, base: &Path) -> Result<RuntimeConfig, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        };
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
         if let Ok(table) = text.parse::<toml::Table>() {
             let unsupported: Vec<String> = UNSUPPORTED_SPIN_KEYS
                 .iter()
@@ -238,9 +233,7 @@ impl RuntimeConfig {
                     return Err(invalid(format!("[key_value_store.{label}]: type \"rocksdb\" needs a `path`")));
                 }
                 ("memory", Some(_)) => {
-                    return Err(invalid(format!(
-                        "[key_value_store.{label}]: type \"memory\" takes no `path`"
-                    )));
+                    return Err(invalid(format!("[key_value_store.{label}]: type \"memory\" takes no `path`")));
                 }
                 (other, _) => {
                     return Err(invalid(format!(
@@ -319,7 +312,8 @@ pub fn check_labels<'a>(
     if missing.is_empty() {
         return Ok(());
     }
-    let file = config_file.map_or("a runtime config file (--runtime-config-file)".to_string(), |f| f.display().to_string());
+    let file =
+        config_file.map_or("a runtime config file (--runtime-config-file)".to_string(), |f| f.display().to_string());
     Err(format!(
         "{} undeclared label(s); only `default` has a built-in store. Declare them in {file}:\n  {}",
         missing.len(),
@@ -354,9 +348,7 @@ mod tests {
 
     #[test]
     fn a_misspelled_key_is_an_error_naming_the_line_not_an_in_memory_database() {
-        let err = parse("[sqlite_database.default]\ntype = \"spin\"\npth = \"data/app.db\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse("[sqlite_database.default]\ntype = \"spin\"\npth = \"data/app.db\"\n").unwrap_err().to_string();
         assert!(err.starts_with("rc.toml:3:") && err.contains("pth"), "{err}");
         let err = parse("[key_value_store.default]\ntype = \"spin\"\nurl = \"redis://x\"\n").unwrap_err().to_string();
         assert!(err.contains("`url` is only for type \"redis\""), "{err}");
@@ -373,8 +365,14 @@ mod tests {
         ];
         let err = check_labels(&rc, Some(Path::new("rc.toml")), uses).unwrap_err();
         assert!(err.contains("2 undeclared label(s)") && err.contains("rc.toml"), "{err}");
-        assert!(err.contains("component `api` uses key_value_store `sessions`: add [key_value_store.sessions]"), "{err}");
-        assert!(err.contains("component `worker` uses sqlite_database `reports`: add [sqlite_database.reports]"), "{err}");
+        assert!(
+            err.contains("component `api` uses key_value_store `sessions`: add [key_value_store.sessions]"),
+            "{err}"
+        );
+        assert!(
+            err.contains("component `worker` uses sqlite_database `reports`: add [sqlite_database.reports]"),
+            "{err}"
+        );
         assert!(check_labels(&rc, None, [("api", "key_value_store", "cache")]).is_ok());
     }
 
@@ -402,11 +400,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"vault\"") && err.contains("SPIN_VARIABLE_"), "{err}");
-        let err = parse("[llm_compute]\ntype = \"spin\"\n[outbound_http]\nconnection_pooling = true\n").unwrap_err().to_string();
+        let err = parse("[llm_compute]\ntype = \"spin\"\n[outbound_http]\nconnection_pooling = true\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`llm_compute` is Spin's") && err.contains("`outbound_http` is Spin's"), "{err}");
         let err = parse("[[variables_provider]]\ntype = \"env\"\nprefx = \"X\"\n").unwrap_err().to_string();
         assert!(err.contains("prefx"), "{err}");
-        let err = parse("[[variables_provider]]\ntype = \"static\"\nvalues = { Bad = \"x\" }\n").unwrap_err().to_string();
+        let err =
+            parse("[[variables_provider]]\ntype = \"static\"\nvalues = { Bad = \"x\" }\n").unwrap_err().to_string();
         assert!(err.contains("\"Bad\""), "{err}");
     }
 
@@ -415,7 +416,10 @@ mod tests {
         let state = Path::new("/app/.keel");
         let rc = parse("state_dir = \"data\"\n").unwrap();
         assert_eq!(rc.sqlite("default", state), Some(SqliteBackend::File("/cfg/data/sqlite_db.db".into())));
-        assert_eq!(rc.key_value("default", state), Some(KeyValueBackend::Sqlite("/cfg/data/sqlite_key_value.db".into())));
+        assert_eq!(
+            rc.key_value("default", state),
+            Some(KeyValueBackend::Sqlite("/cfg/data/sqlite_key_value.db".into()))
+        );
         let rc = parse("state_dir = \"\"\n").unwrap();
         assert_eq!(rc.sqlite("default", state), Some(SqliteBackend::Memory));
         assert_eq!(rc.key_value("default", state), Some(KeyValueBackend::Memory));

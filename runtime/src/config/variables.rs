@@ -187,11 +187,9 @@ impl Variables {
         for part in parts(template)? {
             match part {
                 Part::Literal(l) => out.push_str(l),
-                Part::Var(v) => out.push_str(
-                    self.values
-                        .get(v)
-                        .ok_or_else(|| format!("application variable `{v}` has no value"))?,
-                ),
+                Part::Var(v) => {
+                    out.push_str(self.values.get(v).ok_or_else(|| format!("application variable `{v}` has no value"))?)
+                }
             }
         }
         Ok(out)
@@ -206,9 +204,7 @@ fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>, String> {
         Err(e) if e.not_found() => return Ok(BTreeMap::new()),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    entries
-        .collect::<Result<BTreeMap<_, _>, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))
+    entries.collect::<Result<BTreeMap<_, _>, _>>().map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -282,8 +278,14 @@ message = "{{ greeting }}, {{secret}}!"
         }
         for (bad, reason) in [
             ("", "must not be empty"),
-            ("Token", "invalid character 'T'. Variable names may contain only lower-case letters, numbers, and underscores."),
-            ("a-b", "invalid character '-'. Variable names may contain only lower-case letters, numbers, and underscores."),
+            (
+                "Token",
+                "invalid character 'T'. Variable names may contain only lower-case letters, numbers, and underscores.",
+            ),
+            (
+                "a-b",
+                "invalid character '-'. Variable names may contain only lower-case letters, numbers, and underscores.",
+            ),
             ("1a", "must start with a lowercase ASCII letter"),
             ("_a", "must start with a lowercase ASCII letter"),
             ("a_", "must end with a lowercase ASCII letter or digit"),

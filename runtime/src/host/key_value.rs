@@ -46,9 +46,7 @@ async fn blocking<R: Send + 'static>(
     store: Arc<dyn KeyValueStore>,
     f: impl FnOnce(&dyn KeyValueStore) -> R + Send + 'static,
 ) -> R {
-    tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .expect("key-value task does not panic")
+    tokio::task::spawn_blocking(move || f(store.as_ref())).await.expect("key-value task does not panic")
 }
 
 impl HostState {
@@ -188,11 +186,20 @@ impl wasi_store::Host for HostState {
 }
 
 impl wasi_store::HostBucket for HostState {
-    fn get(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
+    fn get(
+        &mut self,
+        bucket: Resource<Store>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
         Ok(self.kv_sync(&bucket, |kv| kv.get(&key).and_then(capped_value))?.map_err(wasi_error))
     }
 
-    fn set(&mut self, bucket: Resource<Store>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), wasi_store::Error>> {
+    fn set(
+        &mut self,
+        bucket: Resource<Store>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
         Ok(self.kv_sync(&bucket, |kv| kv.set(&key, &value))?.map_err(wasi_error))
     }
 
@@ -257,7 +264,11 @@ impl atomics::Host for HostState {
 }
 
 impl atomics::HostCas for HostState {
-    fn new(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<Resource<Cas>, wasi_store::Error>> {
+    fn new(
+        &mut self,
+        bucket: Resource<Store>,
+        key: String,
+    ) -> wasmtime::Result<Result<Resource<Cas>, wasi_store::Error>> {
         let store = self.kv_store(&bucket)?;
         let seen = match super::block_in_place(|| store.get(&key)) {
             Ok(seen) => seen,
@@ -305,7 +316,11 @@ impl batch::Host for HostState {
         Ok(self.kv_sync(&bucket, |kv| kv.set_many(&key_values))?.map_err(wasi_error))
     }
 
-    fn delete_many(&mut self, bucket: Resource<Store>, keys: Vec<String>) -> wasmtime::Result<Result<(), wasi_store::Error>> {
+    fn delete_many(
+        &mut self,
+        bucket: Resource<Store>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
         Ok(self.kv_sync(&bucket, |kv| kv.delete_many(&keys))?.map_err(wasi_error))
     }
 }

@@ -148,9 +148,10 @@ fn data_type(column: &mysql_async::Column) -> DbDataType {
             (ColumnType::MYSQL_TYPE_BLOB | ColumnType::MYSQL_TYPE_STRING | ColumnType::MYSQL_TYPE_VAR_STRING, true) => {
                 DbDataType::Binary
             }
-            (ColumnType::MYSQL_TYPE_BLOB | ColumnType::MYSQL_TYPE_STRING | ColumnType::MYSQL_TYPE_VAR_STRING, false) => {
-                DbDataType::Str
-            }
+            (
+                ColumnType::MYSQL_TYPE_BLOB | ColumnType::MYSQL_TYPE_STRING | ColumnType::MYSQL_TYPE_VAR_STRING,
+                false,
+            ) => DbDataType::Str,
             _ => DbDataType::Other,
         }
     } else {
@@ -302,7 +303,10 @@ impl HostConnection for HostState {
 }
 
 impl<T> HostConnectionWithStore<T> for Spin {
-    async fn open(accessor: &Accessor<T, Self>, address: String) -> wasmtime::Result<Result<Resource<MysqlConnection>, Error>> {
+    async fn open(
+        accessor: &Accessor<T, Self>,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<MysqlConnection>, Error>> {
         let (policy, pools) = accessor.with(|mut access| access.get().mysql_open_args());
         match connect(&address, &policy, &pools).await {
             Ok(conn) => accessor.with(|mut access| Ok(Ok(access.get().table.push(conn)?))),
@@ -315,7 +319,8 @@ impl<T> HostConnectionWithStore<T> for Spin {
         conn: Resource<MysqlConnection>,
         statement: String,
         params: Vec<ParameterValue>,
-    ) -> wasmtime::Result<Result<(Vec<Column>, StreamReader<Vec<DbValue>>, FutureReader<Result<(), Error>>), Error>> {
+    ) -> wasmtime::Result<Result<(Vec<Column>, StreamReader<Vec<DbValue>>, FutureReader<Result<(), Error>>), Error>>
+    {
         let conn = accessor.with(|mut access| access.get().mysql(&conn))?;
         let (columns, rows) = match conn.query(&statement, params).await {
             Ok(out) => out,
@@ -371,7 +376,10 @@ mod tests {
     #[test]
     fn ssl_mode_is_read_and_removed_as_spin_does() {
         assert_eq!(without_ssl_mode("mysql://u@db:3306/app?ssl-mode=REQUIRED"), ("mysql://u@db:3306/app".into(), true));
-        assert_eq!(without_ssl_mode("mysql://u@db/app?SSLMODE=verify_identity&x=1"), ("mysql://u@db/app?x=1".into(), true));
+        assert_eq!(
+            without_ssl_mode("mysql://u@db/app?SSLMODE=verify_identity&x=1"),
+            ("mysql://u@db/app?x=1".into(), true)
+        );
         assert_eq!(without_ssl_mode("mysql://u@db/app?ssl-mode=DISABLED"), ("mysql://u@db/app".into(), false));
         assert_eq!(without_ssl_mode("mysql://u@db/app"), ("mysql://u@db/app".into(), false));
     }
@@ -388,7 +396,10 @@ mod tests {
         };
         assert!(connect(&with("DISABLED"), &policy, &MysqlPools::default()).await.is_ok());
         match connect(&with("REQUIRED"), &policy, &MysqlPools::default()).await {
-            Err(Error::ConnectionFailed(message)) => assert!(message.to_ascii_lowercase().contains("ssl") || message.to_ascii_lowercase().contains("tls"), "{message}"),
+            Err(Error::ConnectionFailed(message)) => assert!(
+                message.to_ascii_lowercase().contains("ssl") || message.to_ascii_lowercase().contains("tls"),
+                "{message}"
+            ),
             other => panic!("TLS was not requested: {:?}", other.map(|_| ())),
         }
     }
@@ -411,7 +422,10 @@ mod tests {
         .await
         .unwrap();
         let (columns, rows) = conn
-            .query("SELECT bin_text, ci_text, body, bytes, blob_col, small, count, big, ratio, price FROM keel_pin_types", vec![])
+            .query(
+                "SELECT bin_text, ci_text, body, bytes, blob_col, small, count, big, ratio, price FROM keel_pin_types",
+                vec![],
+            )
             .await
             .unwrap();
         let types: Vec<String> = columns.iter().map(|c| format!("{:?}", c.data_type)).collect();
@@ -421,7 +435,10 @@ mod tests {
                 .map(|t| format!("DbDataType::{t}"))
         );
         let row = format!("{:?}", rows[0]);
-        assert!(row.starts_with("[DbValue::Binary([117, 45, 49]), DbValue::Str(\"Ada\"), DbValue::Str(\"hello\")"), "{row}");
+        assert!(
+            row.starts_with("[DbValue::Binary([117, 45, 49]), DbValue::Str(\"Ada\"), DbValue::Str(\"hello\")"),
+            "{row}"
+        );
         assert!(row.ends_with("DbValue::Floating64(0.5), DbValue::DbNull]"), "{row}");
     }
 
@@ -449,7 +466,9 @@ mod tests {
         let Err(Error::QueryFailed(message)) = insert().await else { panic!("expected query-failed") };
         assert!(message.starts_with("Server(ServerError { code: 1062, message: \"Duplicate entry 'a@x'"), "{message}");
         assert!(message.ends_with("state: \"23000\" })"), "{message}");
-        let Err(Error::QueryFailed(message)) = conn.query("SELEC 1", vec![]).await else { panic!("expected query-failed") };
+        let Err(Error::QueryFailed(message)) = conn.query("SELEC 1", vec![]).await else {
+            panic!("expected query-failed")
+        };
         assert!(message.starts_with("Server(ServerError { code: 1064,"), "{message}");
     }
 

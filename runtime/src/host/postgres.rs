@@ -27,19 +27,20 @@
 //!   bytes)` values. Decimal parameters must fit exactly (no rounding).
 //! - A `query` result over 128 MiB (counted as Spin counts it) is
 //!   `query-failed(text("query result exceeds limit of 134217728 bytes"))`.
-//! Keel also checks every `hostaddr`,
-//! which would otherwise connect to an IP the allow list never saw.
-//! A pooled client is reset before reuse with the statements of
-//! deadpool's `RecyclingMethod::Clean`, as Spin's pool does ([`CLEAN`]),
-//! so no `SET`, `search_path`, advisory lock, prepared statement or
-//! `LISTEN` leaks to the next borrower. Keel bounds the clients in use to
-//! one address ([`MAX_IN_USE_PER_ADDRESS`]); a connection that finds none free
-//! within [`CHECKOUT_TIMEOUT`] fails with `connection-failed`.
-//! Differences, on purpose: `timestamptz` is `timestamp` (Unix seconds),
-//! where Spin declares `datetime` but cannot decode the values; an empty
-//! result still names its columns (Spin's has none); `query-async` buffers
-//! the result and reports an error as the call's (Spin streams it and sends
-//! a later error through the future); the bound on clients in use above.
+//! - A pooled client is reset before reuse with the statements of
+//!   deadpool's `RecyclingMethod::Clean`, as Spin's pool does ([`CLEAN`]),
+//!   so no `SET`, `search_path`, advisory lock, prepared statement or
+//!   `LISTEN` leaks to the next borrower.
+//!
+//! Keel also checks every `hostaddr`, which would otherwise connect to an IP
+//! the allow list never saw, and bounds the clients in use to one address
+//! ([`MAX_IN_USE_PER_ADDRESS`]); a connection that finds none free within
+//! [`CHECKOUT_TIMEOUT`] fails with `connection-failed`. Other differences,
+//! on purpose: `timestamptz` is `timestamp` (Unix seconds), where Spin
+//! declares `datetime` but cannot decode the values; an empty result still
+//! names its columns (Spin's has none); `query-async` buffers the result and
+//! reports an error as the call's (Spin streams it and sends a later error
+//! through the future).
 
 // The error type is the one Spin's WIT defines (a `db-error` record inside);
 // the host returns it as it is.
@@ -107,17 +108,15 @@ impl PostgresPools {
                 .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.max_in_use)))
                 .clone()
         };
-        tokio::time::timeout(self.checkout_timeout, permits.acquire_owned())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .ok_or_else(|| {
+        tokio::time::timeout(self.checkout_timeout, permits.acquire_owned()).await.ok().and_then(Result::ok).ok_or_else(
+            || {
                 Error::ConnectionFailed(format!(
                     "no connection became free within {}s ({} are in use to this address)",
                     self.checkout_timeout.as_secs_f32(),
                     self.max_in_use
                 ))
-            })
+            },
+        )
     }
 
     /// A reset idle client, if one is left; a client that fails its reset
@@ -163,10 +162,7 @@ impl Drop for PgConnection {
 fn default_tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, Error> {
     static DEFAULT: std::sync::OnceLock<Result<tokio_postgres_rustls::MakeRustlsConnect, String>> =
         std::sync::OnceLock::new();
-    DEFAULT
-        .get_or_init(|| tls_connector(None).map_err(|e| e.to_string()))
-        .clone()
-        .map_err(Error::ConnectionFailed)
+    DEFAULT.get_or_init(|| tls_connector(None).map_err(|e| e.to_string())).clone().map_err(Error::ConnectionFailed)
 }
 
 /// A TLS client trusting the Mozilla roots and, if given, the PEM
@@ -179,9 +175,8 @@ fn tls_connector(ca_root: Option<&str>) -> Result<tokio_postgres_rustls::MakeRus
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(pem) = ca_root {
         let bad_root = |e: &dyn std::fmt::Display| Error::ConnectionFailed(format!("invalid CA root certificate: {e}"));
-        let certificates = CertificateDer::pem_slice_iter(pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad_root(&e))?;
+        let certificates =
+            CertificateDer::pem_slice_iter(pem.as_bytes()).collect::<Result<Vec<_>, _>>().map_err(|e| bad_root(&e))?;
         if certificates.is_empty() {
             return Err(bad_root(&"no `-----BEGIN CERTIFICATE-----` block"));
         }
@@ -317,7 +312,10 @@ async fn open_client(config: &tokio_postgres::Config, ca_root: Option<&str>) -> 
 }
 
 /// Connect with `tls` and drive the connection in the background.
-async fn start_client<T>(config: &tokio_postgres::Config, tls: T) -> Result<tokio_postgres::Client, tokio_postgres::Error>
+async fn start_client<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error>
 where
     T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
     T::Stream: Send + 'static,
@@ -477,9 +475,9 @@ fn to_param(value: ParameterValue) -> Result<Box<dyn ToSql + Send + Sync>, Error
         ParameterValue::Date((y, m, d)) => {
             Box::new(NaiveDate::from_ymd_opt(y, m.into(), d.into()).ok_or_else(|| bad("invalid date"))?)
         }
-        ParameterValue::Time((h, m, s, ns)) => Box::new(
-            NaiveTime::from_hms_nano_opt(h.into(), m.into(), s.into(), ns).ok_or_else(|| bad("invalid time"))?,
-        ),
+        ParameterValue::Time((h, m, s, ns)) => {
+            Box::new(NaiveTime::from_hms_nano_opt(h.into(), m.into(), s.into(), ns).ok_or_else(|| bad("invalid time"))?)
+        }
         ParameterValue::Datetime((y, mo, d, h, mi, s, ns)) => Box::new(NaiveDateTime::new(
             NaiveDate::from_ymd_opt(y, mo.into(), d.into()).ok_or_else(|| bad("invalid date"))?,
             NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns).ok_or_else(|| bad("invalid time"))?,
@@ -488,9 +486,9 @@ fn to_param(value: ParameterValue) -> Result<Box<dyn ToSql + Send + Sync>, Error
             Box::new(chrono::DateTime::from_timestamp(secs, 0).ok_or_else(|| bad("timestamp out of range"))?)
         }
         ParameterValue::Uuid(v) => Box::new(uuid::Uuid::parse_str(&v).map_err(|e| bad(&format!("invalid uuid: {e}")))?),
-        ParameterValue::Jsonb(v) => Box::new(
-            serde_json::from_slice::<serde_json::Value>(&v).map_err(|e| bad(&format!("invalid JSON: {e}")))?,
-        ),
+        ParameterValue::Jsonb(v) => {
+            Box::new(serde_json::from_slice::<serde_json::Value>(&v).map_err(|e| bad(&format!("invalid JSON: {e}")))?)
+        }
         ParameterValue::Decimal(v) => Box::new(decimal(&v)?),
         ParameterValue::RangeInt32((lo, hi)) => Box::new(Range(lo, hi, Type::INT4)),
         ParameterValue::RangeInt64((lo, hi)) => Box::new(Range(lo, hi, Type::INT8)),
@@ -499,9 +497,9 @@ fn to_param(value: ParameterValue) -> Result<Box<dyn ToSql + Send + Sync>, Error
         }
         ParameterValue::ArrayInt32(v) => Box::new(v),
         ParameterValue::ArrayInt64(v) => Box::new(v),
-        ParameterValue::ArrayDecimal(v) => Box::new(
-            v.into_iter().map(|d| d.as_deref().map(decimal).transpose()).collect::<Result<Vec<_>, _>>()?,
-        ),
+        ParameterValue::ArrayDecimal(v) => {
+            Box::new(v.into_iter().map(|d| d.as_deref().map(decimal).transpose()).collect::<Result<Vec<_>, _>>()?)
+        }
         ParameterValue::ArrayStr(v) => Box::new(v),
         ParameterValue::Interval(v) => Box::new(PgInterval(v)),
         ParameterValue::DbNull => Box::new(Null),
@@ -701,7 +699,11 @@ impl HostState {
     }
 
     /// Open a connection resource from a synchronous host call.
-    fn pg_open(&mut self, address: &str, ca_root: Option<&str>) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+    fn pg_open(
+        &mut self,
+        address: &str,
+        ca_root: Option<&str>,
+    ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
         let (policy, pools) = self.pg_open_args();
         match block_on(connect(address, ca_root, &policy, &pools)) {
             Ok(conn) => Ok(Ok(self.table.push(conn)?)),
@@ -709,7 +711,10 @@ impl HostState {
         }
     }
 
-    fn pg(&self, conn: &Resource<PgConnection>) -> wasmtime::Result<(Arc<tokio_postgres::Client>, Arc<std::sync::atomic::AtomicBool>)> {
+    fn pg(
+        &self,
+        conn: &Resource<PgConnection>,
+    ) -> wasmtime::Result<(Arc<tokio_postgres::Client>, Arc<std::sync::atomic::AtomicBool>)> {
         Ok(self.table.get(conn)?.handle())
     }
 }
@@ -761,7 +766,10 @@ impl HostConnection for HostState {
 }
 
 impl<T> HostConnectionWithStore<T> for Spin {
-    async fn open_async(accessor: &Accessor<T, Self>, address: String) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+    async fn open_async(
+        accessor: &Accessor<T, Self>,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
         pg_open_async(accessor, &address, None).await
     }
 
@@ -770,7 +778,8 @@ impl<T> HostConnectionWithStore<T> for Spin {
         conn: Resource<PgConnection>,
         statement: String,
         params: Vec<ParameterValue>,
-    ) -> wasmtime::Result<Result<(Vec<Column>, StreamReader<Vec<DbValue>>, FutureReader<Result<(), Error>>), Error>> {
+    ) -> wasmtime::Result<Result<(Vec<Column>, StreamReader<Vec<DbValue>>, FutureReader<Result<(), Error>>), Error>>
+    {
         let (client, tainted) = accessor.with(|mut access| access.get().pg(&conn))?;
         let RowSet { columns, rows } = match run_query(&client, &tainted, &statement, params).await {
             Ok(set) => set,
@@ -799,12 +808,19 @@ impl HostConnectionBuilder for HostState {
         Ok(self.table.push(PgConnectionBuilder { address, ca_root: None })?)
     }
 
-    fn set_ca_root(&mut self, builder: Resource<PgConnectionBuilder>, certificate: String) -> wasmtime::Result<Result<(), Error>> {
+    fn set_ca_root(
+        &mut self,
+        builder: Resource<PgConnectionBuilder>,
+        certificate: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
         self.table.get_mut(&builder)?.ca_root = Some(certificate);
         Ok(Ok(()))
     }
 
-    fn build(&mut self, builder: Resource<PgConnectionBuilder>) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
+    fn build(
+        &mut self,
+        builder: Resource<PgConnectionBuilder>,
+    ) -> wasmtime::Result<Result<Resource<PgConnection>, Error>> {
         let PgConnectionBuilder { address, ca_root } = self.table.get(&builder)?;
         let (address, ca_root) = (address.clone(), ca_root.clone());
         self.pg_open(&address, ca_root.as_deref())
@@ -847,7 +863,10 @@ mod tests {
                 }
             }
         };
-        assert_eq!(refused("postgres://u:p@db.example:6543/app").await, "address postgres://db.example:6543 is not permitted");
+        assert_eq!(
+            refused("postgres://u:p@db.example:6543/app").await,
+            "address postgres://db.example:6543 is not permitted"
+        );
         // As Spin: no port in the address, none in the message.
         assert_eq!(refused("postgres://u@db.example/app").await, "address postgres://db.example is not permitted");
         assert_eq!(refused("host=db.example user=u").await, "address postgres://db.example is not permitted");
@@ -889,20 +908,41 @@ mod tests {
         run_execute(client, &tainted, &format!("CREATE TEMP TABLE {table} (email TEXT UNIQUE)"), vec![]).await.unwrap();
         let insert = format!("INSERT INTO {table} VALUES ('a@example.com')");
         run_execute(client, &tainted, &insert, vec![]).await.unwrap();
-        let Err(Error::QueryFailed(QueryError::DbError(db))) = run_execute(client, &tainted, &insert, vec![]).await else {
+        let Err(Error::QueryFailed(QueryError::DbError(db))) = run_execute(client, &tainted, &insert, vec![]).await
+        else {
             panic!("a duplicate must be a db-error");
         };
         assert_eq!(db.code, "23505");
-        assert!(db.as_text.starts_with("Error { kind: Db, cause: Some(DbError {"), "Debug text, as Spin: {}", db.as_text);
+        assert!(
+            db.as_text.starts_with("Error { kind: Db, cause: Some(DbError {"),
+            "Debug text, as Spin: {}",
+            db.as_text
+        );
         let keys: Vec<&str> = db.extras.iter().map(|(k, _)| k.as_str()).collect();
         assert!(keys.contains(&"constraint") && keys.contains(&"table") && keys.contains(&"schema"), "{keys:?}");
 
-        let rows = run_query(client, &tainted, "SELECT 'x'::\"char\", current_user, '{}'::json, '{}'::jsonb", vec![]).await.unwrap();
+        let rows = run_query(client, &tainted, "SELECT 'x'::\"char\", current_user, '{}'::json, '{}'::jsonb", vec![])
+            .await
+            .unwrap();
         let types: Vec<String> = rows.columns.iter().map(|c| format!("{:?}", c.data_type)).collect();
-        assert_eq!(types, [r#"DbDataType::Other("char")"#, r#"DbDataType::Other("name")"#, r#"DbDataType::Other("json")"#, "DbDataType::Jsonb"]);
+        assert_eq!(
+            types,
+            [
+                r#"DbDataType::Other("char")"#,
+                r#"DbDataType::Other("name")"#,
+                r#"DbDataType::Other("json")"#,
+                "DbDataType::Jsonb"
+            ]
+        );
         assert!(matches!(rows.rows[0][1], DbValue::Unsupported(_)));
 
-        let inexact = run_query(client, &tainted, "SELECT $1::numeric(4,2)", vec![ParameterValue::Decimal("1.2345678901234567890123456789012".into())]).await;
+        let inexact = run_query(
+            client,
+            &tainted,
+            "SELECT $1::numeric(4,2)",
+            vec![ParameterValue::Decimal("1.2345678901234567890123456789012".into())],
+        )
+        .await;
         assert!(matches!(inexact, Err(Error::BadParameter(_))), "no silent rounding: {:?}", inexact.map(|_| ()));
     }
 

@@ -30,7 +30,9 @@ use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use wasmtime::component::{Accessor, Resource};
 
-use super::bindings::spin::redis::redis::{self as wit, Error, HostConnection, HostConnectionWithStore, RedisParameter, RedisResult};
+use super::bindings::spin::redis::redis::{
+    self as wit, Error, HostConnection, HostConnectionWithStore, RedisParameter, RedisResult,
+};
 use super::{HostState, Spin};
 use crate::config::outbound::OutboundPolicy;
 
@@ -52,9 +54,29 @@ const MAX_RESULT_BYTES: usize = super::mysql::MAX_RESULT_BYTES;
 /// Commands that leave state on the session: a connection that ran one is
 /// closed, not reused.
 const SESSION_COMMANDS: &[&str] = &[
-    "SELECT", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "CLIENT", "AUTH", "HELLO", "RESET", "SUBSCRIBE",
-    "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "READONLY",
-    "READWRITE", "ASKING", "QUIT", "OBJECT", "CONFIG",
+    "SELECT",
+    "MULTI",
+    "EXEC",
+    "DISCARD",
+    "WATCH",
+    "UNWATCH",
+    "CLIENT",
+    "AUTH",
+    "HELLO",
+    "RESET",
+    "SUBSCRIBE",
+    "PSUBSCRIBE",
+    "SSUBSCRIBE",
+    "UNSUBSCRIBE",
+    "PUNSUBSCRIBE",
+    "SUNSUBSCRIBE",
+    "MONITOR",
+    "READONLY",
+    "READWRITE",
+    "ASKING",
+    "QUIT",
+    "OBJECT",
+    "CONFIG",
 ];
 
 /// The `connection` resource.
@@ -91,7 +113,11 @@ fn too_large() -> Error {
     Error::Other(format!("query result exceeds limit of {MAX_RESULT_BYTES} bytes"))
 }
 
-async fn connect(address: &str, policy: &OutboundPolicy, pool: &Arc<RedisConnections>) -> Result<RedisConnection, Error> {
+async fn connect(
+    address: &str,
+    policy: &OutboundPolicy,
+    pool: &Arc<RedisConnections>,
+) -> Result<RedisConnection, Error> {
     let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
     let (host, port) = match client.get_connection_info().addr() {
         redis::ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
@@ -198,7 +224,10 @@ async fn on<T, R>(
 }
 
 impl<T> HostConnectionWithStore<T> for Spin {
-    async fn open(accessor: &Accessor<T, Self>, address: String) -> wasmtime::Result<Result<Resource<RedisConnection>, Error>> {
+    async fn open(
+        accessor: &Accessor<T, Self>,
+        address: String,
+    ) -> wasmtime::Result<Result<Resource<RedisConnection>, Error>> {
         let (policy, pool, open) = accessor.with(|mut access| {
             let state = access.get();
             (state.services.outbound.clone(), state.services.redis.clone(), state.redis_connections)
@@ -217,11 +246,20 @@ impl<T> HostConnectionWithStore<T> for Spin {
         }
     }
 
-    async fn publish(accessor: &Accessor<T, Self>, conn: Resource<RedisConnection>, channel: String, payload: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn publish(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<RedisConnection>,
+        channel: String,
+        payload: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         on(accessor, &conn, async move |mut c| c.publish(channel, payload).await).await
     }
 
-    async fn get(accessor: &Accessor<T, Self>, conn: Resource<RedisConnection>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<RedisConnection>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let value = on(accessor, &conn, async move |mut c| c.get::<_, Option<Vec<u8>>>(key).await).await?;
         Ok(value.and_then(|v| match v {
             Some(v) if v.len() > MAX_RESULT_BYTES => Err(too_large()),
@@ -229,19 +267,37 @@ impl<T> HostConnectionWithStore<T> for Spin {
         }))
     }
 
-    async fn set(accessor: &Accessor<T, Self>, conn: Resource<RedisConnection>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn set(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<RedisConnection>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         on(accessor, &conn, async move |mut c| c.set(key, value).await).await
     }
 
-    async fn incr(accessor: &Accessor<T, Self>, conn: Resource<RedisConnection>, key: String) -> wasmtime::Result<Result<i64, Error>> {
+    async fn incr(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<RedisConnection>,
+        key: String,
+    ) -> wasmtime::Result<Result<i64, Error>> {
         on(accessor, &conn, async move |mut c| c.incr(key, 1).await).await
     }
 
-    async fn del(accessor: &Accessor<T, Self>, conn: Resource<RedisConnection>, keys: Vec<String>) -> wasmtime::Result<Result<u32, Error>> {
+    async fn del(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<RedisConnection>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
         on(accessor, &conn, async move |mut c| c.del(keys).await).await
     }
 
-    async fn sadd(accessor: &Accessor<T, Self>, conn: Resource<RedisConnection>, key: String, values: Vec<String>) -> wasmtime::Result<Result<u32, Error>> {
+    async fn sadd(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<RedisConnection>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
         let mut c = accessor.with(|mut access| access.get().redis(&conn))?.conn.clone();
         // As Spin: only `sadd` tells a wrong-type key apart.
         Ok(c.sadd(key, values).await.map_err(|e| {
@@ -253,11 +309,20 @@ impl<T> HostConnectionWithStore<T> for Spin {
         }))
     }
 
-    async fn smembers(accessor: &Accessor<T, Self>, conn: Resource<RedisConnection>, key: String) -> wasmtime::Result<Result<Vec<String>, Error>> {
+    async fn smembers(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<RedisConnection>,
+        key: String,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         on(accessor, &conn, async move |mut c| c.smembers(key).await).await
     }
 
-    async fn srem(accessor: &Accessor<T, Self>, conn: Resource<RedisConnection>, key: String, values: Vec<String>) -> wasmtime::Result<Result<u32, Error>> {
+    async fn srem(
+        accessor: &Accessor<T, Self>,
+        conn: Resource<RedisConnection>,
+        key: String,
+        values: Vec<String>,
+    ) -> wasmtime::Result<Result<u32, Error>> {
         on(accessor, &conn, async move |mut c| c.srem(key, values).await).await
     }
 
@@ -324,8 +389,14 @@ mod tests {
         let key = format!("keel-replies-{}", std::process::id());
         let run = async |command: &str, args: Vec<RedisParameter>| format!("{:?}", conn.0.execute(command, args).await);
         assert_eq!(run("SET", vec![bytes(&key), bytes("v")]).await, r#"Ok([RedisResult::Status("OK")])"#);
-        assert_eq!(run("MGET", vec![bytes(&key), bytes("keel-missing")]).await, "Ok([RedisResult::Binary([118]), RedisResult::Nil])");
-        assert_eq!(run("INCR", vec![bytes(&key)]).await, r#"Err(Error::Other("ResponseError: value is not an integer or out of range"))"#);
+        assert_eq!(
+            run("MGET", vec![bytes(&key), bytes("keel-missing")]).await,
+            "Ok([RedisResult::Binary([118]), RedisResult::Nil])"
+        );
+        assert_eq!(
+            run("INCR", vec![bytes(&key)]).await,
+            r#"Err(Error::Other("ResponseError: value is not an integer or out of range"))"#
+        );
         run("DEL", vec![bytes(&key)]).await;
     }
 }

@@ -107,8 +107,7 @@ impl SqlitePool {
         let (target, memory) = match backend {
             SqliteBackend::File(path) => {
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                 }
                 (path.display().to_string(), false)
             }
@@ -116,23 +115,13 @@ impl SqlitePool {
                 // Unique per pool: several apps may share one process.
                 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                (
-                    format!("file:keel-{label}-{}-{n}?mode=memory&cache=shared", std::process::id()),
-                    true,
-                )
+                (format!("file:keel-{label}-{}-{n}?mode=memory&cache=shared", std::process::id()), true)
             }
         };
-        let pool = SqlitePool {
-            target,
-            idle: Mutex::new(Vec::new()),
-            _keepalive: None,
-        };
+        let pool = SqlitePool { target, idle: Mutex::new(Vec::new()), _keepalive: None };
         let first = pool.open().map_err(|e| format!("sqlite database `{label}`: {e}"))?;
         Ok(if memory {
-            SqlitePool {
-                _keepalive: Some(Mutex::new(first)),
-                ..pool
-            }
+            SqlitePool { _keepalive: Some(Mutex::new(first)), ..pool }
         } else {
             pool.idle.lock().unwrap().push(first);
             pool
@@ -163,12 +152,7 @@ impl SqlitePool {
             Some(conn) => conn,
             None => self.open()?,
         };
-        Ok(Pooled {
-            conn: Some(conn),
-            pool: self.clone(),
-            used: false,
-            altered: false,
-        })
+        Ok(Pooled { conn: Some(conn), pool: self.clone(), used: false, altered: false })
     }
 }
 
@@ -410,9 +394,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         conn: Resource<Connection>,
         statement: String,
         parameters: Vec<Value>,
-    ) -> wasmtime::Result<
-        Result<(Vec<String>, StreamReader<RowResult>, FutureReader<Result<(), Error>>), Error>,
-    > {
+    ) -> wasmtime::Result<Result<(Vec<String>, StreamReader<RowResult>, FutureReader<Result<(), Error>>), Error>> {
         let conn = accessor.with(|mut access| access.get().connection(&conn))?;
         let result = conn.with(move |c| c.run(&statement, parameters)).await;
         let QueryResult { columns, rows } = match result {
@@ -434,10 +416,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         Ok(conn.read(|c| c.last_insert_rowid()))
     }
 
-    async fn changes_async(
-        accessor: &Accessor<T, Self>,
-        conn: Resource<Connection>,
-    ) -> wasmtime::Result<u64> {
+    async fn changes_async(accessor: &Accessor<T, Self>, conn: Resource<Connection>) -> wasmtime::Result<u64> {
         let conn = accessor.with(|mut access| access.get().connection(&conn))?;
         Ok(conn.read(|c| c.changes()))
     }
@@ -465,7 +444,10 @@ mod tests {
         let all = 10 * (std::mem::size_of::<Value>() + 100);
         assert_eq!(run_capped(conn, "SELECT v FROM t", vec![], all).unwrap().rows.len(), 10);
         let err = run_capped(conn, "SELECT v FROM t", vec![], all - 1).unwrap_err();
-        assert!(matches!(&err, Error::Io(m) if *m == format!("query result exceeds limit of {} bytes", all - 1)), "{err:?}");
+        assert!(
+            matches!(&err, Error::Io(m) if *m == format!("query result exceeds limit of {} bytes", all - 1)),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -493,10 +475,16 @@ mod tests {
 
     #[test]
     fn statements_that_alter_the_connection_are_recognised() {
-        for altering in ["PRAGMA foreign_keys = ON", "attach database 'x.db' as x", "CREATE TEMP TABLE t (v)", "create temporary view v as select 1"] {
+        for altering in [
+            "PRAGMA foreign_keys = ON",
+            "attach database 'x.db' as x",
+            "CREATE TEMP TABLE t (v)",
+            "create temporary view v as select 1",
+        ] {
             assert!(alters_connection(altering), "{altering}");
         }
-        for plain in ["SELECT template, attempts FROM t", "INSERT INTO temps VALUES (1)", "UPDATE t SET pragmatic = 1"] {
+        for plain in ["SELECT template, attempts FROM t", "INSERT INTO temps VALUES (1)", "UPDATE t SET pragmatic = 1"]
+        {
             assert!(!alters_connection(plain), "{plain}");
         }
     }

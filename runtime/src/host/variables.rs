@@ -64,7 +64,10 @@ mod tests {
         assert_eq!(answer(&services, "token_secret"), r#"Ok("s3cret")"#);
         for (name, expected) in [
             ("x_", r#"Error::InvalidName("\"x_\": must end with a lowercase ASCII letter or digit")"#),
-            ("Token", r#"Error::InvalidName("\"Token\": invalid character 'T'. Variable names may contain only lower-case letters, numbers, and underscores.")"#),
+            (
+                "Token",
+                r#"Error::InvalidName("\"Token\": invalid character 'T'. Variable names may contain only lower-case letters, numbers, and underscores.")"#,
+            ),
             ("api_key", r#"Error::Undefined("no variable for \"web\".\"api_key\"")"#),
         ] {
             assert_eq!(answer(&services, name), format!("Err({expected})"), "{name}");
@@ -81,7 +84,8 @@ mod tests {
     fn wasi_config_sees_the_same_variables() {
         let mut store = crate::host::tests::store(services("web", &[("b", "2"), ("a", "1")]));
         let state = store.data_mut();
-        let get = |state: &mut HostState, key: &str| format!("{:?}", wasi_config::Host::get(state, key.into()).unwrap());
+        let get =
+            |state: &mut HostState, key: &str| format!("{:?}", wasi_config::Host::get(state, key.into()).unwrap());
         assert_eq!(get(state, "a"), r#"Ok(Some("1"))"#);
         assert_eq!(get(state, "missing"), "Ok(None)");
         assert_eq!(get(state, "Bad"), "Ok(None)");

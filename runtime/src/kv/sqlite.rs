@@ -17,8 +17,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub fn open(path: &Path, label: &str) -> Result<SqliteStore, KvError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| KvError(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| KvError(format!("cannot create {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path)?;
         conn.execute_batch(
@@ -32,10 +31,7 @@ impl SqliteStore {
                  PRIMARY KEY (store, key)
              );",
         )?;
-        Ok(SqliteStore {
-            conn: Mutex::new(conn),
-            label: label.to_string(),
-        })
+        Ok(SqliteStore { conn: Mutex::new(conn), label: label.to_string() })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -87,18 +83,16 @@ impl KeyValueStore for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for key in keys {
-            tx.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?.execute(params![self.label, key])?;
+            tx.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .execute(params![self.label, key])?;
         }
         Ok(tx.commit()?)
     }
 
     fn keys(&self) -> Result<Vec<String>, KvError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
-        let keys = stmt
-            .query_map(params![self.label], |row| row.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+        let mut stmt = conn.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
+        let keys = stmt.query_map(params![self.label], |row| row.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(keys)
     }
 
