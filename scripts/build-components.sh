@@ -8,15 +8,9 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-GUEST_CRATES=(
-    sql-spin-sqlite sql-postgres sql-mysql kv-spin kv-redis auth-local auth-okta auth-auth0
-    email-sendgrid email-mailgun email-ses email-outbox
-    security notifications rate-limiting audit
-    user-repository workspace-repository channel-repository message-repository audit-repository
-    user-lifecycle workspace-management messaging
-    team-collab dev-outbox
-    sql-probe kv-probe auth-probe email-probe
-)
+# Every component crate (a `cdylib` target), from `cargo metadata`.
+mapfile -t GUEST_CRATES < <(bash scripts/workspace-crates.sh guests)
+[ ${#GUEST_CRATES[@]} -gt 0 ] || { echo "build-components.sh: no component crates found" >&2; exit 1; }
 
 # name of the .wac file's output in dist/ -> .wac file
 declare -A COMPOSITIONS=(
