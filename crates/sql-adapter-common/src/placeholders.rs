@@ -25,6 +25,9 @@ pub enum Style {
     Question,
 }
 
+/// The most parameters a statement may use (PostgreSQL's limit).
+pub const MAX_PARAMETERS: usize = 65_535;
+
 /// Rewrite `sql`; returns the new text and, for each parameter the engine
 /// will read, the zero-based index of the Keel parameter that fills it.
 pub fn rewrite(sql: &str, style: Style) -> (String, Vec<usize>) {
@@ -58,10 +61,13 @@ pub fn rewrite(sql: &str, style: Style) -> (String, Vec<usize>) {
                 }
             }
             '?' if chars.peek().is_some_and(|&(_, n)| n.is_ascii_digit()) => {
+                // Past the most parameters a statement can have, every
+                // number reads as one more than that: the caller's check
+                // refuses it (no overflow, no huge parameter list).
                 let mut number = 0usize;
                 while let Some(&(_, d)) = chars.peek() {
                     let Some(digit) = d.to_digit(10) else { break };
-                    number = number * 10 + digit as usize;
+                    number = (number * 10 + digit as usize).min(MAX_PARAMETERS + 1);
                     chars.next();
                 }
                 let index = number.saturating_sub(1);
@@ -89,6 +95,18 @@ pub fn rewrite(sql: &str, style: Style) -> (String, Vec<usize>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_placeholder_number_is_refused_not_allocated() {
+        // Found by the fuzz test: `?99999999999` made a list of 10^11
+        // parameters (and overflowed in debug builds).
+        for style in [Style::Dollar, Style::Question] {
+            let (_, order) = rewrite("SELECT ?99999999999999999999999999", style);
+            assert!(order.len() <= MAX_PARAMETERS + 1, "{}", order.len());
+            let refused = crate::reorder(&[1, 2], &order).unwrap_err();
+            assert!(refused.contains("but only 2 parameters were given"), "{refused}");
+        }
+    }
 
     #[test]
     fn leaves_literals_identifiers_and_comments_alone() {

@@ -48,3 +48,88 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
         }
     })
 }
+
+/// Every parser of user-written configuration, fed mutated inputs: a bad
+/// file is an error naming it, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use std::path::Path;
+
+    const MANIFEST: &str = r#"spin_manifest_version = 2
+[application]
+name = "demo"
+[variables]
+secret = { required = true, secret = true }
+api_base = { default = "https://api.example.com" }
+[[trigger.http]]
+route = "/..."
+component = "web"
+[[trigger.http]]
+route = "/dev/outbox/..."
+component = "web"
+[component.web]
+source = "dist/web.wasm"
+sqlite_databases = ["default"]
+key_value_stores = ["default"]
+allowed_outbound_hosts = ["{{ api_base }}", "postgres://127.0.0.1:5432", "*://10.0.0.0/8:*"]
+[component.web.variables]
+key = "{{ secret }}"
+"#;
+
+    const RUNTIME_CONFIG: &str = r#"state_dir = ".keel"
+[sqlite_database.default]
+type = "spin"
+path = "data/app.db"
+[key_value_store.cache]
+type = "redis"
+url = "redis://127.0.0.1:6379/0"
+[[variables_provider]]
+type = "static"
+values = { api_base = "https://x" }
+[[variables_provider]]
+type = "env"
+prefix = "APP"
+"#;
+
+    #[test]
+    fn manifests() {
+        keel_fuzz::run("spin.toml", &[MANIFEST], |input| {
+            let text = String::from_utf8_lossy(input);
+            let _ = super::manifest::Manifest::parse(Path::new("spin.toml"), &text, "/app".into());
+        });
+    }
+
+    #[test]
+    fn runtime_configs() {
+        keel_fuzz::run("runtime-config.toml", &[RUNTIME_CONFIG], |input| {
+            let text = String::from_utf8_lossy(input);
+            let _ = super::runtime_config::RuntimeConfig::parse(Path::new("rc.toml"), &text, Path::new("/cfg"));
+        });
+    }
+
+    #[test]
+    fn allow_lists_routes_and_templates() {
+        let seeds = [
+            "https://*.example.com",
+            "*://10.0.0.0/8:*",
+            "http://[::1]:8000..8010",
+            "{{ api_base }}/v1",
+            "/api/...",
+            "postgres://u:p@db.example:5432",
+        ];
+        keel_fuzz::run("allow list entries, routes, templates", &seeds, |input| {
+            let text = String::from_utf8_lossy(input);
+            if let Ok(policy) = super::outbound::OutboundPolicy::new(&[text.to_string()], |t| Ok(t.to_string())) {
+                let _ = policy.allows("https", "api.example.com", None);
+                let _ = policy.allows("tcp", "10.1.2.3", Some(5432));
+                let _ = policy.allows_self();
+            }
+            if let Some(route) = super::manifest::Route::parse(&text) {
+                let _ = route.matches("/api/v1/items");
+                let _ = route.matches(&text);
+            }
+            let _ = super::variables::template_references(&text);
+            let _ = super::variables::validate_name(&text);
+        });
+    }
+}
