@@ -280,6 +280,7 @@ impl App {
             options.admission.queue_timeout,
         );
 
+        let metrics = server::Metrics::new(routes.iter().map(|t| (t.route.as_spin_str(), t.component.clone())));
         Ok(App {
             self_origin,
             name: manifest.name,
@@ -287,6 +288,7 @@ impl App {
                 routes,
                 limits: options.limits.clone(),
                 connections: options.connections.clone(),
+                metrics,
                 admission: server::Admission::new(concurrent, &options.admission),
                 access_log: options.access_log,
             }),
@@ -304,6 +306,12 @@ impl App {
             .iter()
             .map(|t| (t.route.as_spin_str(), t.component.clone()))
             .collect()
+    }
+
+    /// Serve the admin endpoints (`GET /metrics`) on `listener`, in the
+    /// background, for as long as the process runs.
+    pub fn serve_admin(&self, listener: TcpListener) {
+        tokio::spawn(server::serve_admin(self.router.clone(), listener));
     }
 
     /// Serve HTTP on `listener` until `shutdown` resolves.

@@ -228,6 +228,10 @@ struct ServeArgs {
     /// component, status, duration, bytes, client.
     #[arg(long, env = "KEEL_ACCESS_LOG")]
     access_log: bool,
+    /// Serve `GET /metrics` (Prometheus text) on this separate address;
+    /// off by default, so metrics never reach the app's clients.
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -353,6 +357,13 @@ async fn serve(
         if route.ends_with("/...") {
             println!("    (wildcard)");
         }
+    }
+    if let Some(admin) = &args.admin_listen {
+        let admin = tokio::net::TcpListener::bind(admin)
+            .await
+            .with_context(|| format!("cannot listen on {admin} (--admin-listen)"))?;
+        println!("Metrics: http://{}/metrics", admin.local_addr()?);
+        app.serve_admin(admin);
     }
     app.serve(listener, shutdown_signal()).await?;
     println!("Stopped");

@@ -71,6 +71,16 @@ impl Admission {
         self.concurrent
     }
 
+    /// Requests holding a slot now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.concurrent - self.slots.available_permits().min(self.concurrent)
+    }
+
+    /// Requests waiting for a slot now.
+    pub(crate) fn queued(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// Wait for a slot (first come, first served).
     pub(crate) async fn admit(&self) -> Result<SemaphorePermit<'_>, Shed> {
         if let Ok(permit) = self.slots.try_acquire() {

@@ -3,9 +3,11 @@
 //! component's `ProxyHandler`, which reuses instances ([`instance`]: up to N
 //! requests, M at once) the way Spin 4 does.
 
+mod admin;
 mod admission;
 mod instance;
 mod listener;
+mod metrics;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -25,7 +27,9 @@ pub(crate) use admission::Admission;
 pub(crate) use instance::ComponentHandler;
 pub use instance::InstanceLimits;
 pub use listener::ConnectionLimits;
+pub(crate) use admin::serve as serve_admin;
 pub(crate) use listener::serve;
+pub(crate) use metrics::Metrics;
 
 /// One routable component.
 pub(crate) struct RouteTarget {
@@ -42,6 +46,8 @@ pub(crate) struct Router {
     pub admission: Admission,
     /// Write an access-log line per request.
     pub access_log: bool,
+    /// Counters per route, for `/metrics`.
+    pub metrics: Metrics,
 }
 
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -211,12 +217,19 @@ impl Drop for Logged {
 }
 
 impl Router {
+    /// The metrics in Prometheus' text format.
+    pub(crate) fn metrics_text(&self) -> String {
+        self.metrics.render(self.admission.in_flight(), self.admission.queued(), self.admission.concurrent())
+    }
+
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, client: SocketAddr, local: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         let request_id = req.headers().get(REQUEST_ID).cloned();
         let response = self.dispatch(req, client, local).await;
+        let route = self.routes.iter().position(|t| t.route.matches(&path).is_some());
+        self.metrics.record(route, response.status().as_u16(), started.elapsed());
         let response = if self.access_log {
             let component = self.routes.iter().find_map(|t| t.route.matches(&path).map(|_| t.component.clone()));
             let request_id = response.headers().get(REQUEST_ID).or(request_id.as_ref()).and_then(|v| v.to_str().ok());
