@@ -64,7 +64,9 @@ struct Precompiled {
 
 /// What `keel bundle` wrote.
 pub struct Written {
+    /// The bundle's size in bytes.
     pub size: u64,
+    /// The components it carries (their paths in the manifest).
     pub components: Vec<String>,
 }
 

@@ -15,6 +15,8 @@
 //! # Ok(()) }
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod bundle;
 pub mod config;
 mod engine;
@@ -45,6 +47,7 @@ pub use server::{AdmissionLimits, ConnectionLimits, InstanceLimits};
 /// Settings of `keel up`.
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
+    /// Spin-format runtime configuration (`--runtime-config-file`).
     pub runtime_config_file: Option<PathBuf>,
     /// Where default SQLite files and the compile cache live
     /// (default `<app dir>/.keel`).
@@ -54,6 +57,7 @@ pub struct RuntimeOptions {
     pub variables: Vec<(String, String)>,
     /// Where compiled components are cached (default `<state dir>/cache`).
     pub cache_dir: Option<PathBuf>,
+    /// Instances: reuse, memory, request time and body size.
     pub limits: InstanceLimits,
     /// Client connections: how many, and how long they may be slow or idle.
     pub connections: ConnectionLimits,
@@ -295,6 +299,7 @@ impl App {
         })
     }
 
+    /// The application's name (`[application] name`).
     pub fn name(&self) -> &str {
         &self.name
     }

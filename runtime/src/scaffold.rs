@@ -52,11 +52,17 @@ const REGIONS: &[(&str, &str)] = &[
 
 /// How many replicas run.
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// How many replicas of the app run.
 pub enum Scaling {
     /// A fixed number.
     Replicas(u32),
     /// A HorizontalPodAutoscaler on CPU between `min` and `max`.
-    Hpa { min: u32, max: u32 },
+    Hpa {
+        /// The fewest replicas.
+        min: u32,
+        /// The most replicas.
+        max: u32,
+    },
 }
 
 /// What `keel deploy scaffold` was asked for.
@@ -67,10 +73,13 @@ pub struct Options {
     pub manifest_path: PathBuf,
     /// The OCI reference `keel registry push` published the app to.
     pub image: String,
+    /// The SpinAppExecutor to run it with (`containerd-shim-spin`, `spin-4-1`, `keel`).
     pub executor: String,
+    /// Replicas or autoscaling.
     pub scaling: Scaling,
     /// A Spin runtime configuration to mount at `/runtime-config.toml`.
     pub runtime_config: Option<(PathBuf, String)>,
+    /// LKE regions to write an overlay for (e.g. `us-ord`).
     pub regions: Vec<String>,
     /// Values of non-secret variables.
     pub variables: Vec<(String, String)>,

@@ -19,50 +19,74 @@ const WASM_CONTENT_TYPE: &str = "application/wasm";
 /// A locked application, in the field order Spin writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockedApp {
+    /// The lock format's version (1).
     pub spin_lock_version: u32,
+    /// Features a runtime must support to run the app.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub must_understand: Vec<String>,
+    /// App metadata: name, version, trigger settings, origin.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub metadata: Map<String, Value>,
+    /// Host capabilities the app needs.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub host_requirements: Map<String, Value>,
+    /// The application variables, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, LockedVariable>,
+    /// The triggers (one per HTTP route here).
     pub triggers: Vec<LockedTrigger>,
+    /// The components.
     pub components: Vec<LockedComponent>,
 }
 
+/// An application variable of a locked app.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockedVariable {
+    /// What the variable is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Its default value; none means required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// Whether it holds a secret.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secret: bool,
 }
 
+/// A trigger of a locked app.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockedTrigger {
+    /// The trigger id (`<component>-http-trigger`).
     pub id: String,
+    /// The trigger kind (`http`).
     pub trigger_type: String,
+    /// The trigger's settings (`route`, `component`).
     pub trigger_config: Value,
 }
 
+/// A component of a locked app.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockedComponent {
+    /// The component id.
     pub id: String,
+    /// Component metadata: allowed hosts, stores, databases.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub metadata: Map<String, Value>,
+    /// Where its Wasm is.
     pub source: LockedSource,
+    /// Its environment variables.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Files to mount (refused by Keel).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<Value>,
+    /// Its variables: name to template.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, String>,
+    /// Components to compose at load (refused by Keel).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub dependencies: Map<String, Value>,
+    /// Host capabilities it needs.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub host_requirements: Map<String, Value>,
 }
@@ -71,11 +95,15 @@ pub struct LockedComponent {
 /// URL, `digest`, or small `inline` content).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockedSource {
+    /// The content's media type (`application/wasm`).
     pub content_type: String,
+    /// A URL of the content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The content itself, when small.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inline: Option<String>,
+    /// The content's digest (`sha256:…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
 }

@@ -19,60 +19,87 @@ use super::{ConfigError, parse_toml};
 pub struct Manifest {
     /// Directory holding the manifest; relative paths resolve against it.
     pub app_dir: PathBuf,
+    /// `[application] name`.
     pub name: String,
+    /// `[application] version`.
     pub version: Option<String>,
+    /// `[application] description`.
     pub description: Option<String>,
+    /// `[application] authors`.
     pub authors: Vec<String>,
+    /// The application variables (`[variables]`), by name.
     pub variables: BTreeMap<String, VariableDecl>,
+    /// The components (`[component.<id>]`), by id.
     pub components: BTreeMap<String, Component>,
+    /// The HTTP triggers, in manifest order.
     pub http_routes: Vec<HttpRoute>,
 }
 
+/// An application variable's declaration: `required` or with a `default`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariableDecl {
+    /// The value when no provider has one.
     #[serde(default)]
     pub default: Option<String>,
+    /// Whether start-up fails when no provider has a value.
     #[serde(default)]
     pub required: bool,
+    /// Whether the value is a secret (never logged; from a Secret when deployed).
     #[serde(default)]
     pub secret: bool,
+    /// What the variable is for.
     #[serde(default)]
     pub description: Option<String>,
 }
 
+/// A component (`[component.<id>]`), its paths resolved.
 #[derive(Debug, Clone)]
 pub struct Component {
+    /// The component id.
     pub id: String,
     /// Absolute path of the component's `.wasm`.
     pub source: PathBuf,
+    /// The SQLite database labels it may open.
     pub sqlite_databases: Vec<String>,
+    /// The key-value store labels it may open.
     pub key_value_stores: Vec<String>,
+    /// Where it may connect (`scheme://host[:port]` entries, maybe templates).
     pub allowed_outbound_hosts: Vec<String>,
     /// Component variable name → template such as `"{{ token_secret }}"`.
     pub variables: BTreeMap<String, String>,
+    /// Environment variables its WASI environment holds.
     pub environment: BTreeMap<String, String>,
+    /// How `keel build` builds it (`[component.<id>.build]`).
     pub build: Option<BuildDecl>,
 }
 
+/// A component's build settings, as `spin build` reads them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuildDecl {
+    /// The command(s) to run.
     pub command: BuildCommand,
+    /// Where to run them, relative to the manifest.
     #[serde(default)]
     pub workdir: Option<String>,
+    /// Files `spin watch` would watch (accepted, unused).
     #[serde(default)]
     pub watch: Vec<String>,
 }
 
+/// One build command or several, run in order.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum BuildCommand {
+    /// `command = "…"`.
     One(String),
+    /// `command = ["…", "…"]`.
     Many(Vec<String>),
 }
 
 impl BuildCommand {
+    /// The commands, in order.
     pub fn commands(&self) -> Vec<&str> {
         match self {
             BuildCommand::One(c) => vec![c.as_str()],
@@ -84,18 +111,23 @@ impl BuildCommand {
 /// An HTTP trigger: requests matching `route` go to `component`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRoute {
+    /// The route it matches.
     pub route: Route,
+    /// The id of the component it invokes.
     pub component: String,
 }
 
 /// A Spin HTTP route: an exact path or a prefix ending in `/...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// A path that must match exactly.
     Exact(String),
+    /// `/api/...`, stored without `/...`: the path and everything under it.
     Prefix(String),
 }
 
 impl Route {
+    /// Parse a `route` value; `None` unless it starts with `/`.
     pub fn parse(raw: &str) -> Option<Route> {
         if !raw.starts_with('/') {
             return None;
@@ -131,6 +163,7 @@ impl Route {
         }
     }
 
+    /// The route as `spin.toml` writes it (`/`, `/healthz`, `/api/...`).
     pub fn as_spin_str(&self) -> String {
         match self {
             Route::Exact(p) if p.is_empty() => "/".to_string(),
@@ -235,6 +268,8 @@ impl Manifest {
         Self::parse(path, &text, app_dir)
     }
 
+    /// Parse and validate `text`, the manifest at `path`; relative paths
+    /// resolve against `app_dir`.
     pub fn parse(path: &Path, text: &str, app_dir: PathBuf) -> Result<Manifest, ConfigError> {
         Self::validate(path, parse_toml(path, text)?, app_dir)
     }

@@ -14,20 +14,34 @@ use std::path::PathBuf;
 /// A configuration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// The file is not valid TOML, or has a key or value of the wrong kind.
     #[error("{}:{line}:{column}: {message}", path.display())]
     Syntax {
+        /// The file.
         path: PathBuf,
+        /// Where, 1-based.
         line: usize,
+        /// Where in the line, 1-based.
         column: usize,
+        /// What is wrong.
         message: String,
     },
+    /// The file parses but breaks a rule (names the component or label).
     #[error("{}: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and the fix.
+        message: String,
+    },
 }
 
 /// Parse TOML, reporting errors as `file:line:column: message`.

@@ -50,6 +50,7 @@ const LEARN_MORE: &str =
     "Learn more: https://spinframework.dev/v3/http-outbound#granting-http-permissions-to-components";
 
 impl AllowedHost {
+    /// Parse one entry, with Spin's message when it is refused.
     pub fn parse(entry: &str) -> Result<AllowedHost, String> {
         let entry = entry.trim();
         let Some((scheme, rest)) = entry.split_once("://") else {
@@ -185,6 +186,7 @@ fn masked(ip: IpAddr, prefix: u8) -> Option<IpAddr> {
     }
 }
 
+/// The well-known port of `scheme`, where Spin knows one.
 pub fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" => Some(80),
@@ -226,6 +228,8 @@ impl OutboundPolicy {
             .map(OutboundPolicy)
     }
 
+    /// Whether a request to `scheme://host[:port]` is allowed (no port: the
+    /// scheme's well-known one).
     pub fn allows(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         let Some(port) = port.or_else(|| default_port(scheme)) else {
             return false;

@@ -50,16 +50,21 @@ use serde::Deserialize;
 use super::variables::Provider;
 use super::{ConfigError, parse_toml};
 
+/// Where a SQLite database (`[sqlite_database.<label>]`) lives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqliteBackend {
+    /// A file (`type = "spin"` with `path`).
     File(PathBuf),
+    /// In memory, shared by the app, gone on exit (no `path`).
     Memory,
 }
 
+/// Where a key-value store (`[key_value_store.<label>]`) lives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyValueBackend {
     /// Spin's default store: a SQLite file.
     Sqlite(PathBuf),
+    /// In memory, gone on exit (`type = "memory"`, or `"spin"` without `path`).
     Memory,
     /// A Redis server (`url = "redis://host:port/db"`).
     Redis(String),
@@ -145,6 +150,8 @@ struct RawStore {
 }
 
 impl RuntimeConfig {
+    /// Read and validate the file at `path`; relative paths resolve against
+    /// its directory.
     pub fn load(path: &Path) -> Result<RuntimeConfig, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
@@ -153,6 +160,8 @@ impl RuntimeConfig {
         Self::parse(path, &text, &base)
     }
 
+    /// Validate `text`, the file at `path`; relative paths resolve against
+    /// `base`.
     pub fn parse(path: &Path, text: &str, base: &Path) -> Result<RuntimeConfig, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
         if let Ok(table) = text.parse::<toml::Table>() {

@@ -59,7 +59,12 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 pub enum Provider {
     /// `<PREFIX>_<NAME>` from the process environment, then from a dotenv
     /// file's entries.
-    Env { prefix: String, dotenv: BTreeMap<String, String> },
+    Env {
+        /// What the upper-cased name follows (`SPIN_VARIABLE` by default).
+        prefix: String,
+        /// The dotenv file's entries.
+        dotenv: BTreeMap<String, String>,
+    },
     /// Fixed values by variable name.
     Static(BTreeMap<String, String>),
 }

@@ -32,9 +32,13 @@ use layout::Layout;
 use reference::Reference;
 use registry::{Credentials, Registry};
 
+/// An OCI image manifest's media type.
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The image config's media type (Spin writes an empty-ish config).
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+/// A component layer's media type.
 pub const WASM_LAYER_MEDIA_TYPE: &str = "application/vnd.wasm.content.layer.v1+wasm";
+/// The locked application layer's media type.
 pub const LOCKED_APP_MEDIA_TYPE: &str = "application/vnd.fermyon.spin.application.v1+config";
 /// The image config label holding the locked application layer's digest.
 pub const LOCKED_APP_DIGEST_LABEL: &str = "com.fermyon.spin.lockedAppDigest";
@@ -48,14 +52,19 @@ pub fn sha256_digest(content: &[u8]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
+    /// The content's media type.
     pub media_type: String,
+    /// `sha256:<hex>` of the content.
     pub digest: String,
+    /// The content's length in bytes.
     pub size: u64,
+    /// Annotations (e.g. `org.opencontainers.image.title`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
 
 impl Descriptor {
+    /// The descriptor of `content` as `media_type`.
     pub fn of(media_type: &str, content: &[u8]) -> Descriptor {
         Descriptor {
             media_type: media_type.into(),
@@ -82,16 +91,22 @@ impl Descriptor {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageManifest {
+    /// Always 2.
     pub schema_version: u32,
+    /// [`MANIFEST_MEDIA_TYPE`], when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
+    /// The image config blob.
     pub config: Descriptor,
+    /// The components, then the locked application.
     pub layers: Vec<Descriptor>,
+    /// Title, version, description, authors, creation time.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
 
 impl ImageManifest {
+    /// Parse an image manifest, refusing other schema versions and media types.
     pub fn parse(bytes: &[u8]) -> anyhow::Result<ImageManifest> {
         let manifest: ImageManifest = serde_json::from_slice(bytes).context("not an OCI image manifest")?;
         if manifest.schema_version != 2 {
@@ -120,6 +135,7 @@ impl ImageManifest {
 pub struct Packed {
     /// `(digest, wasm)`, distinct, in manifest order.
     pub components: Vec<(String, Vec<u8>)>,
+    /// The application, its sources locked to those digests.
     pub locked: LockedApp,
 }
 
@@ -249,7 +265,12 @@ pub enum AppSource {
     Manifest(PathBuf),
     /// An OCI image layout directory, and the name of the manifest in its
     /// index (needed only when it holds several).
-    Layout { dir: PathBuf, name: Option<String> },
+    Layout {
+        /// The layout directory.
+        dir: PathBuf,
+        /// The manifest's name (`org.opencontainers.image.ref.name`).
+        name: Option<String>,
+    },
     /// A registry reference.
     Registry(Reference),
 }

@@ -17,8 +17,16 @@ const MAX_MANIFEST_BYTES: usize = 4 << 20;
 /// Registry credentials.
 #[derive(Clone)]
 pub enum Credentials {
+    /// None: pulls of public repositories (and bearer tokens for them).
     Anonymous,
-    Basic { username: String, password: String },
+    /// A user name and password (or token), sent as Basic or exchanged for
+    /// a bearer token, as the registry asks.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password or access token (never printed).
+        password: String,
+    },
 }
 
 impl std::fmt::Debug for Credentials {
