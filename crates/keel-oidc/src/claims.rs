@@ -42,7 +42,9 @@ impl Validation {
 /// Who a verified token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// `sub`: the user's id at the issuer.
     pub subject: String,
+    /// The configured email claim, when present.
     pub email: Option<String>,
     /// `exp`, seconds since the Unix epoch.
     pub expires_at: i64,

@@ -13,10 +13,18 @@ pub const MAX_CACHE_SECS: u32 = 86_400;
 /// Why a discovery document or an issuer URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DiscoveryError {
+    /// The document is not JSON with `issuer` and `jwks_uri`.
     #[error("malformed discovery document: {0}")]
     Malformed(String),
+    /// The document belongs to another issuer.
     #[error("discovery document names issuer `{found}`, expected `{expected}`")]
-    IssuerMismatch { expected: String, found: String },
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The document's issuer.
+        found: String,
+    },
+    /// A URL is plain HTTP to a host other than loopback.
     #[error("`{0}` must be an https URL (plain http only on the loopback interface)")]
     InsecureUrl(String),
 }
@@ -24,7 +32,9 @@ pub enum DiscoveryError {
 /// The parts of a discovery document this crate uses.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Discovery {
+    /// `issuer`.
     pub issuer: String,
+    /// `jwks_uri`: where the signing keys are.
     pub jwks_uri: String,
 }
 

@@ -23,7 +23,9 @@ pub struct JwksError(String);
 /// A public key that verifies signatures.
 #[derive(Debug, Clone)]
 pub enum PublicKey {
+    /// An RSA key (RS256).
     Rsa(rsa::RsaPublicKey),
+    /// A P-256 key (ES256).
     P256(p256::ecdsa::VerifyingKey),
 }
 
@@ -36,9 +38,11 @@ impl PublicKey {
 /// One usable key of a set.
 #[derive(Debug, Clone)]
 pub struct Jwk {
+    /// `kid`, when the set gives one.
     pub kid: Option<String>,
     /// The `alg` the key is restricted to, if the set says.
     pub algorithm: Option<Algorithm>,
+    /// The key itself.
     pub key: PublicKey,
 }
 
@@ -95,6 +99,7 @@ struct RawKey {
 /// The usable keys of a JSON Web Key Set.
 #[derive(Debug, Clone, Default)]
 pub struct Jwks {
+    /// The keys this crate can use; others are skipped.
     pub keys: Vec<Jwk>,
 }
 

@@ -51,6 +51,7 @@ pub enum Error {
 /// A provider's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// What a token must satisfy: issuer, audience, email claim.
     pub validation: Validation,
 }
 

@@ -19,6 +19,8 @@
 //!   header passed in is signed, so pass exactly those to sign (at least
 //!   `host` and `x-amz-date`).
 
+#![deny(missing_docs)]
+
 use std::fmt::Write as _;
 
 use hmac::{Hmac, Mac};
@@ -30,7 +32,9 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// An access key pair (and the session token of temporary credentials).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// The access key id (`AKIA…`).
     pub access_key_id: String,
+    /// The secret key (never printed).
     pub secret_access_key: String,
     /// Sent as `x-amz-security-token` by the caller; not part of the math.
     pub session_token: Option<String>,
@@ -51,10 +55,15 @@ impl std::fmt::Debug for Credentials {
 /// empty; `headers` are the headers to sign, in any order and case.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
+    /// The HTTP method.
     pub method: &'a str,
+    /// The path, as sent (already URI-encoded).
     pub path: &'a str,
+    /// The query string without `?`, as sent.
     pub query: &'a str,
+    /// The headers to sign (`host` and `x-amz-date` among them).
     pub headers: &'a [(&'a str, &'a str)],
+    /// The body.
     pub payload: &'a [u8],
 }
 
@@ -122,7 +131,9 @@ impl AmzDate {
 /// Every step of a signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
+    /// The canonical request (task 1).
     pub canonical_request: String,
+    /// The string to sign (task 2).
     pub string_to_sign: String,
     /// `20150830/us-east-1/service/aws4_request`.
     pub credential_scope: String,

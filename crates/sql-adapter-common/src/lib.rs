@@ -3,6 +3,8 @@
 //! and the life of a transaction's connection ([`Session`]). Pure code, no
 //! bindings, unit-tested natively.
 
+#![deny(missing_docs)]
+
 pub mod placeholders;
 mod session;
 
@@ -12,13 +14,16 @@ pub use session::{Session, SessionError};
 /// What a statement does, from its first keyword.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatementKind {
+    /// INSERT or REPLACE.
     Insert,
     /// UPDATE, DELETE, or a CTE (`WITH …`) that may be either.
     OtherDml,
+    /// Anything else (SELECT, DDL, transaction control).
     Other,
 }
 
 impl StatementKind {
+    /// The kind of `statement`, from its first keyword.
     pub fn of(statement: &str) -> StatementKind {
         let keyword: String = statement
             .trim_start()
@@ -33,6 +38,7 @@ impl StatementKind {
         }
     }
 
+    /// Whether it may change rows (so a row count means something).
     pub fn modifies_rows(self) -> bool {
         self != StatementKind::Other
     }

@@ -35,6 +35,7 @@ pub struct Session<C> {
 }
 
 impl<C> Session<C> {
+    /// A session open on `connection`.
     pub fn new(connection: C) -> Self {
         Session { state: RefCell::new(State::Open(connection)) }
     }
@@ -52,6 +53,7 @@ impl<C> Session<C> {
         }
     }
 
+    /// Return the connection [`Session::take`] lent.
     pub fn put_back(&self, connection: C) {
         *self.state.borrow_mut() = State::Open(connection);
     }
