@@ -59,12 +59,16 @@ cluster=(-f products/team-collab/spin-cluster.toml --image ghcr.io/acme/team-col
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 rm -rf "$scaffolds"
 
-# Sum libtest's "test result:" lines and the cucumber runner's summary.
-read -r passed failed < <(awk '
-    /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+# Sum libtest's "test result:" lines and the cucumber runner's summary;
+# tests marked ignored and scenarios skipped on the external runtime are
+# counted apart, never as passed.
+read -r passed failed skipped < <(awk '
+    /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
     /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
-    END { print p + 0, f + 0 }' "$log")
+    /^skipped on the external runtime: [0-9]+/ { s += $6 }
+    END { print p + 0, f + 0, s + 0 }' "$log")
 rm -f "$log"
+echo "skipped: $skipped (ignored tests, and scenarios that need Keel's runtime when run on another)"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
     failed=1
 fi

@@ -653,23 +653,50 @@ async fn team_collab_without_database(world: &mut KeelWorld) {
     world.server = Some(Server::start(manifest, None, variables, Duration::from_secs(10)).await);
 }
 
+/// A copy of the product manifest `original` (under `products/team-collab`)
+/// whose allow list `from` reads `to`, its component paths made absolute.
+fn manifest_with_allow_list(original: &str, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join(original)).expect("the product manifest");
+    let from = format!("allowed_outbound_hosts = {from}");
+    assert!(text.contains(&from), "{original} no longer has `{from}`; update this step");
+    let dist = format!("{}/dist/", repo_root().display());
+    let text = text.replace(&from, &format!("allowed_outbound_hosts = {to}")).replace("../../dist/", &dist);
+    let manifest = scratch_dir().join("spin.toml");
+    std::fs::write(&manifest, text).expect("write the manifest");
+    manifest
+}
+
 /// The PostgreSQL composition with an allow list that names only
 /// `localhost`, given a fresh schema at `127.0.0.1`: the server is there,
 /// but the component may not reach it.
 #[given("a running team-collab server whose PostgreSQL address is not on its allow list")]
 async fn team_collab_database_not_allowed(world: &mut KeelWorld) {
     require_built(&repo_root().join("dist/team-collab-postgres.wasm"));
-    let original = repo_root().join("products/team-collab/spin-postgres.toml");
-    let text = std::fs::read_to_string(&original).expect("spin-postgres.toml");
-    let allowed = r#"allowed_outbound_hosts = ["postgres://127.0.0.1:5432", "postgres://localhost:5432"]"#;
-    assert!(text.contains(allowed), "spin-postgres.toml's allow list changed; update this step");
-    let dist = format!("{}/dist/", repo_root().display());
-    let text = text.replace(allowed, r#"allowed_outbound_hosts = ["postgres://localhost:5432"]"#).replace("../../dist/", &dist);
-    let manifest = scratch_dir().join("spin.toml");
-    std::fs::write(&manifest, text).expect("write the manifest");
+    let manifest = manifest_with_allow_list(
+        "products/team-collab/spin-postgres.toml",
+        r#"["postgres://127.0.0.1:5432", "postgres://localhost:5432"]"#,
+        r#"["postgres://localhost:5432"]"#,
+    );
     let url = super::postgres::fresh_schema_url().await;
     assert!(url.contains("@127.0.0.1:"), "the test database must be addressed as 127.0.0.1: {url}");
     world.server = Some(Server::start(manifest, None, vec![("postgres_url".into(), url)], Duration::from_secs(10)).await);
+}
+
+/// The SendGrid composition pointed at the mock provider, with an allow list
+/// that names only SendGrid's real API: the mock may not be reached.
+#[given("a running team-collab server whose SendGrid API is not on its allow list")]
+async fn team_collab_mail_not_allowed(world: &mut KeelWorld) {
+    require_built(&repo_root().join("dist/team-collab-sendgrid.wasm"));
+    let manifest = manifest_with_allow_list(
+        "products/team-collab/spin-sendgrid.toml",
+        r#"["{{ sendgrid_api_base }}"]"#,
+        r#"["https://api.sendgrid.com"]"#,
+    );
+    let deployment = deployments().into_iter().find(|d| d.manifest.ends_with("spin-sendgrid.toml")).expect("SendGrid");
+    let mock = world.mock.insert(mail::MockProvider::start().await);
+    let mock_base = mock.base.clone();
+    let variables = resolve(world, deployment.variables, &mock_base).await;
+    world.server = Some(Server::start(manifest, None, variables, Duration::from_secs(10)).await);
 }
 
 #[then("the app's database has no tables")]
