@@ -67,6 +67,27 @@ const SPECIAL: &[&[u8]] = &[
     b"==",
 ];
 
+thread_local! {
+    /// Whether this thread is running a target (its panics are expected).
+    static FUZZING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Install, once per process, a panic hook that stays quiet for a thread
+/// running a target and reports every other panic as before: tests run in
+/// parallel, so swapping the global hook per run could silence another
+/// test's failure.
+fn quiet_while_fuzzing() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !FUZZING.get() {
+                report(info);
+            }
+        }));
+    });
+}
+
 /// A xorshift generator: fast, reproducible from its seed, good enough to
 /// pick mutations.
 struct Rng(u64);
@@ -144,8 +165,8 @@ fn run_for(name: &str, seeds: &[&str], time: Duration, mut target: impl FnMut(&[
     let mut rng = Rng(seed);
     let deadline = Instant::now() + time;
     let mut tried = 0;
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    quiet_while_fuzzing();
+    FUZZING.set(true);
     let mut failure = None;
     while failure.is_none() && (tried < seeds.len() || Instant::now() < deadline) {
         let mut input = seeds[tried % seeds.len()].to_vec();
@@ -165,7 +186,7 @@ fn run_for(name: &str, seeds: &[&str], time: Duration, mut target: impl FnMut(&[
         }
         tried += 1;
     }
-    std::panic::set_hook(previous_hook);
+    FUZZING.set(false);
     if let Some((input, message)) = failure {
         panic!(
             "fuzz {name}: the target panicked ({message}) on input {:?} (KEEL_FUZZ_SEED={seed})",

@@ -10,7 +10,8 @@
 //!   commands of concurrent requests never interleave, and nothing a guest
 //!   does to its session (`SELECT`, `MULTI`, `WATCH`, `CLIENT …`) reaches
 //!   another. Keel keeps a connection for reuse when its guest ran only
-//!   commands that leave no session state, and closes it otherwise.
+//!   commands that leave no session state and it did not fail, and closes
+//!   it otherwise.
 //! - At most 1024 connections are open per instance; the next `open` is
 //!   `too-many-connections`.
 //! - `get` and `execute` results over 128 MiB (the bytes of the values) are
@@ -87,14 +88,15 @@ pub struct RedisConnection(Arc<Session>);
 struct Session {
     address: String,
     conn: MultiplexedConnection,
-    /// Whether the guest ran a [`SESSION_COMMANDS`] command on it.
-    altered: AtomicBool,
+    /// Whether it must be closed rather than reused: the guest ran a
+    /// [`SESSION_COMMANDS`] command on it, or the connection failed.
+    discard: AtomicBool,
     pool: Arc<RedisConnections>,
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.altered.load(Ordering::Relaxed) {
+        if self.discard.load(Ordering::Relaxed) {
             return;
         }
         let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
@@ -135,16 +137,27 @@ async fn connect(
     Ok(RedisConnection(Arc::new(Session {
         address: address.to_string(),
         conn,
-        altered: AtomicBool::new(false),
+        discard: AtomicBool::new(false),
         pool: pool.clone(),
     })))
 }
 
 impl Session {
+    /// `result`, noting a failed connection so it is not reused (a
+    /// restarted server must not leave broken connections in the pool).
+    fn checked<R>(&self, result: redis::RedisResult<R>) -> redis::RedisResult<R> {
+        if let Err(e) = &result
+            && (e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error())
+        {
+            self.discard.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
     /// Run `command` as `execute` does, Spin's way.
     async fn execute(&self, command: &str, arguments: Vec<RedisParameter>) -> Result<Vec<RedisResult>, Error> {
         if SESSION_COMMANDS.iter().any(|c| c.eq_ignore_ascii_case(command.trim())) {
-            self.altered.store(true, Ordering::Relaxed);
+            self.discard.store(true, Ordering::Relaxed);
         }
         let mut cmd = redis::cmd(command);
         for argument in arguments {
@@ -153,7 +166,7 @@ impl Session {
                 RedisParameter::Binary(b) => cmd.arg(b),
             };
         }
-        let value: redis::Value = cmd.query_async(&mut self.conn.clone()).await.map_err(other)?;
+        let value: redis::Value = self.checked(cmd.query_async(&mut self.conn.clone()).await).map_err(other)?;
         let mut out = Vec::new();
         results(value, &mut out)?;
         let bytes: usize = out
@@ -220,7 +233,7 @@ async fn on<T, R>(
     command: impl AsyncFnOnce(MultiplexedConnection) -> redis::RedisResult<R>,
 ) -> wasmtime::Result<Result<R, Error>> {
     let session = accessor.with(|mut access| access.get().redis(conn))?;
-    Ok(command(session.conn.clone()).await.map_err(other))
+    Ok(session.checked(command(session.conn.clone()).await).map_err(other))
 }
 
 impl<T> HostConnectionWithStore<T> for Spin {
@@ -298,9 +311,9 @@ impl<T> HostConnectionWithStore<T> for Spin {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        let mut c = accessor.with(|mut access| access.get().redis(&conn))?.conn.clone();
+        let session = accessor.with(|mut access| access.get().redis(&conn))?;
         // As Spin: only `sadd` tells a wrong-type key apart.
-        Ok(c.sadd(key, values).await.map_err(|e| {
+        Ok(session.checked(session.conn.clone().sadd(key, values).await).map_err(|e| {
             if e.code() == Some("WRONGTYPE") || e.kind() == redis::ErrorKind::UnexpectedReturnType {
                 Error::TypeError
             } else {
@@ -380,6 +393,19 @@ mod tests {
         assert_eq!(format!("{:?}", third.0.execute("GET", vec![bytes(&key)]).await), "Ok([RedisResult::Nil])");
         third.0.execute("SELECT", vec![RedisParameter::Int64(13)]).await.unwrap();
         third.0.execute("DEL", vec![bytes(&key)]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_failed_is_not_reused() {
+        let (address, policy, pool) = local();
+        let idle = |pool: &Arc<RedisConnections>| pool.idle.lock().unwrap().get(&address).map_or(0, Vec::len);
+        drop(connect(&address, &policy, &pool).await.unwrap());
+        assert_eq!(idle(&pool), 1, "a clean connection goes back to the pool");
+        let conn = connect(&address, &policy, &pool).await.unwrap();
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "the server went away");
+        assert!(conn.0.checked::<()>(Err(refused.into())).is_err());
+        drop(conn);
+        assert_eq!(idle(&pool), 0, "a connection whose server went away must not be handed out again");
     }
 
     #[tokio::test]

@@ -227,11 +227,17 @@ impl Router {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         let request_id = req.headers().get(REQUEST_ID).cloned();
-        let response = self.dispatch(req, client, local).await;
-        let route = self.routes.iter().position(|t| t.route.matches(&path).is_some());
-        self.metrics.record(route, response.status().as_u16(), started.elapsed());
+        // The route is matched once, here: metrics, the access log and the
+        // dispatch all use it.
+        let route = self.routes.iter().enumerate().find_map(|(i, t)| t.route.matches(&path).map(|info| (i, info.to_string())));
+        let index = route.as_ref().map(|(i, _)| *i);
+        let response = match route {
+            Some((i, path_info)) => self.dispatch(&self.routes[i], path_info, req, client, local).await,
+            None => json_error(StatusCode::NOT_FOUND, "not_found", "no component serves this route"),
+        };
+        self.metrics.record(index, response.status().as_u16(), started.elapsed());
         let response = if self.access_log {
-            let component = self.routes.iter().find_map(|t| t.route.matches(&path).map(|_| t.component.clone()));
+            let component = index.map(|i| self.routes[i].component.clone());
             let request_id = response.headers().get(REQUEST_ID).or(request_id.as_ref()).and_then(|v| v.to_str().ok());
             let line = AccessLine {
                 request_id: request_id.map(str::to_owned),
@@ -253,15 +259,16 @@ impl Router {
         response
     }
 
-    async fn dispatch(&self, req: Request<Incoming>, client: SocketAddr, local: SocketAddr) -> Response<Body> {
-        let path = req.uri().path().to_string();
-        let Some((target, path_info)) = self
-            .routes
-            .iter()
-            .find_map(|t| t.route.matches(&path).map(|info| (t, info.to_string())))
-        else {
-            return json_error(StatusCode::NOT_FOUND, "not_found", "no component serves this route");
-        };
+    /// Serve `req` with `target`, the route it matched (`path_info`: the
+    /// rest of its path).
+    async fn dispatch(
+        &self,
+        target: &RouteTarget,
+        path_info: String,
+        req: Request<Incoming>,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> Response<Body> {
         let Some(authority) = request_authority(&req, local) else {
             return json_error(StatusCode::BAD_REQUEST, "bad_request", "invalid Host header");
         };
