@@ -88,6 +88,7 @@ start_server() {
     SPIN_VARIABLE_RATE_LIMIT_LOGIN_PER_ADDRESS="${RATE_LIMIT:-100000000/60}" \
     SPIN_VARIABLE_RATE_LIMIT_LOGIN_PER_EMAIL="${RATE_LIMIT:-100000000/60}" \
     SPIN_VARIABLE_RATE_LIMIT_WRITES_PER_USER="${RATE_LIMIT:-100000000/60}" \
+    SPIN_VARIABLE_RATE_LIMIT_PASSWORD_HASHES="${RATE_LIMIT:-100000000/60}" \
         "$runtime" "${app[@]}" --listen "127.0.0.1:$port" --state-dir "$state" >>"$state/server.log" 2>&1 &
     server=$!
     until curl -fs "$base/healthz" >/dev/null 2>&1; do

@@ -628,6 +628,15 @@ async fn team_collab_server_with_limit(world: &mut KeelWorld, policy: String, li
     start_team_collab(world, vec![(format!("rate_limit_{policy}"), limit)]).await;
 }
 
+/// The product with several rate-limit policies overridden, one
+/// `| policy | limit |` row each.
+#[given("a running team-collab server with rate limits:")]
+async fn team_collab_server_with_limits(world: &mut KeelWorld, step: &cucumber::gherkin::Step) {
+    let table = step.table.as_ref().expect("a table of | policy | limit | rows");
+    let limits = table.rows.iter().map(|row| (format!("rate_limit_{}", row[0]), row[1].clone())).collect();
+    start_team_collab(world, limits).await;
+}
+
 async fn start_team_collab(world: &mut KeelWorld, extra: Vec<(String, String)>) {
     let Target::TeamCollab(deployment) = target() else {
         panic!("suite/target mismatch");

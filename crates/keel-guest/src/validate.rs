@@ -26,9 +26,8 @@ pub fn email(raw: &str) -> Result<String, Invalid> {
         return Err(invalid());
     }
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
-    let domain_ok = !domain.contains('@')
-        && domain.split('.').count() >= 2
-        && domain.split('.').all(|label| !label.is_empty());
+    let domain_ok =
+        !domain.contains('@') && domain.split('.').count() >= 2 && domain.split('.').all(|label| !label.is_empty());
     if local.is_empty() || !domain_ok {
         return Err(invalid());
     }
@@ -64,6 +63,23 @@ pub fn message_text(raw: &str) -> Result<String, Invalid> {
     Ok(raw.to_owned())
 }
 
+/// Items per page when the caller names no size.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// The largest page a caller may ask for.
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// A page size: none asked for is [`DEFAULT_PAGE_SIZE`], otherwise
+/// 1–[`MAX_PAGE_SIZE`]. The domains apply this rule; the product only
+/// parses the number, and the layers below the domains take the size
+/// they are given.
+pub fn page_size(requested: Option<u32>) -> Result<u32, Invalid> {
+    match requested {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(size @ 1..=MAX_PAGE_SIZE) => Ok(size),
+        Some(_) => Err(Invalid(format!("limit must be a number from 1 to {MAX_PAGE_SIZE}"))),
+    }
+}
+
 fn trimmed_len(what: &str, raw: &str, max_chars: usize) -> Result<String, Invalid> {
     let value = raw.trim();
     let len = value.chars().count();
@@ -88,7 +104,17 @@ mod tests {
 
     #[test]
     fn email_rejects_malformed() {
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "ada@@example.com", "a b@example.com", "ada@example.", "ada@.com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada@@example.com",
+            "a b@example.com",
+            "ada@example.",
+            "ada@.com",
+        ] {
             assert!(email(bad).is_err(), "{bad:?} should be rejected");
         }
         let long = format!("{}@example.com", "a".repeat(250));
@@ -112,6 +138,16 @@ mod tests {
         assert!(channel_name("émoji").is_err());
         assert!(channel_name("").is_err());
         assert!(channel_name(&"c".repeat(81)).is_err());
+    }
+
+    #[test]
+    fn page_sizes_default_and_have_bounds() {
+        assert_eq!(page_size(None), Ok(DEFAULT_PAGE_SIZE));
+        assert_eq!(page_size(Some(1)), Ok(1));
+        assert_eq!(page_size(Some(MAX_PAGE_SIZE)), Ok(MAX_PAGE_SIZE));
+        for bad in [0, MAX_PAGE_SIZE + 1, u32::MAX] {
+            assert!(page_size(Some(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -16,9 +16,6 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
-/// Page size when the caller asks for 0.
-const DEFAULT_LIMIT: u32 = 50;
-
 struct Messaging;
 
 impl Guest for Messaging {
@@ -45,12 +42,12 @@ impl Guest for Messaging {
         actor_id: String,
         workspace_id: String,
         channel_id: String,
-        limit: u32,
+        limit: Option<u32>,
         before: Option<String>,
     ) -> Result<MessagePage, Error> {
         authorize(&actor_id, &workspace_id, Permission::MessageRead).await?;
         channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
-        let limit = if limit == 0 { DEFAULT_LIMIT } else { limit };
+        let limit = validate::page_size(limit).map_err(|err| Error::InvalidInput(err.0))?;
         let page = messages::list(workspace_id, channel_id, limit, before).await.map_err(message_error)?;
         Ok(MessagePage { messages: page.messages.into_iter().map(message).collect(), next_cursor: page.next_cursor })
     }

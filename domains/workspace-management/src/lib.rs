@@ -165,10 +165,11 @@ impl Guest for WorkspaceManagement {
     async fn audit_trail(
         actor_id: String,
         workspace_id: String,
-        limit: u32,
+        limit: Option<u32>,
         before: Option<u64>,
     ) -> Result<AuditPage, Error> {
         authorize(&actor_id, &workspace_id, Permission::WorkspaceAuditRead).await?;
+        let limit = validate::page_size(limit).map_err(|err| Error::InvalidInput(err.0))?;
         audit::list_entries(workspace_id, limit, before).await.map_err(audit_error)
     }
 

@@ -44,6 +44,8 @@ const POLICIES: &[(&str, Policy)] = &[
     ("account_mail_per_address", Policy { limit: 10, window: 3600 }),
     ("account_mail_per_recipient", Policy { limit: 5, window: 3600 }),
     ("writes_per_user", Policy { limit: 600, window: 60 }),
+    // Argon2 runs started per second by everyone: about half of two cores.
+    ("password_hashes", Policy { limit: 20, window: 1 }),
 ];
 
 thread_local! {

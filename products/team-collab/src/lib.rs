@@ -25,9 +25,6 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
-/// Messages per page when the request names no `limit`.
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
 
 #[spin_sdk::http_service]
 async fn handle(request: Request) -> Response {
@@ -296,16 +293,11 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// The `limit` query parameter: absent means the default page size.
-fn page_limit(raw: Option<String>) -> Result<u32, ApiError> {
-    match raw {
-        None => Ok(DEFAULT_PAGE),
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|limit| (1..=MAX_PAGE).contains(limit))
-            .ok_or_else(|| ApiError::invalid_input(format!("limit must be a number from 1 to {MAX_PAGE}"))),
-    }
+/// The `limit` query parameter as a number; the domains own its bounds
+/// and default (`keel_guest::validate::page_size`).
+fn page_limit(raw: Option<String>) -> Result<Option<u32>, ApiError> {
+    raw.map(|raw| raw.parse::<u32>().map_err(|_| ApiError::invalid_input("limit must be a number")))
+        .transpose()
 }
 
 impl From<user_lifecycle::Error> for ApiError {
@@ -367,10 +359,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn page_limits() {
-        assert_eq!(page_limit(None).ok(), Some(50));
-        assert_eq!(page_limit(Some("200".into())).ok(), Some(200));
-        for bad in ["0", "201", "-1", "ten", ""] {
+    fn page_limits_are_parsed_here_and_bounded_by_the_domains() {
+        assert_eq!(page_limit(None).ok(), Some(None));
+        assert_eq!(page_limit(Some("201".into())).ok(), Some(Some(201)));
+        for bad in ["-1", "ten", ""] {
             assert_eq!(page_limit(Some(bad.into())).map_err(|err| err.code).err(), Some("invalid_input"), "{bad}");
         }
     }

@@ -1,10 +1,18 @@
 //! Which requests count against which rate limits (`keel:platform/rate-limiting`),
-//! and the `429` a refused one gets.
+//! and the answer a refused one gets.
 //!
 //! Limits are checked after authentication and before any work: a login
 //! over its limit costs no password hash. The client address is the TCP
 //! peer Spin reports in `spin-client-addr` (behind a load balancer, keep
 //! the client's address, e.g. `externalTrafficPolicy: Local`).
+//!
+//! Limits of one client or account answer `429`. The shared budget of
+//! password hashes (`password_hashes`, every request that runs Argon2,
+//! counted across all instances and processes sharing the key-value store)
+//! answers `503` with `Retry-After`: a flood of logins is shed within a
+//! second instead of taking every core and instance from the other
+//! requests. It is counted only for requests that passed their own
+//! client's limits, so one client over its limit cannot spend it.
 
 use crate::keel::platform::rate_limiting;
 use crate::router::Endpoint;
@@ -20,12 +28,19 @@ enum Subject {
     BodyEmail,
     /// The authenticated caller.
     Caller,
+    /// Everyone at once: a budget the whole service shares.
+    Everyone,
 }
 
 /// Every rate-limited endpoint, with its policies.
 const LIMITS: &[(Endpoint, &[(&str, Subject)])] = &[
-    (Endpoint::Signup, &[("signup_per_address", Subject::ClientAddress)]),
-    (Endpoint::Login, &[("login_per_address", Subject::ClientAddress), ("login_per_email", Subject::BodyEmail)]),
+    (Endpoint::Signup, &[("signup_per_address", Subject::ClientAddress), HASHES]),
+    (
+        Endpoint::Login,
+        &[("login_per_address", Subject::ClientAddress), ("login_per_email", Subject::BodyEmail), HASHES],
+    ),
+    (Endpoint::ResetPassword, &[HASHES]),
+    (Endpoint::ChangePassword, &[HASHES]),
     (
         Endpoint::RequestPasswordReset,
         &[("account_mail_per_address", Subject::ClientAddress), ("account_mail_per_recipient", Subject::BodyEmail)],
@@ -40,6 +55,9 @@ const LIMITS: &[(Endpoint, &[(&str, Subject)])] = &[
     (Endpoint::PostMessage, &[("writes_per_user", Subject::Caller)]),
 ];
 
+/// Password hashes (Argon2) started per second, by everyone.
+const HASHES: (&str, Subject) = ("password_hashes", Subject::Everyone);
+
 /// The client's IP address from `spin-client-addr` (`ip:port`), or
 /// `unknown` when the host did not say.
 pub fn client_address(headers: &HeaderMap) -> String {
@@ -51,14 +69,17 @@ pub fn client_address(headers: &HeaderMap) -> String {
     }
 }
 
-/// Count the request against each of its endpoint's limits; `429` when
-/// any is exceeded (every limit is counted either way).
+/// Count the request against each of its endpoint's limits: `429` when a
+/// limit of its client or account is exceeded (each of those is counted
+/// either way), then `503` when the shared budget is spent.
 pub async fn check(endpoint: Endpoint, client: &str, body: &[u8], caller: &str) -> Result<(), ApiError> {
     let Some((_, policies)) = LIMITS.iter().find(|(limited, _)| *limited == endpoint) else {
         return Ok(());
     };
+    let (shared, own): (Vec<_>, Vec<_>) =
+        policies.iter().partition(|(_, subject)| matches!(subject, Subject::Everyone));
     let mut refused: Option<rate_limiting::Decision> = None;
-    for (policy, subject) in *policies {
+    for (policy, subject) in own {
         let subject = match subject {
             Subject::ClientAddress => format!("address:{client}"),
             Subject::Caller => format!("user:{caller}"),
@@ -67,18 +88,29 @@ pub async fn check(endpoint: Endpoint, client: &str, body: &[u8], caller: &str) 
                 // A body without an email is refused as invalid later.
                 None => continue,
             },
+            Subject::Everyone => unreachable!("partitioned out"),
         };
-        let decision = rate_limiting::hit((*policy).to_owned(), subject).await.map_err(|err| match err {
-            rate_limiting::Error::Misconfigured(detail) => internal(detail),
-        })?;
+        let decision = hit(policy, subject).await?;
         if !decision.allowed && refused.as_ref().is_none_or(|worst| decision.reset_seconds > worst.reset_seconds) {
             refused = Some(decision);
         }
     }
-    match refused {
-        None => Ok(()),
-        Some(decision) => Err(too_many(&decision)),
+    if let Some(decision) = refused {
+        return Err(too_many(&decision));
     }
+    for (policy, _) in shared {
+        let decision = hit(policy, "everyone".to_owned()).await?;
+        if !decision.allowed {
+            return Err(busy(&decision));
+        }
+    }
+    Ok(())
+}
+
+async fn hit(policy: &str, subject: String) -> Result<rate_limiting::Decision, ApiError> {
+    rate_limiting::hit(policy.to_owned(), subject).await.map_err(|err| match err {
+        rate_limiting::Error::Misconfigured(detail) => internal(detail),
+    })
 }
 
 fn body_email(body: &[u8]) -> Option<String> {
@@ -105,6 +137,19 @@ fn too_many(decision: &rate_limiting::Decision) -> ApiError {
     }
 }
 
+/// `503` with `Retry-After`: the service's shared budget is spent for now.
+fn busy(decision: &rate_limiting::Decision) -> ApiError {
+    let wait = decision.reset_seconds.max(1).to_string();
+    ApiError {
+        headers: vec![("retry-after", wait.clone())],
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("the service is busy; try again in {wait} seconds"),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,7 +167,10 @@ mod tests {
 
     #[test]
     fn the_email_subject_ignores_case_and_spaces() {
-        assert_eq!(body_email(br#"{"email":" Alice@Example.com ","password":"x"}"#).as_deref(), Some("alice@example.com"));
+        assert_eq!(
+            body_email(br#"{"email":" Alice@Example.com ","password":"x"}"#).as_deref(),
+            Some("alice@example.com")
+        );
         assert_eq!(body_email(br#"{"password":"x"}"#), None);
         assert_eq!(body_email(b"not json"), None);
     }
@@ -136,5 +184,16 @@ mod tests {
         assert_eq!(header("ratelimit-limit"), Some("10"));
         assert_eq!(header("ratelimit-remaining"), Some("0"));
         assert_eq!(header("ratelimit-reset"), Some("42"));
+    }
+
+    #[test]
+    fn every_endpoint_that_hashes_a_password_spends_the_shared_budget() {
+        for endpoint in [Endpoint::Signup, Endpoint::Login, Endpoint::ResetPassword, Endpoint::ChangePassword] {
+            let (_, policies) = LIMITS.iter().find(|(limited, _)| *limited == endpoint).unwrap();
+            assert!(policies.iter().any(|(policy, _)| *policy == HASHES.0), "{endpoint:?}");
+        }
+        let err = busy(&rate_limiting::Decision { allowed: false, limit: 20, remaining: 0, reset_seconds: 0 });
+        assert_eq!((err.status, err.code), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+        assert_eq!(err.headers, vec![("retry-after", "1".to_owned())]);
     }
 }

@@ -22,7 +22,7 @@ struct ChannelRepository;
 impl Guest for ChannelRepository {
     async fn create(workspace_id: String, name: String, created_by: String) -> Result<Channel, Error> {
         schema::MIGRATOR.ensure().await?;
-        if workspace_id.is_empty() || name.trim().is_empty() || created_by.is_empty() {
+        if workspace_id.is_empty() || name.is_empty() || created_by.is_empty() {
             return Err(Error::InvalidInput("workspace, channel name and creator are required".into()));
         }
         let id = ids::new_id(ids::CHANNEL).map_err(|err| Error::Unavailable(err.to_string()))?;

@@ -19,8 +19,6 @@ spin_sdk::wit_bindgen::generate!({
     with: { "keel:infrastructure/sql@0.1.0": keel_guest::sql::bindings::keel::infrastructure::sql },
 });
 
-const MAX_LIMIT: u32 = 200;
-
 struct MessageRepository;
 
 impl Guest for MessageRepository {
@@ -57,9 +55,6 @@ impl Guest for MessageRepository {
         limit: u32,
         before: Option<String>,
     ) -> Result<MessagePage, Error> {
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::InvalidInput(format!("limit must be between 1 and {MAX_LIMIT}")));
-        }
         let before_seq = match before.as_deref() {
             Some(raw) => cursor::decode(raw).ok_or_else(|| Error::InvalidInput("malformed cursor".into()))?,
             None => i64::MAX,

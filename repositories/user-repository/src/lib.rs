@@ -30,7 +30,7 @@ impl Guest for UserRepository {
     async fn create(user: NewUser) -> Result<User, Error> {
         schema::MIGRATOR.ensure().await?;
         let email = user.email.trim().to_lowercase();
-        if email.is_empty() || user.display_name.trim().is_empty() || user.password_hash.is_empty() {
+        if email.is_empty() || user.display_name.is_empty() || user.password_hash.is_empty() {
             return Err(Error::InvalidInput("email, display name and password hash are required".into()));
         }
         let id = ids::new_id(ids::USER).map_err(|err| Error::Unavailable(err.to_string()))?;
@@ -75,7 +75,7 @@ impl Guest for UserRepository {
 
     async fn update_display_name(id: String, display_name: String) -> Result<User, Error> {
         schema::MIGRATOR.ensure().await?;
-        if display_name.trim().is_empty() {
+        if display_name.is_empty() {
             return Err(Error::InvalidInput("display name is required".into()));
         }
         // No check of the rows changed: MySQL counts a row set to the same

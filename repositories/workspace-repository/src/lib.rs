@@ -37,7 +37,7 @@ struct WorkspaceRepository;
 impl Guest for WorkspaceRepository {
     async fn create(name: String, owner_id: String) -> Result<Workspace, Error> {
         schema::MIGRATOR.ensure().await?;
-        if name.trim().is_empty() || owner_id.is_empty() {
+        if name.is_empty() || owner_id.is_empty() {
             return Err(Error::InvalidInput("workspace name and owner are required".into()));
         }
         let id = ids::new_id(ids::WORKSPACE).map_err(|err| Error::Unavailable(err.to_string()))?;

@@ -5,6 +5,8 @@ Feature: Rate limits
   fields, and the refused request does nothing. Windows are fixed (aligned
   to multiples of their length), so the scenarios use day-long windows:
   a scenario straddles a window's end only if it runs across midnight UTC.
+  The service's budget of password hashes is shared by everyone: over it
+  the answer is 503 with Retry-After.
 
   Scenario: Concurrent logins from one address are admitted exactly up to the limit
     Given a running team-collab server whose rate limit "login_per_address" is "3/86400"
@@ -81,3 +83,36 @@ Feature: Rate limits
     When "alice" sends GET "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages"
     Then the response list "messages" has 2 items
     And the response body does not mention "refused"
+
+  Scenario: Password hashes over the service's budget are shed with 503, and a shed sign-up creates nothing
+    Given a running team-collab server whose rate limit "password_hashes" is "3/86400"
+    And "alice" has signed up
+    And "bob" has signed up
+    When "alice" logs in with password "correct-horse-1"
+    Then the response status is 200
+    When "carol" signs up with email "carol@example.com" and password "correct-horse-1"
+    Then the response status is 503
+    And the error code is "unavailable"
+    And the response has a positive "retry-after" header no larger than 86400
+    And the address "carol@example.com" received 0 emails
+    # Requests that hash no password are still served.
+    When "alice" sends GET "/v1/me"
+    Then the response status is 200
+    When a client sends POST "/v1/auth/password-reset" with body '{"email":"carol@example.com"}'
+    Then the response status is 202
+    And the address "carol@example.com" received 0 emails
+
+  Scenario: Logins refused by their own client's limits do not spend the shared budget
+    Given a running team-collab server with rate limits:
+      | login_per_email | 1/86400 |
+      | password_hashes | 4/86400 |
+    And "alice" has signed up
+    And "bob" has signed up
+    When "alice" logs in with password "wrong-pass-00"
+    Then the response status is 401
+    When 6 clients send POST "/v1/auth/login" with body '{"email":"alice@example.com","password":"wrong-pass-01"}' at once
+    Then 6 of the 6 responses have status 429
+    When "bob" logs in with password "correct-horse-1"
+    Then the response status is 200
+    When "carol" signs up with email "carol@example.com" and password "correct-horse-1"
+    Then the response status is 503
