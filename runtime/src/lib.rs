@@ -23,11 +23,9 @@ mod engine;
 mod host;
 mod kv;
 pub mod oci;
-mod outbound;
 pub mod scaffold;
 mod server;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,11 +35,8 @@ use tokio::net::TcpListener;
 use wasmtime_wasi_http::handler::{ProxyHandler, ProxyPre};
 
 use config::manifest::Manifest;
-use config::outbound::OutboundPolicy;
-use config::runtime_config::{KeyValueBackend, RuntimeConfig};
+use config::runtime_config::RuntimeConfig;
 use config::variables::{Provider, Variables};
-use host::{ComponentServices, SqlitePool};
-use kv::KeyValueStore;
 pub use server::{AdmissionLimits, ConnectionLimits, InstanceLimits};
 
 /// Settings of `keel up`.
@@ -141,101 +136,28 @@ impl App {
         };
         let linker = host::linker(&engine)?;
 
-        config::runtime_config::check_labels(
-            &runtime_config,
-            options.runtime_config_file.as_deref(),
-            manifest.components.values().flat_map(|c| {
-                let sqlite = c.sqlite_databases.iter().map(|l| (c.id.as_str(), "sqlite_database", l.as_str()));
-                let kv = c.key_value_stores.iter().map(|l| (c.id.as_str(), "key_value_store", l.as_str()));
-                sqlite.chain(kv)
-            }),
-        )
-        .map_err(|m| anyhow::anyhow!("{}: {m}", origin.display()))?;
+        // Every capability checks the app's use of it and opens what its
+        // components share; then each component gets its grants. All the
+        // problems are reported at once.
+        let ctx = host::AppContext {
+            manifest: &manifest,
+            runtime_config: &runtime_config,
+            runtime_config_file: options.runtime_config_file.as_deref(),
+            state_dir: &state_dir,
+            variables: &variables,
+        };
+        let cannot_start = |problems: Vec<String>| {
+            anyhow::anyhow!("{}: the app cannot start:\n  {}", origin.display(), problems.join("\n  "))
+        };
+        let capabilities = host::Capabilities::configure(&ctx).map_err(cannot_start)?;
+        let services = capabilities.grant_all(&ctx).map_err(cannot_start)?;
 
-        let self_origin: Arc<std::sync::OnceLock<std::net::SocketAddr>> = Arc::default();
-        let mut sqlite_pools: HashMap<String, Arc<SqlitePool>> = HashMap::new();
-        let mut kv_stores: HashMap<String, Arc<dyn KeyValueStore>> = HashMap::new();
+        let self_origin = capabilities.self_origin();
         let mut routes = Vec::new();
         let mut needs = engine::InstanceNeeds::default();
         for route in &manifest.http_routes {
             let component = &manifest.components[&route.component];
             let ctx = |what: &str| format!("component `{}`: {what}", component.id);
-
-            let mut sqlite = HashMap::new();
-            for label in &component.sqlite_databases {
-                let pool = match sqlite_pools.get(label) {
-                    Some(pool) => pool.clone(),
-                    None => {
-                        let backend = runtime_config.sqlite(label, &state_dir).expect("labels checked above");
-                        let pool = Arc::new(SqlitePool::new(label, &backend).map_err(|e| anyhow::anyhow!(ctx(&e)))?);
-                        tracing::info!("sqlite database `{label}`: {}", pool.path().display());
-                        sqlite_pools.insert(label.clone(), pool.clone());
-                        pool
-                    }
-                };
-                sqlite.insert(label.clone(), pool);
-            }
-            let mut key_value = HashMap::new();
-            for label in &component.key_value_stores {
-                let store = match kv_stores.get(label) {
-                    Some(store) => store.clone(),
-                    None => {
-                        let store: Arc<dyn KeyValueStore> = match runtime_config.key_value(label, &state_dir).expect("labels checked above") {
-                            KeyValueBackend::Sqlite(path) => {
-                                tracing::info!("key-value store `{label}`: {}", path.display());
-                                Arc::new(kv::SqliteStore::open(&path, label).map_err(|e| {
-                                    anyhow::anyhow!(ctx(&format!("key-value store `{label}`: {e}")))
-                                })?)
-                            }
-                            KeyValueBackend::Memory => Arc::new(kv::MemoryStore::default()),
-                            #[cfg(feature = "rocksdb")]
-                            KeyValueBackend::RocksDb(path) => {
-                                tracing::info!("key-value store `{label}`: RocksDB {}", path.display());
-                                Arc::new(kv::RocksStore::open(&path).map_err(|e| {
-                                    anyhow::anyhow!(ctx(&format!("key-value store `{label}`: {e}")))
-                                })?)
-                            }
-                            #[cfg(not(feature = "rocksdb"))]
-                            KeyValueBackend::RocksDb(_) => anyhow::bail!(ctx(&format!(
-                                "key-value store `{label}` is RocksDB, but this keel was built without it \
-                                 (cargo build --features rocksdb, with librocksdb-dev installed)"
-                            ))),
-                            KeyValueBackend::Redis(url) => {
-                                let shown = kv::redis::redacted(&url);
-                                tracing::info!("key-value store `{label}`: {shown}");
-                                Arc::new(kv::RedisStore::open(&url).map_err(|e| {
-                                    anyhow::anyhow!(ctx(&format!("key-value store `{label}` ({shown}): {e}")))
-                                })?)
-                            }
-                        };
-                        kv_stores.insert(label.clone(), store.clone());
-                        store
-                    }
-                };
-                key_value.insert(label.clone(), store);
-            }
-            let rendered = component
-                .variables
-                .iter()
-                .map(|(name, template)| {
-                    variables
-                        .render(template)
-                        .map(|v| (name.clone(), v))
-                        .map_err(|m| anyhow::anyhow!(ctx(&format!("variable `{name}`: {m}"))))
-                })
-                .collect::<anyhow::Result<HashMap<_, _>>>()?;
-            let outbound = OutboundPolicy::new(&component.allowed_outbound_hosts, |template| variables.render(template))
-                .map_err(|m| anyhow::anyhow!(ctx(&format!("allowed_outbound_hosts {m}"))))?;
-            let services = Arc::new(ComponentServices::new(
-                component.id.clone(),
-                sqlite,
-                key_value,
-                rendered,
-                outbound,
-                component.environment.clone().into_iter().collect(),
-            )
-            .with_self_origin(self_origin.clone()));
-
             let (wasm, component_needs) = match &options.bundle {
                 Some(bundle) => bundle.load_component(&engine, &component.source),
                 None => engine::load_component(&engine, &component.source, &cache_dir),
@@ -257,7 +179,7 @@ impl App {
             let handler = server::ComponentHandler {
                 engine: engine.clone(),
                 pre,
-                services,
+                services: services[&component.id].clone(),
                 limits: options.limits.clone(),
             };
             routes.push(server::RouteTarget {
@@ -321,7 +243,7 @@ impl App {
 
     /// Serve HTTP on `listener` until `shutdown` resolves.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let _ = self.self_origin.set(outbound::self_origin(listener.local_addr()?));
+        let _ = self.self_origin.set(host::self_origin(listener.local_addr()?));
         server::serve(self.router, listener, shutdown).await
     }
 }

@@ -86,9 +86,9 @@ pub struct RuntimeConfig {
 #[serde(deny_unknown_fields)]
 struct RawRuntimeConfig {
     #[serde(default)]
-    sqlite_database: BTreeMap<String, RawStore>,
+    sqlite_database: BTreeMap<String, crate::host::SqliteDatabaseConfig>,
     #[serde(default)]
-    key_value_store: BTreeMap<String, RawStore>,
+    key_value_store: BTreeMap<String, crate::host::KeyValueStoreConfig>,
     #[serde(default)]
     state_dir: Option<PathBuf>,
     #[serde(default)]
@@ -137,17 +137,6 @@ const UNSUPPORTED_SPIN_KEYS: &[(&str, &str)] = &[
     ("blob_store", "keel has no blob store host"),
     ("otel", "configure telemetry with the OTEL_* environment variables"),
 ];
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStore {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    path: Option<PathBuf>,
-    #[serde(default)]
-    url: Option<String>,
-}
 
 impl RuntimeConfig {
     /// Read and validate the file at `path`; relative paths resolve against
@@ -202,54 +191,13 @@ impl RuntimeConfig {
                 }
             });
         }
-        for (label, store) in raw.sqlite_database {
-            if store.url.is_some() {
-                return Err(invalid(format!("[sqlite_database.{label}]: type \"spin\" takes `path`, not `url`")));
-            }
-            let backend = match (store.kind.as_str(), store.path) {
-                ("spin", Some(p)) => SqliteBackend::File(base.join(p)),
-                ("spin", None) => SqliteBackend::Memory,
-                (other, _) => {
-                    return Err(invalid(format!(
-                        "[sqlite_database.{label}]: unsupported type `{other}` (supported: \"spin\")"
-                    )));
-                }
-            };
+        // Each capability owns its section's fields and rules (`crate::host`).
+        for (label, section) in raw.sqlite_database {
+            let backend = section.backend(base).map_err(|m| invalid(format!("[sqlite_database.{label}]: {m}")))?;
             config.sqlite.insert(label, backend);
         }
-        for (label, store) in raw.key_value_store {
-            if store.kind != "redis" && store.url.is_some() {
-                return Err(invalid(format!(
-                    "[key_value_store.{label}]: `url` is only for type \"redis\" (type \"{}\" takes `path`)",
-                    store.kind
-                )));
-            }
-            if store.kind == "redis" {
-                if store.path.is_some() {
-                    return Err(invalid(format!("[key_value_store.{label}]: type \"redis\" takes `url`, not `path`")));
-                }
-                let url = store.url.ok_or_else(|| {
-                    invalid(format!("[key_value_store.{label}]: type \"redis\" needs `url = \"redis://host:port\"`"))
-                })?;
-                config.key_value.insert(label, KeyValueBackend::Redis(url));
-                continue;
-            }
-            let backend = match (store.kind.as_str(), store.path) {
-                ("spin", Some(p)) => KeyValueBackend::Sqlite(base.join(p)),
-                ("spin", None) | ("memory", None) => KeyValueBackend::Memory,
-                ("rocksdb", Some(p)) => KeyValueBackend::RocksDb(base.join(p)),
-                ("rocksdb", None) => {
-                    return Err(invalid(format!("[key_value_store.{label}]: type \"rocksdb\" needs a `path`")));
-                }
-                ("memory", Some(_)) => {
-                    return Err(invalid(format!("[key_value_store.{label}]: type \"memory\" takes no `path`")));
-                }
-                (other, _) => {
-                    return Err(invalid(format!(
-                        "[key_value_store.{label}]: unsupported type `{other}` (supported: \"spin\", \"memory\", \"redis\", \"rocksdb\")"
-                    )));
-                }
-            };
+        for (label, section) in raw.key_value_store {
+            let backend = section.backend(base).map_err(|m| invalid(format!("[key_value_store.{label}]: {m}")))?;
             config.key_value.insert(label, backend);
         }
         Ok(config)
@@ -299,37 +247,6 @@ impl RuntimeConfig {
 /// The one label that works without a runtime-config entry (as in Spin).
 pub const DEFAULT_LABEL: &str = "default";
 
-/// The labels `uses` names (`(component, kind, label)`, kind being
-/// `sqlite_database` or `key_value_store`) that `config` does not declare,
-/// as one error listing them all with the fix.
-pub fn check_labels<'a>(
-    config: &RuntimeConfig,
-    config_file: Option<&Path>,
-    uses: impl IntoIterator<Item = (&'a str, &'static str, &'a str)>,
-) -> Result<(), String> {
-    let missing: Vec<String> = uses
-        .into_iter()
-        .filter(|(_, kind, label)| {
-            *label != DEFAULT_LABEL
-                && match *kind {
-                    "sqlite_database" => !config.sqlite.contains_key(*label),
-                    _ => !config.key_value.contains_key(*label),
-                }
-        })
-        .map(|(component, kind, label)| format!("component `{component}` uses {kind} `{label}`: add [{kind}.{label}]"))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let file =
-        config_file.map_or("a runtime config file (--runtime-config-file)".to_string(), |f| f.display().to_string());
-    Err(format!(
-        "{} undeclared label(s); only `default` has a built-in store. Declare them in {file}:\n  {}",
-        missing.len(),
-        missing.join("\n  ")
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,28 +278,6 @@ mod tests {
         assert!(err.starts_with("rc.toml:3:") && err.contains("pth"), "{err}");
         let err = parse("[key_value_store.default]\ntype = \"spin\"\nurl = \"redis://x\"\n").unwrap_err().to_string();
         assert!(err.contains("`url` is only for type \"redis\""), "{err}");
-    }
-
-    #[test]
-    fn every_undeclared_label_is_listed_at_once() {
-        let rc = parse("[key_value_store.cache]\ntype = \"memory\"\n").unwrap();
-        let uses = [
-            ("api", "key_value_store", "default"),
-            ("api", "key_value_store", "cache"),
-            ("api", "key_value_store", "sessions"),
-            ("worker", "sqlite_database", "reports"),
-        ];
-        let err = check_labels(&rc, Some(Path::new("rc.toml")), uses).unwrap_err();
-        assert!(err.contains("2 undeclared label(s)") && err.contains("rc.toml"), "{err}");
-        assert!(
-            err.contains("component `api` uses key_value_store `sessions`: add [key_value_store.sessions]"),
-            "{err}"
-        );
-        assert!(
-            err.contains("component `worker` uses sqlite_database `reports`: add [sqlite_database.reports]"),
-            "{err}"
-        );
-        assert!(check_labels(&rc, None, [("api", "key_value_store", "cache")]).is_ok());
     }
 
     #[test]

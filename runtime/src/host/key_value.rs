@@ -22,14 +22,128 @@
 //! write); `list-keys` accepts a cursor (Spin refuses one) and keys come
 //! sorted.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::Deserialize;
 use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 
 use super::bindings::spin::key_value::key_value::{self as spin_kv, HostStore, HostStoreWithStore};
 use super::bindings::wasi::keyvalue::{atomics, batch, store as wasi_store};
-use super::{HostState, Spin};
-use crate::kv::{KeyValueStore, KvError};
+use super::{AppContext, Capability, HostState, Spin};
+use crate::config::manifest::Component;
+use crate::config::runtime_config::KeyValueBackend;
+use crate::kv::{self, KeyValueStore, KvError};
+
+/// `[key_value_store.<label>]` in the runtime config.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoreConfig {
+    /// `"spin"` (a SQLite file), `"memory"`, `"redis"` or `"rocksdb"`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The file or directory of `spin` and `rocksdb`.
+    #[serde(default)]
+    path: Option<PathBuf>,
+    /// The server of `redis` (`redis://host:port/db`).
+    #[serde(default)]
+    url: Option<String>,
+}
+
+impl StoreConfig {
+    /// The store it names; a relative `path` resolves against `base`.
+    pub(crate) fn backend(self, base: &Path) -> Result<KeyValueBackend, String> {
+        let kind = self.kind.as_str();
+        match (kind, self.path, self.url) {
+            ("redis", None, Some(url)) => Ok(KeyValueBackend::Redis(url)),
+            ("redis", Some(_), _) => Err("type \"redis\" takes `url`, not `path`".into()),
+            ("redis", None, None) => Err("type \"redis\" needs `url = \"redis://host:port\"`".into()),
+            ("spin" | "memory" | "rocksdb", _, Some(_)) => {
+                Err(format!("`url` is only for type \"redis\" (type \"{kind}\" takes `path`)"))
+            }
+            ("spin", Some(path), None) => Ok(KeyValueBackend::Sqlite(base.join(path))),
+            ("spin" | "memory", None, None) => Ok(KeyValueBackend::Memory),
+            ("rocksdb", Some(path), None) => Ok(KeyValueBackend::RocksDb(base.join(path))),
+            ("rocksdb", None, None) => Err("type \"rocksdb\" needs a `path`".into()),
+            ("memory", Some(_), None) => Err("type \"memory\" takes no `path`".into()),
+            (other, _, _) => {
+                Err(format!("unsupported type `{other}` (supported: \"spin\", \"memory\", \"redis\", \"rocksdb\")"))
+            }
+        }
+    }
+}
+
+/// The key-value capability: a store per label, shared by the components
+/// that list it.
+pub(crate) struct KeyValue;
+
+impl Capability for KeyValue {
+    type App = HashMap<String, Arc<dyn KeyValueStore>>;
+    type Grant = HashMap<String, Arc<dyn KeyValueStore>>;
+
+    fn link(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+        spin_kv::add_to_linker::<_, Spin>(linker, super::this)?;
+        wasi_store::add_to_linker::<_, Spin>(linker, super::this)?;
+        atomics::add_to_linker::<_, Spin>(linker, super::this)?;
+        batch::add_to_linker::<_, Spin>(linker, super::this)
+    }
+
+    fn configure(ctx: &AppContext) -> Result<Self::App, Vec<String>> {
+        let mut stores = HashMap::new();
+        let mut problems = Vec::new();
+        for component in ctx.manifest.components.values() {
+            for label in &component.key_value_stores {
+                let Some(backend) = ctx.runtime_config.key_value(label, ctx.state_dir) else {
+                    problems.push(super::undeclared(ctx, component, "key_value_store", label));
+                    continue;
+                };
+                if stores.contains_key(label) {
+                    continue;
+                }
+                match open(label, backend) {
+                    Ok(store) => {
+                        stores.insert(label.clone(), store);
+                    }
+                    Err(e) => problems.push(format!("component `{}`: key-value store `{label}`{e}", component.id)),
+                }
+            }
+        }
+        if problems.is_empty() { Ok(stores) } else { Err(problems) }
+    }
+
+    fn grant(app: &Self::App, component: &Component, _: &AppContext) -> Result<Self::Grant, String> {
+        Ok(component.key_value_stores.iter().map(|label| (label.clone(), app[label].clone())).collect())
+    }
+}
+
+/// Open the store `label`; an error (to follow the label) names the
+/// backend without its credentials.
+fn open(label: &str, backend: KeyValueBackend) -> Result<Arc<dyn KeyValueStore>, String> {
+    Ok(match backend {
+        KeyValueBackend::Sqlite(path) => {
+            tracing::info!("key-value store `{label}`: {}", path.display());
+            Arc::new(kv::SqliteStore::open(&path, label).map_err(|e| format!(": {e}"))?)
+        }
+        KeyValueBackend::Memory => Arc::new(kv::MemoryStore::default()),
+        #[cfg(feature = "rocksdb")]
+        KeyValueBackend::RocksDb(path) => {
+            tracing::info!("key-value store `{label}`: RocksDB {}", path.display());
+            Arc::new(kv::RocksStore::open(&path).map_err(|e| format!(": {e}"))?)
+        }
+        #[cfg(not(feature = "rocksdb"))]
+        KeyValueBackend::RocksDb(_) => {
+            return Err(" is RocksDB, but this keel was built without it \
+                        (cargo build --features rocksdb, with librocksdb-dev installed)"
+                .into());
+        }
+        KeyValueBackend::Redis(url) => {
+            let shown = kv::redis::redacted(&url);
+            tracing::info!("key-value store `{label}`: {shown}");
+            Arc::new(kv::RedisStore::open(&url).map_err(|e| format!(" ({shown}): {e}"))?)
+        }
+    })
+}
 
 /// An open store: the `store` resource of Spin and the `bucket` of WASI.
 pub struct Store(Arc<dyn KeyValueStore>);

@@ -1,15 +1,29 @@
-//! What a guest sees of the host: WASI (0.2 and 0.3), `wasi:http` with the
-//! component's outbound allow list, and Spin's SQLite, key-value and
-//! variables interfaces, generated from the WIT that spin-sdk ships.
+//! What a guest sees of the host, one capability per module in the shape
+//! of Spin's factors (`crates/factor-*`): WASI with the component's
+//! `environment` ([`wasi`]), the outbound allow list ([`networking`]),
+//! outbound HTTP ([`outbound_http`]), SQLite ([`sqlite`]), key-value
+//! ([`key_value`]), variables ([`variables`]), PostgreSQL ([`postgres`]),
+//! MySQL ([`mysql`]) and Redis ([`redis`]), from the WIT that spin-sdk ships.
+//!
+//! Each capability is a [`Capability`]: it links its interfaces, checks the
+//! app's use of it against the manifest and runtime configuration (every
+//! problem listed, not just the first), opens what the app's components
+//! share, and grants each component its part. [`Capabilities`] is the list
+//! `App::load` configures; [`ComponentServices`] holds one component's
+//! grants, which its instances' host calls read.
 
 mod key_value;
 mod mysql;
+mod networking;
+mod outbound_http;
 mod postgres;
 mod redis;
 mod sqlite;
 mod variables;
+mod wasi;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker, ResourceTable};
@@ -17,10 +31,13 @@ use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::config::outbound::OutboundPolicy;
-use crate::kv::KeyValueStore;
-use crate::outbound::OutboundHooks;
-pub use sqlite::SqlitePool;
+use crate::config::manifest::{Component, Manifest};
+use crate::config::runtime_config::RuntimeConfig;
+use crate::config::variables::Variables;
+pub(crate) use key_value::StoreConfig as KeyValueStoreConfig;
+use outbound_http::OutboundHooks;
+pub(crate) use outbound_http::self_origin;
+pub(crate) use sqlite::DatabaseConfig as SqliteDatabaseConfig;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -40,49 +57,136 @@ mod bindings {
     });
 }
 
-/// Capabilities granted to one component, shared by all its instances.
-pub struct ComponentServices {
-    pub id: String,
-    sqlite: HashMap<String, Arc<SqlitePool>>,
-    key_value: HashMap<String, Arc<dyn KeyValueStore>>,
-    variables: HashMap<String, String>,
-    outbound: Arc<OutboundPolicy>,
-    environment: Vec<(String, String)>,
-    postgres: Arc<postgres::PostgresPools>,
-    mysql: Arc<mysql::MysqlPools>,
-    redis: Arc<redis::RedisConnections>,
-    /// The app's listening address, once it listens.
-    self_origin: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
+/// What the capabilities are configured from when an app loads.
+pub(crate) struct AppContext<'a> {
+    pub manifest: &'a Manifest,
+    pub runtime_config: &'a RuntimeConfig,
+    /// Where `runtime_config` came from, to name in errors.
+    pub runtime_config_file: Option<&'a Path>,
+    /// Where the `default` stores live unless the runtime config says.
+    pub state_dir: &'a Path,
+    /// The app's variables, resolved by its providers.
+    pub variables: &'a Variables,
 }
 
-impl ComponentServices {
-    pub fn new(
-        id: String,
-        sqlite: HashMap<String, Arc<SqlitePool>>,
-        key_value: HashMap<String, Arc<dyn KeyValueStore>>,
-        variables: HashMap<String, String>,
-        outbound: OutboundPolicy,
-        environment: Vec<(String, String)>,
-    ) -> Self {
-        ComponentServices {
-            id,
-            sqlite,
-            key_value,
-            variables,
-            outbound: Arc::new(outbound),
-            environment,
-            postgres: Default::default(),
-            mysql: Default::default(),
-            redis: Default::default(),
-            self_origin: Default::default(),
+impl AppContext<'_> {
+    /// The runtime-config file to name in a fix.
+    fn runtime_config_file(&self) -> String {
+        self.runtime_config_file
+            .map_or("a runtime config file (--runtime-config-file)".to_string(), |f| f.display().to_string())
+    }
+}
+
+/// The problem of a component that uses a `kind` label (`sqlite_database`,
+/// `key_value_store`) the runtime config does not declare, with the fix.
+fn undeclared(ctx: &AppContext, component: &Component, kind: &str, label: &str) -> String {
+    format!(
+        "component `{}` uses {kind} `{label}`: add [{kind}.{label}] to {} (only `default` has a built-in store)",
+        component.id,
+        ctx.runtime_config_file()
+    )
+}
+
+/// One host capability, configured like a Spin factor.
+pub(crate) trait Capability {
+    /// What all of the app's components share (pools, open stores).
+    type App;
+    /// What one component is granted; its instances read it from
+    /// [`ComponentServices`].
+    type Grant;
+
+    /// Add the capability's interfaces to `linker`.
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()>;
+
+    /// Check the app's use of the capability and open what it needs; every
+    /// problem (naming component, label and fix) at once.
+    fn configure(app: &AppContext) -> Result<Self::App, Vec<String>>;
+
+    /// What `component` is granted (an error names what is wrong with it).
+    fn grant(app: &Self::App, component: &Component, ctx: &AppContext) -> Result<Self::Grant, String>;
+}
+
+/// Declares the capabilities in order: the app's configured state of each
+/// ([`Capabilities`]), a component's grants ([`ComponentServices`]), and
+/// the linker with all of their interfaces.
+macro_rules! capabilities {
+    ($($field:ident: $capability:ty),* $(,)?) => {
+        /// Every capability, configured for one app.
+        pub(crate) struct Capabilities {
+            $($field: <$capability as Capability>::App,)*
         }
+
+        /// What one component is granted, shared by all its instances.
+        pub struct ComponentServices {
+            /// The component's id in the manifest.
+            pub id: String,
+            $(pub(crate) $field: <$capability as Capability>::Grant,)*
+        }
+
+        impl Capabilities {
+            /// Configure every capability for the app; all their problems
+            /// at once.
+            pub fn configure(ctx: &AppContext) -> Result<Capabilities, Vec<String>> {
+                let mut problems = Vec::new();
+                $(let $field = <$capability as Capability>::configure(ctx).map_err(|p| problems.extend(p));)*
+                match ($($field,)*) {
+                    ($(Ok($field),)*) => Ok(Capabilities { $($field,)* }),
+                    _ => Err(problems),
+                }
+            }
+
+            /// What `component` is granted by each capability.
+            pub fn grant(&self, component: &Component, ctx: &AppContext) -> Result<ComponentServices, Vec<String>> {
+                let mut problems = Vec::new();
+                $(let $field = <$capability as Capability>::grant(&self.$field, component, ctx)
+                    .map_err(|p| problems.push(format!("component `{}`: {p}", component.id)));)*
+                match ($($field,)*) {
+                    ($(Ok($field),)*) => Ok(ComponentServices { id: component.id.clone(), $($field,)* }),
+                    _ => Err(problems),
+                }
+            }
+        }
+
+        /// A linker with every host interface Keel offers.
+        pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+            let mut linker = Linker::new(engine);
+            $(<$capability as Capability>::link(&mut linker)?;)*
+            Ok(linker)
+        }
+    };
+}
+
+capabilities! {
+    wasi: wasi::Wasi,
+    outbound: networking::OutboundNetworking,
+    http: outbound_http::OutboundHttp,
+    sqlite: sqlite::Sqlite,
+    key_value: key_value::KeyValue,
+    variables: variables::SpinVariables,
+    postgres: postgres::Postgres,
+    mysql: mysql::Mysql,
+    redis: redis::Redis,
+}
+
+impl Capabilities {
+    /// Every component's grants, by component id; every problem at once.
+    pub fn grant_all(&self, ctx: &AppContext) -> Result<HashMap<String, Arc<ComponentServices>>, Vec<String>> {
+        let mut granted = HashMap::new();
+        let mut problems = Vec::new();
+        for component in ctx.manifest.components.values() {
+            match self.grant(component, ctx) {
+                Ok(services) => {
+                    granted.insert(component.id.clone(), Arc::new(services));
+                }
+                Err(p) => problems.extend(p),
+            }
+        }
+        if problems.is_empty() { Ok(granted) } else { Err(problems) }
     }
 
-    /// Share the app's listening address (set when it listens), for
-    /// requests to `self`.
-    pub fn with_self_origin(mut self, origin: Arc<std::sync::OnceLock<std::net::SocketAddr>>) -> Self {
-        self.self_origin = origin;
-        self
+    /// Where requests to the app itself (`self.alt`) go, once it listens.
+    pub fn self_origin(&self) -> Arc<std::sync::OnceLock<std::net::SocketAddr>> {
+        self.http.clone()
     }
 }
 
@@ -102,21 +206,19 @@ pub struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
     }
+}
+
+/// What Spin's interfaces see of a store's data: all of it.
+fn this(state: &mut HostState) -> &mut HostState {
+    state
 }
 
 /// `HasData` marker for Spin's interfaces: they see the whole `HostState`.
@@ -133,12 +235,7 @@ struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let next = self.used.saturating_sub(current) + desired;
         if next > self.limit {
             tracing::warn!(limit = self.limit, requested = next, "instance memory limit reached");
@@ -148,17 +245,11 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }
 
-/// Create a store for one instance of the component `services` describes.
 /// Run a synchronous host call that blocks on disk or network I/O without
 /// stalling the async executor: on a multi-threaded runtime, tokio hands
 /// this worker's other tasks to another thread while `f` runs (as
@@ -170,26 +261,15 @@ pub(crate) fn block_in_place<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-pub fn new_store(
-    engine: &Engine,
-    services: Arc<ComponentServices>,
-    memory_limit: usize,
-) -> Store<HostState> {
-    let mut wasi = WasiCtx::builder();
-    wasi.inherit_stdout().inherit_stderr();
-    for (k, v) in &services.environment {
-        wasi.env(k, v);
-    }
+/// Create a store for one instance of the component `services` describes.
+pub fn new_store(engine: &Engine, services: Arc<ComponentServices>, memory_limit: usize) -> Store<HostState> {
     let state = HostState {
         table: ResourceTable::new(),
-        wasi: wasi.build(),
+        wasi: wasi::context(&services.wasi),
         http: WasiHttpCtx::new(),
-        hooks: OutboundHooks::new(services.outbound.clone(), services.id.clone(), services.self_origin.clone()),
+        hooks: OutboundHooks::new(services.outbound.clone(), services.id.clone(), services.http.clone()),
         services,
-        limiter: MemoryLimiter {
-            limit: memory_limit,
-            used: 0,
-        },
+        limiter: MemoryLimiter { limit: memory_limit, used: 0 },
         sqlite_connections: 0,
         redis_connections: 0,
     };
@@ -198,68 +278,118 @@ pub fn new_store(
     store
 }
 
-/// A linker with every host interface Keel offers.
-pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
-    fn get(state: &mut HostState) -> &mut HostState {
-        state
-    }
-    bindings::spin::sqlite::sqlite::add_to_linker::<_, Spin>(&mut linker, get)?;
-    bindings::spin::key_value::key_value::add_to_linker::<_, Spin>(&mut linker, get)?;
-    bindings::spin::variables::variables::add_to_linker::<_, Spin>(&mut linker, get)?;
-    bindings::spin::postgres::postgres::add_to_linker::<_, Spin>(&mut linker, get)?;
-    bindings::spin::mysql::mysql::add_to_linker::<_, Spin>(&mut linker, get)?;
-    bindings::spin::redis::redis::add_to_linker::<_, Spin>(&mut linker, get)?;
-    bindings::wasi::keyvalue::store::add_to_linker::<_, Spin>(&mut linker, get)?;
-    bindings::wasi::keyvalue::atomics::add_to_linker::<_, Spin>(&mut linker, get)?;
-    bindings::wasi::keyvalue::batch::add_to_linker::<_, Spin>(&mut linker, get)?;
-    bindings::wasi::config::store::add_to_linker::<_, Spin>(&mut linker, get)?;
-    Ok(linker)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
+    use crate::kv::KeyValueStore;
+
+    /// The services of a component `id` granted nothing.
+    pub fn granted_nothing(id: &str) -> ComponentServices {
+        ComponentServices {
+            id: id.to_string(),
+            wasi: Vec::new(),
+            outbound: Default::default(),
+            http: Default::default(),
+            sqlite: HashMap::new(),
+            key_value: HashMap::new(),
+            variables: HashMap::new(),
+            postgres: Default::default(),
+            mysql: Default::default(),
+            redis: Default::default(),
+        }
+    }
+
     /// The services of a component `id` with these variables and nothing
     /// else granted.
     pub fn services(id: &str, variables: &[(&str, &str)]) -> Arc<ComponentServices> {
-        Arc::new(ComponentServices::new(
-            id.to_string(),
-            HashMap::new(),
-            HashMap::new(),
-            variables.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            OutboundPolicy::default(),
-            Vec::new(),
-        ))
+        Arc::new(ComponentServices {
+            variables: variables.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..granted_nothing(id)
+        })
     }
 
     /// The services of a component that may open the SQLite database `label`.
-    pub fn services_with_sqlite(label: &str, pool: Arc<SqlitePool>) -> Arc<ComponentServices> {
-        Arc::new(ComponentServices::new(
-            "web".into(),
-            HashMap::from([(label.to_string(), pool)]),
-            HashMap::new(),
-            HashMap::new(),
-            OutboundPolicy::default(),
-            Vec::new(),
-        ))
+    pub fn services_with_sqlite(label: &str, pool: Arc<sqlite::SqlitePool>) -> Arc<ComponentServices> {
+        Arc::new(ComponentServices { sqlite: HashMap::from([(label.to_string(), pool)]), ..granted_nothing("web") })
     }
 
     /// A store whose component may open the key-value store `label`.
     pub fn store_with_key_value(label: &str, kv: Arc<dyn KeyValueStore>) -> Store<HostState> {
-        store(Arc::new(ComponentServices::new(
-            "web".into(),
-            HashMap::new(),
-            HashMap::from([(label.to_string(), kv)]),
-            HashMap::new(),
-            OutboundPolicy::default(),
-            Vec::new(),
-        )))
+        store(Arc::new(ComponentServices {
+            key_value: HashMap::from([(label.to_string(), kv)]),
+            ..granted_nothing("web")
+        }))
+    }
+
+    /// Configure every capability for the app `manifest` describes, with
+    /// this runtime config, in a fresh state directory.
+    fn configure(manifest: &str, runtime_config: &str) -> Result<HashMap<String, Arc<ComponentServices>>, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = Manifest::parse(Path::new("spin.toml"), manifest, dir.path().to_path_buf()).unwrap();
+        let runtime_config = RuntimeConfig::parse(Path::new("rc.toml"), runtime_config, dir.path()).unwrap();
+        let variables = Variables::resolve(&manifest, &[], |_| None).unwrap();
+        let ctx = AppContext {
+            manifest: &manifest,
+            runtime_config: &runtime_config,
+            runtime_config_file: Some(Path::new("rc.toml")),
+            state_dir: dir.path(),
+            variables: &variables,
+        };
+        Capabilities::configure(&ctx)?.grant_all(&ctx)
+    }
+
+    const TWO_COMPONENTS: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "app"
+[[trigger.http]]
+route = "/api/..."
+component = "api"
+[[trigger.http]]
+route = "/..."
+component = "worker"
+[component.api]
+source = "api.wasm"
+key_value_stores = ["default", "cache", "sessions"]
+[component.worker]
+source = "worker.wasm"
+sqlite_databases = ["default", "reports"]
+key_value_stores = ["cache"]
+"#;
+
+    #[test]
+    fn every_undeclared_label_of_every_capability_is_listed_at_once() {
+        let problems = configure(TWO_COMPONENTS, "[key_value_store.cache]\ntype = \"memory\"\n").err().unwrap();
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        let all = problems.join("\n");
+        assert!(
+            all.contains("component `api` uses key_value_store `sessions`: add [key_value_store.sessions] to rc.toml"),
+            "{all}"
+        );
+        assert!(
+            all.contains("component `worker` uses sqlite_database `reports`: add [sqlite_database.reports] to rc.toml"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn components_share_a_label_and_get_only_the_labels_they_list() {
+        let rc = "[key_value_store.cache]\ntype = \"memory\"\n[key_value_store.sessions]\ntype = \"memory\"\n\
+                  [sqlite_database.reports]\ntype = \"spin\"\n";
+        let grants = configure(TWO_COMPONENTS, rc).unwrap();
+        let grant = |id: &str| &grants[id];
+        let mut api: Vec<_> = grant("api").key_value.keys().cloned().collect();
+        api.sort();
+        assert_eq!(api, ["cache", "default", "sessions"]);
+        assert!(grant("api").sqlite.is_empty());
+        let mut worker: Vec<_> = grant("worker").sqlite.keys().cloned().collect();
+        worker.sort();
+        assert_eq!(worker, ["default", "reports"]);
+        assert!(
+            Arc::ptr_eq(&grant("api").key_value["cache"], &grant("worker").key_value["cache"]),
+            "one store per label"
+        );
     }
 
     /// A store for one instance of `services`, to call host functions on.

@@ -51,6 +51,27 @@ use super::bindings::spin::mysql::mysql::{
 use super::{HostState, Spin};
 use crate::config::outbound::OutboundPolicy;
 
+/// The MySQL capability (`spin:mysql`): each component
+/// gets its own pools; every address is checked against its allow list.
+pub(crate) struct Mysql;
+
+impl super::Capability for Mysql {
+    type App = ();
+    type Grant = Arc<MysqlPools>;
+
+    fn link(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+        super::bindings::spin::mysql::mysql::add_to_linker::<_, Spin>(linker, super::this)
+    }
+
+    fn configure(_: &super::AppContext) -> Result<(), Vec<String>> {
+        Ok(())
+    }
+
+    fn grant(_: &(), _: &crate::config::manifest::Component, _: &super::AppContext) -> Result<Self::Grant, String> {
+        Ok(Arc::default())
+    }
+}
+
 /// A pool per connection address, shared by a component's instances.
 #[derive(Default)]
 pub struct MysqlPools {

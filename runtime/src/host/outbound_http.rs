@@ -18,10 +18,36 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
+use wasmtime::component::Linker;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::{AppContext, Capability, HostState};
+use crate::config::manifest::Component;
 use crate::config::outbound::OutboundPolicy;
 
+/// The outbound HTTP capability (`wasi:http` 0.2 and 0.3).
+pub(crate) struct OutboundHttp;
+
+impl Capability for OutboundHttp {
+    /// Where the app listens, once it does: requests to `self.alt` go there.
+    type App = Arc<OnceLock<SocketAddr>>;
+    type Grant = Arc<OnceLock<SocketAddr>>;
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+        wasmtime_wasi_http::p3::add_to_linker(linker)
+    }
+
+    fn configure(_: &AppContext) -> Result<Self::App, Vec<String>> {
+        Ok(Arc::default())
+    }
+
+    fn grant(app: &Self::App, _: &Component, _: &AppContext) -> Result<Self::Grant, String> {
+        Ok(app.clone())
+    }
+}
+
+/// The hooks `wasmtime-wasi-http` calls for one instance's requests.
 pub struct OutboundHooks {
     policy: Arc<OutboundPolicy>,
     component: String,

@@ -64,6 +64,27 @@ use super::bindings::spin::postgres::postgres::{
 use super::{HostState, Spin};
 use crate::config::outbound::OutboundPolicy;
 
+/// The PostgreSQL capability (`spin:postgres`): each component
+/// gets its own pools; every address is checked against its allow list.
+pub(crate) struct Postgres;
+
+impl super::Capability for Postgres {
+    type App = ();
+    type Grant = Arc<PostgresPools>;
+
+    fn link(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+        super::bindings::spin::postgres::postgres::add_to_linker::<_, Spin>(linker, super::this)
+    }
+
+    fn configure(_: &super::AppContext) -> Result<(), Vec<String>> {
+        Ok(())
+    }
+
+    fn grant(_: &(), _: &crate::config::manifest::Component, _: &super::AppContext) -> Result<Self::Grant, String> {
+        Ok(Arc::default())
+    }
+}
+
 /// Idle clients per connection address, shared by a component's instances.
 pub struct PostgresPools {
     idle: Mutex<HashMap<String, Vec<tokio_postgres::Client>>>,

@@ -37,6 +37,27 @@ use super::bindings::spin::redis::redis::{
 use super::{HostState, Spin};
 use crate::config::outbound::OutboundPolicy;
 
+/// The Redis capability (`spin:redis`): each component
+/// gets its own pools; every address is checked against its allow list.
+pub(crate) struct Redis;
+
+impl super::Capability for Redis {
+    type App = ();
+    type Grant = Arc<RedisConnections>;
+
+    fn link(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+        super::bindings::spin::redis::redis::add_to_linker::<_, Spin>(linker, super::this)
+    }
+
+    fn configure(_: &super::AppContext) -> Result<(), Vec<String>> {
+        Ok(())
+    }
+
+    fn grant(_: &(), _: &crate::config::manifest::Component, _: &super::AppContext) -> Result<Self::Grant, String> {
+        Ok(Arc::default())
+    }
+}
+
 /// Idle connections per address, each used by one guest connection at a time.
 #[derive(Default)]
 pub struct RedisConnections {

@@ -33,17 +33,85 @@
 //! writer of this process commits or rolls back (or after [`BUSY_POLL`], for
 //! writers in other processes), for up to [`BUSY_TIMEOUT`] in all.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+use serde::Deserialize;
 
 use wasmtime::component::{Accessor, FutureReader, Resource, StreamReader};
 
 use super::bindings::spin::sqlite::sqlite::{
     self as wit, Error, HostConnection, HostConnectionWithStore, QueryResult, RowResult, Value,
 };
-use super::{HostState, Spin};
+use super::{AppContext, Capability, HostState, Spin};
+use crate::config::manifest::Component;
 use crate::config::runtime_config::SqliteBackend;
+
+/// `[sqlite_database.<label>]` in the runtime config.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DatabaseConfig {
+    /// `"spin"`, the only SQLite backend.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The file; none for an in-memory database.
+    #[serde(default)]
+    path: Option<PathBuf>,
+}
+
+impl DatabaseConfig {
+    /// The database it names; a relative `path` resolves against `base`.
+    pub(crate) fn backend(self, base: &Path) -> Result<SqliteBackend, String> {
+        match (self.kind.as_str(), self.path) {
+            ("spin", Some(path)) => Ok(SqliteBackend::File(base.join(path))),
+            ("spin", None) => Ok(SqliteBackend::Memory),
+            (other, _) => Err(format!("unsupported type `{other}` (supported: \"spin\")")),
+        }
+    }
+}
+
+/// The SQLite capability: a pool per database label, shared by the
+/// components that list it.
+pub(crate) struct Sqlite;
+
+impl Capability for Sqlite {
+    type App = HashMap<String, Arc<SqlitePool>>;
+    type Grant = HashMap<String, Arc<SqlitePool>>;
+
+    fn link(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<_, Spin>(linker, super::this)
+    }
+
+    fn configure(ctx: &AppContext) -> Result<Self::App, Vec<String>> {
+        let mut pools = HashMap::new();
+        let mut problems = Vec::new();
+        for component in ctx.manifest.components.values() {
+            for label in &component.sqlite_databases {
+                let Some(backend) = ctx.runtime_config.sqlite(label, ctx.state_dir) else {
+                    problems.push(super::undeclared(ctx, component, "sqlite_database", label));
+                    continue;
+                };
+                if pools.contains_key(label) {
+                    continue;
+                }
+                match SqlitePool::new(label, &backend) {
+                    Ok(pool) => {
+                        tracing::info!("sqlite database `{label}`: {}", pool.path().display());
+                        pools.insert(label.clone(), Arc::new(pool));
+                    }
+                    Err(e) => problems.push(format!("component `{}`: {e}", component.id)),
+                }
+            }
+        }
+        if problems.is_empty() { Ok(pools) } else { Err(problems) }
+    }
+
+    fn grant(app: &Self::App, component: &Component, _: &AppContext) -> Result<Self::Grant, String> {
+        Ok(component.sqlite_databases.iter().map(|label| (label.clone(), app[label].clone())).collect())
+    }
+}
 
 /// Idle connections to one database.
 pub struct SqlitePool {

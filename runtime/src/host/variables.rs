@@ -10,12 +10,43 @@
 //! `wasi:config/store`, both are `none`, and `get-all` lists every variable
 //! of the component.
 
-use wasmtime::component::Accessor;
+use std::collections::HashMap;
+
+use wasmtime::component::{Accessor, Linker};
 
 use super::bindings::spin::variables::variables::{self as wit, Error};
 use super::bindings::wasi::config::store as wasi_config;
-use super::{ComponentServices, HostState, Spin};
+use super::{AppContext, Capability, ComponentServices, HostState, Spin};
+use crate::config::manifest::Component;
 use crate::config::variables::validate_name;
+
+/// The variables capability (`spin:variables`, `wasi:config/store`).
+pub(crate) struct SpinVariables;
+
+impl Capability for SpinVariables {
+    type App = ();
+    /// The component's variables, rendered from the app's.
+    type Grant = HashMap<String, String>;
+
+    fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        super::bindings::spin::variables::variables::add_to_linker::<_, Spin>(linker, super::this)?;
+        super::bindings::wasi::config::store::add_to_linker::<_, Spin>(linker, super::this)
+    }
+
+    fn configure(_: &AppContext) -> Result<(), Vec<String>> {
+        Ok(())
+    }
+
+    fn grant(_: &(), component: &Component, ctx: &AppContext) -> Result<Self::Grant, String> {
+        component
+            .variables
+            .iter()
+            .map(|(name, template)| {
+                ctx.variables.render(template).map(|v| (name.clone(), v)).map_err(|m| format!("variable `{name}`: {m}"))
+            })
+            .collect()
+    }
+}
 
 impl ComponentServices {
     /// The value of the component variable `name`, or Spin's error.
