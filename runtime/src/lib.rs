@@ -137,8 +137,8 @@ impl App {
         let linker = host::linker(&engine)?;
 
         // Every capability checks the app's use of it and opens what its
-        // components share; then each component gets its grants. All the
-        // problems are reported at once.
+        // components share, all the problems reported at once; then each
+        // component gets its grants.
         let ctx = host::AppContext {
             manifest: &manifest,
             runtime_config: &runtime_config,
@@ -146,11 +146,10 @@ impl App {
             state_dir: &state_dir,
             variables: &variables,
         };
-        let cannot_start = |problems: Vec<String>| {
+        let capabilities = host::Capabilities::configure(&ctx).map_err(|problems| {
             anyhow::anyhow!("{}: the app cannot start:\n  {}", origin.display(), problems.join("\n  "))
-        };
-        let capabilities = host::Capabilities::configure(&ctx).map_err(cannot_start)?;
-        let services = capabilities.grant_all(&ctx).map_err(cannot_start)?;
+        })?;
+        let services = capabilities.grant_all(&manifest);
 
         let self_origin = capabilities.self_origin();
         let mut routes = Vec::new();

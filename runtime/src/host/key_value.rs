@@ -112,8 +112,8 @@ impl Capability for KeyValue {
         if problems.is_empty() { Ok(stores) } else { Err(problems) }
     }
 
-    fn grant(app: &Self::App, component: &Component, _: &AppContext) -> Result<Self::Grant, String> {
-        Ok(component.key_value_stores.iter().map(|label| (label.clone(), app[label].clone())).collect())
+    fn grant(app: &Self::App, component: &Component) -> Self::Grant {
+        component.key_value_stores.iter().map(|label| (label.clone(), app[label].clone())).collect()
     }
 }
 

@@ -87,6 +87,25 @@ fn undeclared(ctx: &AppContext, component: &Component, kind: &str, label: &str) 
     )
 }
 
+/// `f` of every component of the app, by component id; each failure a
+/// problem naming its component.
+fn per_component<T>(
+    ctx: &AppContext,
+    f: impl Fn(&Component) -> Result<T, String>,
+) -> Result<HashMap<String, T>, Vec<String>> {
+    let mut done = HashMap::new();
+    let mut problems = Vec::new();
+    for component in ctx.manifest.components.values() {
+        match f(component) {
+            Ok(value) => {
+                done.insert(component.id.clone(), value);
+            }
+            Err(problem) => problems.push(format!("component `{}`: {problem}", component.id)),
+        }
+    }
+    if problems.is_empty() { Ok(done) } else { Err(problems) }
+}
+
 /// One host capability, configured like a Spin factor.
 pub(crate) trait Capability {
     /// What all of the app's components share (pools, open stores).
@@ -98,12 +117,13 @@ pub(crate) trait Capability {
     /// Add the capability's interfaces to `linker`.
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()>;
 
-    /// Check the app's use of the capability and open what it needs; every
-    /// problem (naming component, label and fix) at once.
+    /// Check the app's use of the capability (every component's) and open
+    /// what it needs; every problem, naming component, label and fix, at
+    /// once. After this nothing about the capability can fail to start.
     fn configure(app: &AppContext) -> Result<Self::App, Vec<String>>;
 
-    /// What `component` is granted (an error names what is wrong with it).
-    fn grant(app: &Self::App, component: &Component, ctx: &AppContext) -> Result<Self::Grant, String>;
+    /// What `component`, one of the app's, is granted.
+    fn grant(app: &Self::App, component: &Component) -> Self::Grant;
 }
 
 /// Declares the capabilities in order: the app's configured state of each
@@ -136,13 +156,10 @@ macro_rules! capabilities {
             }
 
             /// What `component` is granted by each capability.
-            pub fn grant(&self, component: &Component, ctx: &AppContext) -> Result<ComponentServices, Vec<String>> {
-                let mut problems = Vec::new();
-                $(let $field = <$capability as Capability>::grant(&self.$field, component, ctx)
-                    .map_err(|p| problems.push(format!("component `{}`: {p}", component.id)));)*
-                match ($($field,)*) {
-                    ($(Ok($field),)*) => Ok(ComponentServices { id: component.id.clone(), $($field,)* }),
-                    _ => Err(problems),
+            pub fn grant(&self, component: &Component) -> ComponentServices {
+                ComponentServices {
+                    id: component.id.clone(),
+                    $($field: <$capability as Capability>::grant(&self.$field, component),)*
                 }
             }
         }
@@ -169,19 +186,9 @@ capabilities! {
 }
 
 impl Capabilities {
-    /// Every component's grants, by component id; every problem at once.
-    pub fn grant_all(&self, ctx: &AppContext) -> Result<HashMap<String, Arc<ComponentServices>>, Vec<String>> {
-        let mut granted = HashMap::new();
-        let mut problems = Vec::new();
-        for component in ctx.manifest.components.values() {
-            match self.grant(component, ctx) {
-                Ok(services) => {
-                    granted.insert(component.id.clone(), Arc::new(services));
-                }
-                Err(p) => problems.extend(p),
-            }
-        }
-        if problems.is_empty() { Ok(granted) } else { Err(problems) }
+    /// Every component's grants, by component id.
+    pub fn grant_all(&self, manifest: &Manifest) -> HashMap<String, Arc<ComponentServices>> {
+        manifest.components.values().map(|c| (c.id.clone(), Arc::new(self.grant(c)))).collect()
     }
 
     /// Where requests to the app itself (`self.alt`) go, once it listens.
@@ -293,7 +300,7 @@ pub(crate) mod tests {
             http: Default::default(),
             sqlite: HashMap::new(),
             key_value: HashMap::new(),
-            variables: HashMap::new(),
+            variables: Default::default(),
             postgres: Default::default(),
             mysql: Default::default(),
             redis: Default::default(),
@@ -304,7 +311,7 @@ pub(crate) mod tests {
     /// else granted.
     pub fn services(id: &str, variables: &[(&str, &str)]) -> Arc<ComponentServices> {
         Arc::new(ComponentServices {
-            variables: variables.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            variables: Arc::new(variables.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
             ..granted_nothing(id)
         })
     }
@@ -336,7 +343,7 @@ pub(crate) mod tests {
             state_dir: dir.path(),
             variables: &variables,
         };
-        Capabilities::configure(&ctx)?.grant_all(&ctx)
+        Ok(Capabilities::configure(&ctx)?.grant_all(&manifest))
     }
 
     const TWO_COMPONENTS: &str = r#"
@@ -371,6 +378,20 @@ key_value_stores = ["cache"]
             all.contains("component `worker` uses sqlite_database `reports`: add [sqlite_database.reports] to rc.toml"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn problems_of_different_capabilities_are_listed_together() {
+        let manifest = TWO_COMPONENTS.replace(
+            "[component.api]\n",
+            "[variables]\napi_host = { default = \"api.example.com/v1\" }\n[component.api]\n\
+             allowed_outbound_hosts = [\"https://{{ api_host }}\"]\n",
+        );
+        let problems = configure(&manifest, "[key_value_store.cache]\ntype = \"memory\"\n").err().unwrap();
+        let all = problems.join("\n");
+        assert_eq!(problems.len(), 3, "{all}");
+        assert!(all.contains("component `api`: allowed_outbound_hosts"), "{all}");
+        assert!(all.contains("key_value_store `sessions`") && all.contains("sqlite_database `reports`"), "{all}");
     }
 
     #[test]

@@ -67,8 +67,8 @@ impl super::Capability for Mysql {
         Ok(())
     }
 
-    fn grant(_: &(), _: &crate::config::manifest::Component, _: &super::AppContext) -> Result<Self::Grant, String> {
-        Ok(Arc::default())
+    fn grant(_: &(), _: &crate::config::manifest::Component) -> Self::Grant {
+        Arc::default()
     }
 }
 

@@ -3,6 +3,7 @@
 //! with the app's variables at start-up. Outbound HTTP, PostgreSQL, MySQL
 //! and Redis each check every address against it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use wasmtime::component::Linker;
@@ -15,20 +16,23 @@ use crate::config::outbound::OutboundPolicy;
 pub(crate) struct OutboundNetworking;
 
 impl Capability for OutboundNetworking {
-    type App = ();
+    /// Each component's allow list, by component id.
+    type App = HashMap<String, Arc<OutboundPolicy>>;
     type Grant = Arc<OutboundPolicy>;
 
     fn link(_: &mut Linker<HostState>) -> wasmtime::Result<()> {
         Ok(())
     }
 
-    fn configure(_: &AppContext) -> Result<(), Vec<String>> {
-        Ok(())
+    fn configure(ctx: &AppContext) -> Result<Self::App, Vec<String>> {
+        super::per_component(ctx, |component| {
+            OutboundPolicy::new(&component.allowed_outbound_hosts, |template| ctx.variables.render(template))
+                .map(Arc::new)
+                .map_err(|m| format!("allowed_outbound_hosts {m}"))
+        })
     }
 
-    fn grant(_: &(), component: &Component, ctx: &AppContext) -> Result<Self::Grant, String> {
-        OutboundPolicy::new(&component.allowed_outbound_hosts, |template| ctx.variables.render(template))
-            .map(Arc::new)
-            .map_err(|m| format!("allowed_outbound_hosts {m}"))
+    fn grant(app: &Self::App, component: &Component) -> Self::Grant {
+        app[&component.id].clone()
     }
 }

@@ -42,8 +42,8 @@ impl Capability for OutboundHttp {
         Ok(Arc::default())
     }
 
-    fn grant(app: &Self::App, _: &Component, _: &AppContext) -> Result<Self::Grant, String> {
-        Ok(app.clone())
+    fn grant(app: &Self::App, _: &Component) -> Self::Grant {
+        app.clone()
     }
 }
 

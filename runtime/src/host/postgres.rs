@@ -80,8 +80,8 @@ impl super::Capability for Postgres {
         Ok(())
     }
 
-    fn grant(_: &(), _: &crate::config::manifest::Component, _: &super::AppContext) -> Result<Self::Grant, String> {
-        Ok(Arc::default())
+    fn grant(_: &(), _: &crate::config::manifest::Component) -> Self::Grant {
+        Arc::default()
     }
 }
 

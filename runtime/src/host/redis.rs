@@ -53,8 +53,8 @@ impl super::Capability for Redis {
         Ok(())
     }
 
-    fn grant(_: &(), _: &crate::config::manifest::Component, _: &super::AppContext) -> Result<Self::Grant, String> {
-        Ok(Arc::default())
+    fn grant(_: &(), _: &crate::config::manifest::Component) -> Self::Grant {
+        Arc::default()
     }
 }
 

@@ -108,8 +108,8 @@ impl Capability for Sqlite {
         if problems.is_empty() { Ok(pools) } else { Err(problems) }
     }
 
-    fn grant(app: &Self::App, component: &Component, _: &AppContext) -> Result<Self::Grant, String> {
-        Ok(component.sqlite_databases.iter().map(|label| (label.clone(), app[label].clone())).collect())
+    fn grant(app: &Self::App, component: &Component) -> Self::Grant {
+        component.sqlite_databases.iter().map(|label| (label.clone(), app[label].clone())).collect()
     }
 }
 

@@ -11,6 +11,7 @@
 //! of the component.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use wasmtime::component::{Accessor, Linker};
 
@@ -24,27 +25,32 @@ use crate::config::variables::validate_name;
 pub(crate) struct SpinVariables;
 
 impl Capability for SpinVariables {
-    type App = ();
+    /// Each component's variables, by component id.
+    type App = HashMap<String, Arc<HashMap<String, String>>>;
     /// The component's variables, rendered from the app's.
-    type Grant = HashMap<String, String>;
+    type Grant = Arc<HashMap<String, String>>;
 
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         super::bindings::spin::variables::variables::add_to_linker::<_, Spin>(linker, super::this)?;
         super::bindings::wasi::config::store::add_to_linker::<_, Spin>(linker, super::this)
     }
 
-    fn configure(_: &AppContext) -> Result<(), Vec<String>> {
-        Ok(())
+    fn configure(ctx: &AppContext) -> Result<Self::App, Vec<String>> {
+        super::per_component(ctx, |component| {
+            component
+                .variables
+                .iter()
+                .map(|(name, template)| {
+                    let value = ctx.variables.render(template).map_err(|m| format!("variable `{name}`: {m}"))?;
+                    Ok((name.clone(), value))
+                })
+                .collect::<Result<_, String>>()
+                .map(Arc::new)
+        })
     }
 
-    fn grant(_: &(), component: &Component, ctx: &AppContext) -> Result<Self::Grant, String> {
-        component
-            .variables
-            .iter()
-            .map(|(name, template)| {
-                ctx.variables.render(template).map(|v| (name.clone(), v)).map_err(|m| format!("variable `{name}`: {m}"))
-            })
-            .collect()
+    fn grant(app: &Self::App, component: &Component) -> Self::Grant {
+        app[&component.id].clone()
     }
 }
 

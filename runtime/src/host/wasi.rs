@@ -25,8 +25,8 @@ impl Capability for Wasi {
         Ok(())
     }
 
-    fn grant(_: &(), component: &Component, _: &AppContext) -> Result<Self::Grant, String> {
-        Ok(component.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    fn grant(_: &(), component: &Component) -> Self::Grant {
+        component.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 }
 
