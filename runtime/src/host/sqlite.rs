@@ -26,6 +26,14 @@
 //! sends the rows before it, then the error through the future); text that
 //! is not UTF-8 is read lossily (Spin's host panics).
 //!
+//! A statement that only reads runs on the thread that handles the guest's
+//! call, with no hand-off to a blocking thread and back (two thread
+//! wake-ups, most of a point query's cost), as long as it finishes within
+//! [`INLINE_BUDGET`] virtual-machine steps (well under a millisecond); one
+//! that takes longer is cut off, which leaves nothing behind for a
+//! read-only statement, and runs again on a blocking thread. Writes, which
+//! may wait for another writer or for the disk, always run on one.
+//!
 //! Writers wait for each other without SQLite's default busy handler, which
 //! sleeps 1, 2, 5, … up to 100 ms between attempts and made the tail of
 //! concurrent writes hundreds of milliseconds long: a connection that finds
@@ -260,6 +268,18 @@ impl Pooled {
         run(self.conn(), statement, params)
     }
 
+    /// Run `statement` right here if it only reads and is quick; `None`
+    /// when it has to [`run`](Self::run) on a blocking thread instead (it
+    /// writes, alters the connection, or took more than [`INLINE_BUDGET`]).
+    fn try_run_inline(&mut self, statement: &str, params: &[Value]) -> Option<Result<QueryResult, Error>> {
+        if alters_connection(statement) {
+            return None;
+        }
+        let result = run_read_inline(self.conn(), statement, params)?;
+        self.used = true;
+        Some(result)
+    }
+
     fn last_insert_rowid(&self) -> i64 {
         if self.used { self.conn().last_insert_rowid() } else { 0 }
     }
@@ -304,6 +324,12 @@ impl Connection {
             .expect("sqlite task does not panic")
     }
 
+    /// Run `statement` here if it is a quick read and the connection is
+    /// free ([`Pooled::try_run_inline`]).
+    fn try_run_inline(&self, statement: &str, params: &[Value]) -> Option<Result<QueryResult, Error>> {
+        self.0.try_lock().ok()?.try_run_inline(statement, params)
+    }
+
     /// Run `f` on the connection for a synchronous call; the call blocks,
     /// so the executor's other tasks move off this thread meanwhile.
     fn with_sync<R>(&self, f: impl FnOnce(&mut Pooled) -> R) -> R {
@@ -340,6 +366,45 @@ fn run_capped(
         WRITER_RELEASED.notify();
     }
     result
+}
+
+/// How long a read may run without a thread hand-off: SQLite calls the
+/// progress handler every [`INLINE_CHECK_EVERY`] virtual-machine steps and
+/// the statement is cut off at the [`INLINE_BUDGET`]-th call (about 50,000
+/// steps: tens to a few hundred microseconds).
+const INLINE_CHECK_EVERY: std::ffi::c_int = 1000;
+const INLINE_BUDGET: u32 = 50;
+
+/// Run the read-only `statement` within [`INLINE_BUDGET`]; `None` if it
+/// writes or was cut off (a read-only statement leaves nothing behind, so
+/// it can run again elsewhere).
+fn run_read_inline(
+    conn: &rusqlite::Connection,
+    statement: &str,
+    params: &[Value],
+) -> Option<Result<QueryResult, Error>> {
+    let mut stmt = match conn.prepare_cached(statement) {
+        Ok(stmt) => stmt,
+        Err(e) => return Some(Err(io_error(e))),
+    };
+    if !stmt.readonly() {
+        return None;
+    }
+    let cut_off = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut calls = 0;
+    let flag = cut_off.clone();
+    conn.progress_handler(
+        INLINE_CHECK_EVERY,
+        Some(move || {
+            calls += 1;
+            let stop = calls >= INLINE_BUDGET;
+            flag.store(stop, std::sync::atomic::Ordering::Relaxed);
+            stop
+        }),
+    );
+    let result = collect(&mut stmt, params.to_vec(), MAX_RESULT_BYTES);
+    conn.progress_handler(0, None::<fn() -> bool>);
+    (!cut_off.load(std::sync::atomic::Ordering::Relaxed)).then_some(result)
 }
 
 fn collect(
@@ -431,6 +496,9 @@ impl HostConnection for HostState {
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         let conn = self.connection(&conn)?;
+        if let Some(result) = conn.try_run_inline(&statement, &parameters) {
+            return Ok(result);
+        }
         Ok(conn.with_sync(|c| c.run(&statement, parameters)))
     }
 
@@ -464,7 +532,10 @@ impl<T> HostConnectionWithStore<T> for Spin {
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<(Vec<String>, StreamReader<RowResult>, FutureReader<Result<(), Error>>), Error>> {
         let conn = accessor.with(|mut access| access.get().connection(&conn))?;
-        let result = conn.with(move |c| c.run(&statement, parameters)).await;
+        let result = match conn.try_run_inline(&statement, &parameters) {
+            Some(result) => result,
+            None => conn.with(move |c| c.run(&statement, parameters)).await,
+        };
         let QueryResult { columns, rows } = match result {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
@@ -539,6 +610,34 @@ mod tests {
         assert!(matches!(recursive_triggers[0].values[0], Value::Integer(0)), "{recursive_triggers:?}");
         let scratch = third.run("SELECT v FROM scratch", vec![]).unwrap_err();
         assert!(matches!(&scratch, Error::Io(m) if m.contains("no such table")), "{scratch:?}");
+    }
+
+    #[test]
+    fn only_quick_reads_run_inline_and_a_cut_off_read_runs_again_in_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir);
+        let mut conn = pool.checkout().unwrap();
+        conn.run("CREATE TABLE t (v INTEGER)", vec![]).unwrap();
+        // A write never runs inline, and trying leaves nothing written.
+        assert!(conn.try_run_inline("INSERT INTO t VALUES (?1)", &[Value::Integer(7)]).is_none());
+        assert!(conn.try_run_inline("PRAGMA user_version", &[]).is_none(), "alters the connection: pooled path");
+        let count = |conn: &mut Pooled| conn.run("SELECT count(*) FROM t", vec![]).unwrap().rows[0].values[0].clone();
+        assert!(matches!(count(&mut conn), Value::Integer(0)));
+
+        conn.run("INSERT INTO t VALUES (7)", vec![]).unwrap();
+        let quick = conn.try_run_inline("SELECT v FROM t WHERE v = ?1", &[Value::Integer(7)]).expect("a quick read");
+        assert!(matches!(quick.unwrap().rows[0].values[0], Value::Integer(7)));
+        let bad = conn.try_run_inline("SELECT nope FROM t", &[]).expect("a prepare error is the answer");
+        assert!(matches!(bad, Err(Error::Io(m)) if m.contains("no such column")));
+
+        // Two million steps: cut off inline, then run to the end the usual way.
+        let slow =
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) SELECT sum(i) FROM n";
+        assert!(conn.try_run_inline(slow, &[]).is_none());
+        let full = conn.run(slow, vec![]).unwrap();
+        assert!(matches!(full.rows[0].values[0], Value::Integer(20000100000)), "{:?}", full.rows);
+        // The handler is gone: the next quick read is not cut off early.
+        assert!(conn.try_run_inline("SELECT count(*) FROM t", &[]).is_some());
     }
 
     #[test]
