@@ -90,26 +90,13 @@ impl Capability for KeyValue {
     }
 
     fn configure(ctx: &AppContext) -> Result<Self::App, Vec<String>> {
-        let mut stores = HashMap::new();
-        let mut problems = Vec::new();
-        for component in ctx.manifest.components.values() {
-            for label in &component.key_value_stores {
-                let Some(backend) = ctx.runtime_config.key_value(label, ctx.state_dir) else {
-                    problems.push(super::undeclared(ctx, component, "key_value_store", label));
-                    continue;
-                };
-                if stores.contains_key(label) {
-                    continue;
-                }
-                match open(label, backend) {
-                    Ok(store) => {
-                        stores.insert(label.clone(), store);
-                    }
-                    Err(e) => problems.push(format!("component `{}`: key-value store `{label}`{e}", component.id)),
-                }
-            }
-        }
-        if problems.is_empty() { Ok(stores) } else { Err(problems) }
+        super::open_labels(
+            ctx,
+            "key_value_store",
+            |component| &component.key_value_stores,
+            |label| ctx.runtime_config.key_value(label, ctx.state_dir),
+            |label, backend| open(label, backend).map_err(|e| format!("key-value store `{label}`{e}")),
+        )
     }
 
     fn grant(app: &Self::App, component: &Component) -> Self::Grant {

@@ -87,6 +87,39 @@ fn undeclared(ctx: &AppContext, component: &Component, kind: &str, label: &str) 
     )
 }
 
+/// The labelled resources (databases, stores) of a `kind` the app's
+/// components use, opened once per label: `labels` lists a component's,
+/// `backend` finds a label's in the runtime config (`None`: undeclared),
+/// `open` opens it. Every problem at once.
+fn open_labels<B, T>(
+    ctx: &AppContext,
+    kind: &str,
+    labels: impl Fn(&Component) -> &[String],
+    backend: impl Fn(&str) -> Option<B>,
+    open: impl Fn(&str, B) -> Result<T, String>,
+) -> Result<HashMap<String, T>, Vec<String>> {
+    let mut opened = HashMap::new();
+    let mut problems = Vec::new();
+    for component in ctx.manifest.components.values() {
+        for label in labels(component) {
+            let Some(found) = backend(label) else {
+                problems.push(undeclared(ctx, component, kind, label));
+                continue;
+            };
+            if opened.contains_key(label) {
+                continue;
+            }
+            match open(label, found) {
+                Ok(resource) => {
+                    opened.insert(label.clone(), resource);
+                }
+                Err(problem) => problems.push(format!("component `{}`: {problem}", component.id)),
+            }
+        }
+    }
+    if problems.is_empty() { Ok(opened) } else { Err(problems) }
+}
+
 /// `f` of every component of the app, by component id; each failure a
 /// problem naming its component.
 fn per_component<T>(
@@ -109,7 +142,7 @@ fn per_component<T>(
 /// One host capability, configured like a Spin factor.
 pub(crate) trait Capability {
     /// What all of the app's components share (pools, open stores).
-    type App;
+    type App: Default;
     /// What one component is granted; its instances read it from
     /// [`ComponentServices`].
     type Grant;
@@ -120,7 +153,10 @@ pub(crate) trait Capability {
     /// Check the app's use of the capability (every component's) and open
     /// what it needs; every problem, naming component, label and fix, at
     /// once. After this nothing about the capability can fail to start.
-    fn configure(app: &AppContext) -> Result<Self::App, Vec<String>>;
+    fn configure(app: &AppContext) -> Result<Self::App, Vec<String>> {
+        let _ = app;
+        Ok(Self::App::default())
+    }
 
     /// What `component`, one of the app's, is granted.
     fn grant(app: &Self::App, component: &Component) -> Self::Grant;

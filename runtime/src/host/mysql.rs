@@ -63,10 +63,6 @@ impl super::Capability for Mysql {
         super::bindings::spin::mysql::mysql::add_to_linker::<_, Spin>(linker, super::this)
     }
 
-    fn configure(_: &super::AppContext) -> Result<(), Vec<String>> {
-        Ok(())
-    }
-
     fn grant(_: &(), _: &crate::config::manifest::Component) -> Self::Grant {
         Arc::default()
     }

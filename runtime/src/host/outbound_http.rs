@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::{AppContext, Capability, HostState};
+use super::{Capability, HostState};
 use crate::config::manifest::Component;
 use crate::config::outbound::OutboundPolicy;
 
@@ -36,10 +36,6 @@ impl Capability for OutboundHttp {
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
         wasmtime_wasi_http::p3::add_to_linker(linker)
-    }
-
-    fn configure(_: &AppContext) -> Result<Self::App, Vec<String>> {
-        Ok(Arc::default())
     }
 
     fn grant(app: &Self::App, _: &Component) -> Self::Grant {

@@ -76,10 +76,6 @@ impl super::Capability for Postgres {
         super::bindings::spin::postgres::postgres::add_to_linker::<_, Spin>(linker, super::this)
     }
 
-    fn configure(_: &super::AppContext) -> Result<(), Vec<String>> {
-        Ok(())
-    }
-
     fn grant(_: &(), _: &crate::config::manifest::Component) -> Self::Grant {
         Arc::default()
     }

@@ -49,10 +49,6 @@ impl super::Capability for Redis {
         super::bindings::spin::redis::redis::add_to_linker::<_, Spin>(linker, super::this)
     }
 
-    fn configure(_: &super::AppContext) -> Result<(), Vec<String>> {
-        Ok(())
-    }
-
     fn grant(_: &(), _: &crate::config::manifest::Component) -> Self::Grant {
         Arc::default()
     }

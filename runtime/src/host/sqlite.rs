@@ -93,27 +93,17 @@ impl Capability for Sqlite {
     }
 
     fn configure(ctx: &AppContext) -> Result<Self::App, Vec<String>> {
-        let mut pools = HashMap::new();
-        let mut problems = Vec::new();
-        for component in ctx.manifest.components.values() {
-            for label in &component.sqlite_databases {
-                let Some(backend) = ctx.runtime_config.sqlite(label, ctx.state_dir) else {
-                    problems.push(super::undeclared(ctx, component, "sqlite_database", label));
-                    continue;
-                };
-                if pools.contains_key(label) {
-                    continue;
-                }
-                match SqlitePool::new(label, &backend) {
-                    Ok(pool) => {
-                        tracing::info!("sqlite database `{label}`: {}", pool.path().display());
-                        pools.insert(label.clone(), Arc::new(pool));
-                    }
-                    Err(e) => problems.push(format!("component `{}`: {e}", component.id)),
-                }
-            }
-        }
-        if problems.is_empty() { Ok(pools) } else { Err(problems) }
+        super::open_labels(
+            ctx,
+            "sqlite_database",
+            |component| &component.sqlite_databases,
+            |label| ctx.runtime_config.sqlite(label, ctx.state_dir),
+            |label, backend| {
+                let pool = SqlitePool::new(label, &backend)?;
+                tracing::info!("sqlite database `{label}`: {}", pool.path().display());
+                Ok(Arc::new(pool))
+            },
+        )
     }
 
     fn grant(app: &Self::App, component: &Component) -> Self::Grant {

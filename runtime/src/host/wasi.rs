@@ -5,7 +5,7 @@
 use wasmtime::component::Linker;
 use wasmtime_wasi::WasiCtx;
 
-use super::{AppContext, Capability, HostState};
+use super::{Capability, HostState};
 use crate::config::manifest::Component;
 
 /// The WASI capability.
@@ -19,10 +19,6 @@ impl Capability for Wasi {
     fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         wasmtime_wasi::p2::add_to_linker_async(linker)?;
         wasmtime_wasi::p3::add_to_linker(linker)
-    }
-
-    fn configure(_: &AppContext) -> Result<(), Vec<String>> {
-        Ok(())
     }
 
     fn grant(_: &(), component: &Component) -> Self::Grant {
