@@ -419,6 +419,14 @@ fn owner_count(world: &mut KeelWorld, count: usize) {
     assert_eq!(owners, count, "{members:#?}");
 }
 
+#[then(expr = "the account trail holds {int} {string} entries refused")]
+async fn account_trail_refusals(world: &mut KeelWorld, expected: i64, action: String) {
+    let query = format!(
+        "SELECT count(*) FROM audit_entries WHERE scope = 'accounts' AND action = '{action}' AND outcome = 'refused'"
+    );
+    assert_eq!(world.server().count_on_database(&query).await, expected);
+}
+
 #[when(expr = "someone with access to the database changes the target of audit entry {int} of workspace {string} to {string}")]
 async fn tamper_audit(world: &mut KeelWorld, sequence: u64, workspace: String, target: String) {
     let scope = world.ids[&format!("workspace:{workspace}")].clone();

@@ -573,6 +573,28 @@ impl Server {
         }
     }
 
+    /// The one integer `query` (a `SELECT count(*) …`) returns, from the
+    /// app's database, whichever engine it is.
+    pub async fn count_on_database(&self, query: &str) -> i64 {
+        let variable = |name: &str| self.variables.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        if let Some(url) = variable("postgres_url") {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("PostgreSQL");
+            tokio::spawn(connection);
+            client.query_one(query, &[]).await.expect("the count runs on PostgreSQL").get(0)
+        } else if let Some(url) = variable("mysql_url") {
+            use mysql_async::prelude::Queryable;
+            let mut conn = mysql_async::Conn::from_url(&url).await.expect("MySQL");
+            let count: Option<i64> = conn.query_first(query).await.expect("the count runs on MySQL");
+            let _ = conn.disconnect().await;
+            count.expect("a count")
+        } else {
+            let path = find_file(&self.state_dir, "sqlite_db.db").expect("the app's SQLite database file");
+            let connection = rusqlite::Connection::open(&path).expect("open the SQLite file");
+            connection.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+            connection.query_row(query, [], |row| row.get(0)).expect("the count runs on SQLite")
+        }
+    }
+
     pub async fn restart(&mut self) {
         self.stop().await;
         self.boot().await;

@@ -16,6 +16,12 @@
 //!
 //! A key-value store that cannot be reached does not lock everyone out:
 //! the attempt is allowed and the failure logged (fail open).
+//!
+//! A counter never goes down within its window, so once an instance sees
+//! one over its limit it refuses later attempts on it until the window
+//! ends without touching the store ([`EXHAUSTED`]): a flood is shed without
+//! a write per attempt (and without compare-and-swap races on one hot
+//! key), and the decisions are the ones counting would give.
 
 use exports::keel::platform::rate_limiting::{Decision, Error, Guest};
 use keel_guest::kv;
@@ -49,6 +55,9 @@ const POLICIES: &[(&str, Policy)] = &[
 ];
 
 thread_local! {
+    /// Window counters this instance has seen over their limit, with the
+    /// second their window ends.
+    static EXHAUSTED: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
     /// Policies as configured, read once per instance (Spin variables do
     /// not change while an app runs); `None` when turned off.
     static CONFIGURED: RefCell<HashMap<String, Option<Policy>>> = RefCell::new(HashMap::new());
@@ -59,15 +68,30 @@ struct RateLimiting;
 impl Guest for RateLimiting {
     async fn hit(policy: String, subject: String) -> Result<Decision, Error> {
         let Some(configured) = configured(&policy).await? else {
-            return Ok(Decision { allowed: true, limit: u32::MAX, remaining: u32::MAX, reset_seconds: 0 });
+            return Ok(Decision {
+                allowed: true,
+                limit: u32::MAX,
+                remaining: u32::MAX,
+                reset_seconds: 0,
+                first_refusal: false,
+            });
         };
         let now = keel_guest::clock::now_secs().max(0) as u64;
         let window = u64::from(configured.window);
         let reset_seconds = (window - now % window) as u32;
         let key = format!("rl:{policy}:{}:{}", now / window, keel_guest::ids::digest(&subject));
+        if known_exhausted(&key, now) {
+            return Ok(Decision {
+                allowed: false,
+                limit: configured.limit,
+                remaining: 0,
+                reset_seconds,
+                first_refusal: false,
+            });
+        }
         // The counter outlives its window by a second so that a late
         // attempt never finds it gone and starts over.
-        let count = match kv::increment_with_ttl(key, 1, configured.window + 1).await {
+        let count = match kv::increment_with_ttl(key.clone(), 1, configured.window + 1).await {
             Ok(count) => count,
             Err(err) => {
                 eprintln!("rate-limiting: {policy} not enforced: {}", kv::describe(&err));
@@ -76,11 +100,31 @@ impl Guest for RateLimiting {
                     limit: configured.limit,
                     remaining: configured.limit,
                     reset_seconds,
+                    first_refusal: false,
                 });
             }
         };
-        Ok(decide(configured, count, reset_seconds))
+        let decision = decide(configured, count, reset_seconds);
+        if !decision.allowed {
+            remember_exhausted(key, now + u64::from(reset_seconds), now);
+        }
+        Ok(decision)
     }
+}
+
+/// Whether this instance has seen the counter `key` over its limit in a
+/// window that has not ended at `now`.
+fn known_exhausted(key: &str, now: u64) -> bool {
+    EXHAUSTED.with_borrow(|exhausted| exhausted.get(key).is_some_and(|ends| *ends > now))
+}
+
+/// Note that the counter `key` is over its limit until `ends`, forgetting
+/// counters whose windows have ended.
+fn remember_exhausted(key: String, ends: u64, now: u64) {
+    EXHAUSTED.with_borrow_mut(|exhausted| {
+        exhausted.retain(|_, ends| *ends > now);
+        exhausted.insert(key, ends);
+    });
 }
 
 /// The decision for the `count`-th attempt in a window.
@@ -90,6 +134,7 @@ fn decide(policy: Policy, count: i64, reset_seconds: u32) -> Decision {
         allowed: used <= policy.limit,
         limit: policy.limit,
         remaining: policy.limit.saturating_sub(used),
+        first_refusal: u64::from(used) == u64::from(policy.limit) + 1,
         reset_seconds,
     }
 }
@@ -105,7 +150,9 @@ async fn configured(name: &str) -> Result<Option<Policy>, Error> {
     let variable = format!("rate_limit_{name}");
     let policy = match spin_sdk::variables::get(&variable).await {
         Ok(raw) if raw.trim() == "default" => Some(*default),
-        Ok(raw) => parse(&raw).map_err(|why| Error::Misconfigured(format!("variable `{variable}` = `{raw}`: {why}")))?,
+        Ok(raw) => {
+            parse(&raw).map_err(|why| Error::Misconfigured(format!("variable `{variable}` = `{raw}`: {why}")))?
+        }
         Err(spin_sdk::variables::Error::Undefined(_)) => Some(*default),
         Err(err) => return Err(Error::Misconfigured(format!("cannot read variable `{variable}`: {err}"))),
     };
@@ -133,6 +180,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_exhausted_window_is_refused_here_until_it_ends() {
+        assert!(!known_exhausted("rl:login:10:a", 100));
+        remember_exhausted("rl:login:10:a".into(), 120, 100);
+        assert!(known_exhausted("rl:login:10:a", 119));
+        assert!(!known_exhausted("rl:login:10:b", 119), "another subject");
+        assert!(!known_exhausted("rl:login:10:a", 120), "the window has ended");
+        remember_exhausted("rl:login:12:a".into(), 140, 125);
+        assert_eq!(EXHAUSTED.with_borrow(HashMap::len), 1, "ended windows are forgotten");
+    }
+
+    #[test]
     fn parses_policies() {
         assert_eq!(parse("10/60"), Ok(Some(Policy { limit: 10, window: 60 })));
         assert_eq!(parse(" 3 / 3600 "), Ok(Some(Policy { limit: 3, window: 3600 })));
@@ -145,9 +203,10 @@ mod tests {
     #[test]
     fn the_attempt_past_the_limit_is_refused() {
         let policy = Policy { limit: 3, window: 60 };
-        let decisions: Vec<_> = (1..=4).map(|count| decide(policy, count, 30)).collect();
-        assert_eq!(decisions.iter().map(|d| d.allowed).collect::<Vec<_>>(), [true, true, true, false]);
-        assert_eq!(decisions.iter().map(|d| d.remaining).collect::<Vec<_>>(), [2, 1, 0, 0]);
+        let decisions: Vec<_> = (1..=5).map(|count| decide(policy, count, 30)).collect();
+        assert_eq!(decisions.iter().map(|d| d.allowed).collect::<Vec<_>>(), [true, true, true, false, false]);
+        assert_eq!(decisions.iter().map(|d| d.first_refusal).collect::<Vec<_>>(), [false, false, false, true, false]);
+        assert_eq!(decisions.iter().map(|d| d.remaining).collect::<Vec<_>>(), [2, 1, 0, 0, 0]);
         assert!(decisions.iter().all(|d| d.limit == 3 && d.reset_seconds == 30));
     }
 

@@ -104,7 +104,10 @@ async fn serve(request: Request, client: &str, trail: &mut Trail) -> Result<Resp
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("cannot read body: {err:?}"))
         })?;
     trail.target = trail::target(endpoint, &params, &body);
-    limits::check(endpoint, client, &body, &actor).await?;
+    if let Err(refusal) = limits::check(endpoint, client, &body, &actor).await {
+        trail.recorded = refusal.recorded;
+        return Err(refusal.error);
+    }
     let param = |index: usize| params.get(index).cloned().unwrap_or_default();
 
     Ok(match endpoint {

@@ -13,6 +13,13 @@
 //! second instead of taking every core and instance from the other
 //! requests. It is counted only for requests that passed their own
 //! client's limits, so one client over its limit cannot spend it.
+//!
+//! A refusal tells the audit trail whether to record it ([`Refusal`]): the
+//! attempt that went over a client's limit is recorded, its repeats in the
+//! same window are not, nor are requests shed for the shared budget (they
+//! did nothing). Otherwise a flood would write one hash-chained entry per
+//! refused request: the work refusing is meant to save, and a trail that
+//! grows as fast as anyone can send.
 
 use crate::keel::platform::rate_limiting;
 use crate::router::Endpoint;
@@ -69,16 +76,24 @@ pub fn client_address(headers: &HeaderMap) -> String {
     }
 }
 
+/// A refused request: the answer, and whether the audit trail records it.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: ApiError,
+    pub recorded: bool,
+}
+
 /// Count the request against each of its endpoint's limits: `429` when a
 /// limit of its client or account is exceeded (each of those is counted
 /// either way), then `503` when the shared budget is spent.
-pub async fn check(endpoint: Endpoint, client: &str, body: &[u8], caller: &str) -> Result<(), ApiError> {
+pub async fn check(endpoint: Endpoint, client: &str, body: &[u8], caller: &str) -> Result<(), Refusal> {
     let Some((_, policies)) = LIMITS.iter().find(|(limited, _)| *limited == endpoint) else {
         return Ok(());
     };
     let (shared, own): (Vec<_>, Vec<_>) =
         policies.iter().partition(|(_, subject)| matches!(subject, Subject::Everyone));
     let mut refused: Option<rate_limiting::Decision> = None;
+    let mut first_refusal = false;
     for (policy, subject) in own {
         let subject = match subject {
             Subject::ClientAddress => format!("address:{client}"),
@@ -91,25 +106,26 @@ pub async fn check(endpoint: Endpoint, client: &str, body: &[u8], caller: &str) 
             Subject::Everyone => unreachable!("partitioned out"),
         };
         let decision = hit(policy, subject).await?;
+        first_refusal |= decision.first_refusal;
         if !decision.allowed && refused.as_ref().is_none_or(|worst| decision.reset_seconds > worst.reset_seconds) {
             refused = Some(decision);
         }
     }
     if let Some(decision) = refused {
-        return Err(too_many(&decision));
+        return Err(Refusal { error: too_many(&decision), recorded: first_refusal });
     }
     for (policy, _) in shared {
         let decision = hit(policy, "everyone".to_owned()).await?;
         if !decision.allowed {
-            return Err(busy(&decision));
+            return Err(Refusal { error: busy(&decision), recorded: false });
         }
     }
     Ok(())
 }
 
-async fn hit(policy: &str, subject: String) -> Result<rate_limiting::Decision, ApiError> {
+async fn hit(policy: &str, subject: String) -> Result<rate_limiting::Decision, Refusal> {
     rate_limiting::hit(policy.to_owned(), subject).await.map_err(|err| match err {
-        rate_limiting::Error::Misconfigured(detail) => internal(detail),
+        rate_limiting::Error::Misconfigured(detail) => Refusal { error: internal(detail), recorded: true },
     })
 }
 
@@ -177,7 +193,13 @@ mod tests {
 
     #[test]
     fn a_refusal_carries_retry_after_and_ratelimit_fields() {
-        let err = too_many(&rate_limiting::Decision { allowed: false, limit: 10, remaining: 0, reset_seconds: 42 });
+        let err = too_many(&rate_limiting::Decision {
+            allowed: false,
+            limit: 10,
+            remaining: 0,
+            reset_seconds: 42,
+            first_refusal: true,
+        });
         assert_eq!((err.status, err.code), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
         let header = |name: &str| err.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
         assert_eq!(header("retry-after"), Some("42"));
@@ -192,7 +214,13 @@ mod tests {
             let (_, policies) = LIMITS.iter().find(|(limited, _)| *limited == endpoint).unwrap();
             assert!(policies.iter().any(|(policy, _)| *policy == HASHES.0), "{endpoint:?}");
         }
-        let err = busy(&rate_limiting::Decision { allowed: false, limit: 20, remaining: 0, reset_seconds: 0 });
+        let err = busy(&rate_limiting::Decision {
+            allowed: false,
+            limit: 20,
+            remaining: 0,
+            reset_seconds: 0,
+            first_refusal: true,
+        });
         assert_eq!((err.status, err.code), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
         assert_eq!(err.headers, vec![("retry-after", "1".to_owned())]);
     }

@@ -4,7 +4,8 @@
 //! One entry per audited request, after it has been answered (the entry
 //! names its outcome): `success` for 2xx, `refused` for 401, 403, 409 and
 //! 429, `failed` for 5xx; other answers (bad input, not found) are not
-//! recorded. Workspace actions go to the workspace's chain, and only when
+//! recorded, and neither are repeated or shed refusals of a rate limit
+//! (`limits`). Workspace actions go to the workspace's chain, and only when
 //! the workspace is known to the caller (a 404 never writes into another
 //! tenant's chain); account actions go to the `accounts` chain. A failed
 //! write to the trail is logged and does not change the answer.
@@ -43,9 +44,12 @@ const AUDITED: &[(Endpoint, &str, Scope)] = &[
 ];
 
 /// What a request did, filled in as it is served.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Trail {
     pub endpoint: Option<Endpoint>,
+    /// Whether the request is recorded at all: a repeated or shed refusal
+    /// of a rate limit is not (`limits`).
+    pub recorded: bool,
     /// The caller, or the account a sign-up, login or link was for.
     pub actor: Option<String>,
     /// The workspace acted on, once it is known to exist for the caller.
@@ -53,10 +57,16 @@ pub struct Trail {
     pub target: Option<String>,
 }
 
+impl Default for Trail {
+    fn default() -> Self {
+        Trail { endpoint: None, recorded: true, actor: None, workspace: None, target: None }
+    }
+}
+
 impl Trail {
     /// Record the request under its action, if it is audited.
     pub async fn record(self, status: StatusCode, request_id: &str, client: &str) {
-        let Some(endpoint) = self.endpoint else { return };
+        let Some(endpoint) = self.endpoint.filter(|_| self.recorded) else { return };
         let Some((_, action, scope)) = AUDITED.iter().find(|(audited, ..)| *audited == endpoint) else { return };
         let Some(outcome) = outcome(status) else { return };
         let scope = match (scope, self.workspace) {
@@ -118,11 +128,7 @@ pub fn request_id(headers: &HeaderMap) -> String {
     let given = headers.get("x-request-id").and_then(|value| value.to_str().ok()).unwrap_or_default();
     let sane = (1..=128).contains(&given.len())
         && given.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
-    if sane {
-        given.to_owned()
-    } else {
-        keel_guest::ids::new_id("req").unwrap_or_else(|_| "req_unknown".to_owned())
-    }
+    if sane { given.to_owned() } else { keel_guest::ids::new_id("req").unwrap_or_else(|_| "req_unknown".to_owned()) }
 }
 
 #[cfg(test)]
@@ -157,7 +163,10 @@ mod tests {
     #[test]
     fn targets_come_from_the_path_and_body() {
         let params = vec!["wsp_1".to_owned(), "usr_2".to_owned()];
-        assert_eq!(target(Endpoint::Login, &[], br#"{"email":" Bob@Example.com"}"#).as_deref(), Some("bob@example.com"));
+        assert_eq!(
+            target(Endpoint::Login, &[], br#"{"email":" Bob@Example.com"}"#).as_deref(),
+            Some("bob@example.com")
+        );
         assert_eq!(target(Endpoint::ChangeRole, &params, br#"{"role":"admin"}"#).as_deref(), Some("usr_2 as admin"));
         assert_eq!(target(Endpoint::RemoveMember, &params, b"").as_deref(), Some("usr_2"));
         assert_eq!(target(Endpoint::GetMe, &params, b""), None);

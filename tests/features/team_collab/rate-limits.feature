@@ -116,3 +116,13 @@ Feature: Rate limits
     Then the response status is 200
     When "carol" signs up with email "carol@example.com" and password "correct-horse-1"
     Then the response status is 503
+
+  Scenario: Attempts past a limit leave one audit entry per window, not one each
+    Given a running team-collab server whose rate limit "login_per_email" is "1/86400"
+    And "alice" has signed up
+    When "alice" logs in with password "wrong-pass-00"
+    Then the response status is 401
+    When 6 clients send POST "/v1/auth/login" with body '{"email":"alice@example.com","password":"wrong-pass-01"}' at once
+    Then 6 of the 6 responses have status 429
+    # The wrong password, and the attempt that went over the limit; not its repeats.
+    And the account trail holds 2 "account.login" entries refused
