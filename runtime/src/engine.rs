@@ -119,7 +119,7 @@ impl InstanceNeeds {
 
     /// How many instances with these needs `pool` holds at once.
     pub fn capacity(self, pool: PoolTotals) -> usize {
-        let per = |total: u32, need: u32| if need == 0 { u32::MAX } else { total / need };
+        let per = |total: u32, need: u32| total.checked_div(need).unwrap_or(u32::MAX);
         [
             pool.component_instances,
             pool.stacks,

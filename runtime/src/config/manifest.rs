@@ -304,12 +304,12 @@ impl Manifest {
             }
         }
 
-        if let Some(base) = raw.application.trigger.get("http").and_then(|http| http.get("base")) {
-            if base.as_str() != Some("/") {
-                return Err(invalid(format!(
-                    "[application.trigger.http] base = {base}: keel serves at `/` only; remove `base` or set it to \"/\""
-                )));
-            }
+        if let Some(base) = raw.application.trigger.get("http").and_then(|http| http.get("base"))
+            && base.as_str() != Some("/")
+        {
+            return Err(invalid(format!(
+                "[application.trigger.http] base = {base}: keel serves at `/` only; remove `base` or set it to \"/\""
+            )));
         }
 
         let mut components = BTreeMap::new();

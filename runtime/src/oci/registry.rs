@@ -249,10 +249,10 @@ impl Registry {
         if response.status() != StatusCode::CREATED {
             bail!("storing the manifest failed: {}", describe(response).await);
         }
-        if let Some(answered) = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
-            if answered != digest {
-                bail!("the registry stored the manifest as {answered}, not {digest}");
-            }
+        if let Some(answered) = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok())
+            && answered != digest
+        {
+            bail!("the registry stored the manifest as {answered}, not {digest}");
         }
         Ok(digest)
     }
