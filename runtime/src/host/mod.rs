@@ -99,6 +99,7 @@ fn open_labels<B, T>(
     open: impl Fn(&str, B) -> Result<T, String>,
 ) -> Result<HashMap<String, T>, Vec<String>> {
     let mut opened = HashMap::new();
+    let mut tried = std::collections::HashSet::new();
     let mut problems = Vec::new();
     for component in ctx.manifest.components.values() {
         for label in labels(component) {
@@ -106,7 +107,9 @@ fn open_labels<B, T>(
                 problems.push(undeclared(ctx, component, kind, label));
                 continue;
             };
-            if opened.contains_key(label) {
+            // Opened once, for the first component that lists it; a failure
+            // is one problem, not one per component.
+            if !tried.insert(label.clone()) {
                 continue;
             }
             match open(label, found) {

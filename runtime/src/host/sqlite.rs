@@ -149,6 +149,12 @@ impl WriterReleased {
         thread_local! {
             static FIRST_BUSY: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
         }
+        // A read running inline must not wait here: it gives up, and runs
+        // again on a blocking thread, which may.
+        if INLINE.get() == InlineRead::Running {
+            INLINE.set(InlineRead::Gave);
+            return false;
+        }
         let now = std::time::Instant::now();
         if attempt == 0 {
             FIRST_BUSY.set(Some(now));
@@ -365,10 +371,35 @@ fn run_capped(
 const INLINE_CHECK_EVERY: std::ffi::c_int = 1000;
 const INLINE_BUDGET: u32 = 50;
 
-/// Run the read-only `statement` within [`INLINE_BUDGET`]; `None` if it
-/// writes or was cut off (a read-only statement leaves nothing behind, so
-/// it can run again elsewhere).
+/// Whether this thread is running a read inline, and whether it gave up
+/// because the database was busy ([`WriterReleased::busy`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InlineRead {
+    Off,
+    Running,
+    Gave,
+}
+
+thread_local! {
+    static INLINE: std::cell::Cell<InlineRead> = const { std::cell::Cell::new(InlineRead::Off) };
+}
+
+/// Run the read-only `statement` within [`INLINE_BUDGET`] and without
+/// waiting for a busy database; `None` if it writes, was cut off or found
+/// the database busy (a read-only statement leaves nothing behind, so it
+/// can run again elsewhere).
 fn run_read_inline(
+    conn: &rusqlite::Connection,
+    statement: &str,
+    params: &[Value],
+) -> Option<Result<QueryResult, Error>> {
+    INLINE.set(InlineRead::Running);
+    let result = read_within_budget(conn, statement, params);
+    let gave_up = INLINE.replace(InlineRead::Off) == InlineRead::Gave;
+    if gave_up { None } else { result }
+}
+
+fn read_within_budget(
     conn: &rusqlite::Connection,
     statement: &str,
     params: &[Value],
@@ -628,6 +659,26 @@ mod tests {
         assert!(matches!(full.rows[0].values[0], Value::Integer(20000100000)), "{:?}", full.rows);
         // The handler is gone: the next quick read is not cut off early.
         assert!(conn.try_run_inline("SELECT count(*) FROM t", &[]).is_some());
+    }
+
+    #[test]
+    fn an_inline_read_does_not_wait_for_a_busy_database() {
+        // A rollback-journal file another connection holds exclusively
+        // (WAL readers are rarely busy: recovery, another process in
+        // exclusive locking mode); the busy handler is the pool's.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locked.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.busy_handler(Some(WriterReleased::busy)).unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1);").unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN EXCLUSIVE; INSERT INTO t VALUES (2);").unwrap();
+        let started = std::time::Instant::now();
+        assert!(run_read_inline(&conn, "SELECT count(*) FROM t", &[]).is_none(), "gives up: the database is busy");
+        assert!(started.elapsed() < BUSY_TIMEOUT, "without waiting out the busy timeout");
+        other.execute_batch("COMMIT").unwrap();
+        let read = run_read_inline(&conn, "SELECT count(*) FROM t", &[]).expect("free again").unwrap();
+        assert!(matches!(read.rows[0].values[0], Value::Integer(2)));
     }
 
     #[test]
