@@ -151,7 +151,7 @@ impl WriterReleased {
         }
         // A read running inline must not wait here: it gives up, and runs
         // again on a blocking thread, which may.
-        if INLINE.get() == InlineRead::Running {
+        if matches!(INLINE.get(), InlineRead::Running(_)) {
             INLINE.set(InlineRead::Gave);
             return false;
         }
@@ -215,6 +215,7 @@ impl SqlitePool {
         )?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
         conn.busy_handler(Some(WriterReleased::busy))?;
+        conn.progress_handler(INLINE_CHECK_EVERY, Some(inline_progress));
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
@@ -371,17 +372,35 @@ fn run_capped(
 const INLINE_CHECK_EVERY: std::ffi::c_int = 1000;
 const INLINE_BUDGET: u32 = 50;
 
-/// Whether this thread is running a read inline, and whether it gave up
-/// because the database was busy ([`WriterReleased::busy`]).
+/// Whether this thread is running a read inline (with the progress
+/// handler's calls so far), and whether it gave up: over its budget
+/// ([`inline_progress`]) or on a busy database ([`WriterReleased::busy`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum InlineRead {
     Off,
-    Running,
+    Running(u32),
     Gave,
 }
 
 thread_local! {
     static INLINE: std::cell::Cell<InlineRead> = const { std::cell::Cell::new(InlineRead::Off) };
+}
+
+/// SQLite's progress handler, installed once per connection: it cuts off a
+/// read running inline at [`INLINE_BUDGET`] and lets every other statement
+/// run on.
+fn inline_progress() -> bool {
+    match INLINE.get() {
+        InlineRead::Running(calls) if calls + 1 >= INLINE_BUDGET => {
+            INLINE.set(InlineRead::Gave);
+            true
+        }
+        InlineRead::Running(calls) => {
+            INLINE.set(InlineRead::Running(calls + 1));
+            false
+        }
+        InlineRead::Off | InlineRead::Gave => false,
+    }
 }
 
 /// Run the read-only `statement` within [`INLINE_BUDGET`] and without
@@ -393,39 +412,19 @@ fn run_read_inline(
     statement: &str,
     params: &[Value],
 ) -> Option<Result<QueryResult, Error>> {
-    INLINE.set(InlineRead::Running);
-    let result = read_within_budget(conn, statement, params);
+    INLINE.set(InlineRead::Running(0));
+    let result = read_only(conn, statement, params);
     let gave_up = INLINE.replace(InlineRead::Off) == InlineRead::Gave;
     if gave_up { None } else { result }
 }
 
-fn read_within_budget(
-    conn: &rusqlite::Connection,
-    statement: &str,
-    params: &[Value],
-) -> Option<Result<QueryResult, Error>> {
+/// Run `statement` if it only reads; `None` if it writes.
+fn read_only(conn: &rusqlite::Connection, statement: &str, params: &[Value]) -> Option<Result<QueryResult, Error>> {
     let mut stmt = match conn.prepare_cached(statement) {
         Ok(stmt) => stmt,
         Err(e) => return Some(Err(io_error(e))),
     };
-    if !stmt.readonly() {
-        return None;
-    }
-    let cut_off = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut calls = 0;
-    let flag = cut_off.clone();
-    conn.progress_handler(
-        INLINE_CHECK_EVERY,
-        Some(move || {
-            calls += 1;
-            let stop = calls >= INLINE_BUDGET;
-            flag.store(stop, std::sync::atomic::Ordering::Relaxed);
-            stop
-        }),
-    );
-    let result = collect(&mut stmt, params.to_vec(), MAX_RESULT_BYTES);
-    conn.progress_handler(0, None::<fn() -> bool>);
-    (!cut_off.load(std::sync::atomic::Ordering::Relaxed)).then_some(result)
+    stmt.readonly().then(|| collect(&mut stmt, params.to_vec(), MAX_RESULT_BYTES))
 }
 
 fn collect(
@@ -657,7 +656,7 @@ mod tests {
         assert!(conn.try_run_inline(slow, &[]).is_none());
         let full = conn.run(slow, vec![]).unwrap();
         assert!(matches!(full.rows[0].values[0], Value::Integer(20000100000)), "{:?}", full.rows);
-        // The handler is gone: the next quick read is not cut off early.
+        // The count starts again: the next quick read is not cut off early.
         assert!(conn.try_run_inline("SELECT count(*) FROM t", &[]).is_some());
     }
 
