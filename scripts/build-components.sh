@@ -12,18 +12,34 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mapfile -t GUEST_CRATES < <(bash scripts/workspace-crates.sh guests)
 [ ${#GUEST_CRATES[@]} -gt 0 ] || { echo "build-components.sh: no component crates found" >&2; exit 1; }
 
-# name of the .wac file's output in dist/ -> .wac file
-declare -A COMPOSITIONS=(
-    [team-collab]=products/team-collab/team-collab.wac
-    [dev-outbox]=products/dev-outbox/dev-outbox.wac
-    [sql-conformance-sqlite]=tests/probes/sql-probe/sql-conformance-sqlite.wac
-    [kv-conformance-spin]=tests/probes/kv-probe/kv-conformance-spin.wac
-    [auth-conformance-okta]=tests/probes/auth-probe/auth-conformance-okta.wac
-    [auth-conformance-auth0]=tests/probes/auth-probe/auth-conformance-auth0.wac
-    [email-conformance-sendgrid]=tests/probes/email-probe/email-conformance-sendgrid.wac
-    [email-conformance-mailgun]=tests/probes/email-probe/email-conformance-mailgun.wac
-    [email-conformance-ses]=tests/probes/email-probe/email-conformance-ses.wac
-    [email-conformance-outbox]=tests/probes/email-probe/email-conformance-outbox.wac
+# "<name in dist/> <.wac file> [keel-compose options]", in order: a
+# composition can instantiate one composed before it (team-collab.wac
+# instantiates team-collab-core). `--plug FROM=TO` composes the same
+# document with another adapter: swapping a provider is a change of
+# composition and configuration, never of code. `--import PREFIX` lets a
+# layer keep imports its user provides (team-collab-core's infrastructure;
+# the JavaScript package's SQL and key-value).
+COMPOSITIONS=(
+    "team-collab-core products/team-collab/team-collab-core.wac --import keel:infrastructure/"
+    "team-collab products/team-collab/team-collab.wac"
+    "team-collab-postgres products/team-collab/team-collab.wac --plug sql-spin-sqlite=sql-postgres"
+    "team-collab-mysql products/team-collab/team-collab.wac --plug sql-spin-sqlite=sql-mysql"
+    "team-collab-sendgrid products/team-collab/team-collab.wac --plug email-outbox=email-sendgrid"
+    "team-collab-js packages/team-collab-js/team-collab-js.wac --import keel:infrastructure/sql@ --import keel:infrastructure/kv@"
+    "dev-outbox products/dev-outbox/dev-outbox.wac"
+    "dev-outbox-postgres products/dev-outbox/dev-outbox.wac --plug sql-spin-sqlite=sql-postgres"
+    "dev-outbox-mysql products/dev-outbox/dev-outbox.wac --plug sql-spin-sqlite=sql-mysql"
+    "sql-conformance-sqlite tests/probes/sql-probe/sql-conformance-sqlite.wac"
+    "sql-conformance-postgres tests/probes/sql-probe/sql-conformance-sqlite.wac --plug sql-spin-sqlite=sql-postgres"
+    "sql-conformance-mysql tests/probes/sql-probe/sql-conformance-sqlite.wac --plug sql-spin-sqlite=sql-mysql"
+    "kv-conformance-spin tests/probes/kv-probe/kv-conformance-spin.wac"
+    "kv-conformance-redis tests/probes/kv-probe/kv-conformance-spin.wac --plug kv-spin=kv-redis"
+    "auth-conformance-okta tests/probes/auth-probe/auth-conformance-okta.wac"
+    "auth-conformance-auth0 tests/probes/auth-probe/auth-conformance-auth0.wac"
+    "email-conformance-sendgrid tests/probes/email-probe/email-conformance-sendgrid.wac"
+    "email-conformance-mailgun tests/probes/email-probe/email-conformance-mailgun.wac"
+    "email-conformance-ses tests/probes/email-probe/email-conformance-ses.wac"
+    "email-conformance-outbox tests/probes/email-probe/email-conformance-outbox.wac"
 )
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -37,33 +53,11 @@ for crate in "${GUEST_CRATES[@]}"; do
     cargo build --release --target wasm32-wasip2 -p "$crate"
 done
 
+cargo build --release -q -p keel-compose
 mkdir -p dist
-for name in "${!COMPOSITIONS[@]}"; do
-    echo "composing dist/${name}.wasm from ${COMPOSITIONS[$name]}"
-    cargo run --release -q -p keel-compose -- "${COMPOSITIONS[$name]}" -o "dist/${name}.wasm"
-done
-
-# The same compositions with another adapter plugged in: swapping a
-# provider is a change of composition and configuration, never of code.
-# The plugged-in adapter takes all its imports from the host, so its
-# instantiation becomes `new keel:<adapter> { ... }`.
-# name in dist/ -> "<.wac file> <package replaced> <package plugged in>"
-declare -A SWAPS=(
-    [team-collab-postgres]="products/team-collab/team-collab.wac sql-spin-sqlite sql-postgres"
-    [dev-outbox-postgres]="products/dev-outbox/dev-outbox.wac sql-spin-sqlite sql-postgres"
-    [dev-outbox-mysql]="products/dev-outbox/dev-outbox.wac sql-spin-sqlite sql-mysql"
-    [team-collab-sendgrid]="products/team-collab/team-collab.wac email-outbox email-sendgrid"
-    [sql-conformance-postgres]="tests/probes/sql-probe/sql-conformance-sqlite.wac sql-spin-sqlite sql-postgres"
-    [kv-conformance-redis]="tests/probes/kv-probe/kv-conformance-spin.wac kv-spin kv-redis"
-    [team-collab-mysql]="products/team-collab/team-collab.wac sql-spin-sqlite sql-mysql"
-    [sql-conformance-mysql]="tests/probes/sql-probe/sql-conformance-sqlite.wac sql-spin-sqlite sql-mysql"
-)
-swapped=$(mktemp -d)
-trap 'rm -rf "$swapped"' EXIT
-for name in "${!SWAPS[@]}"; do
-    read -r wac from to <<<"${SWAPS[$name]}"
-    echo "composing dist/${name}.wasm from ${wac} with keel:${to} for keel:${from}"
-    sed "s/new keel:${from} {[^}]*}/new keel:${to} { ... }/g" "$wac" >"$swapped/${name}.wac"
-    grep -q "new keel:${to} " "$swapped/${name}.wac" || { echo "new keel:${from} {…} not found in ${wac}" >&2; exit 1; }
-    cargo run --release -q -p keel-compose -- "$swapped/${name}.wac" -o "dist/${name}.wasm"
+for composition in "${COMPOSITIONS[@]}"; do
+    read -r name wac options <<<"$composition"
+    echo "composing dist/${name}.wasm from ${wac} ${options}"
+    # shellcheck disable=SC2086 # options are words
+    "${CARGO_TARGET_DIR:-target}/release/keel-compose" "$wac" -o "dist/${name}.wasm" $options
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the components and run every test: runtime unit tests, guest unit
 # tests (natively), the cucumber suites against the composed components
-# on Keel's runtime, and the offline checks of the deployment manifests. Ends with one line: `total: N passed, N failed`.
+# on Keel's runtime, the JavaScript package on Node, and the offline checks
+# of the deployment manifests. Ends with one line: `total: N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 # A stray filter or runtime override must not shrink what CI checks.
@@ -44,6 +45,10 @@ for package in oci-layout bundle; do
         cargo test --release -p keel-features --test features 2>&1 | tee -a "$log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
+
+# The JavaScript package: team-collab transpiled by jco, on Node 24.
+bash scripts/test-js.sh 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 # Every Kubernetes manifest in deploy/ (and every refusal the checks must
 # make), offline against the SpinKube CRDs and Kubernetes' schemas.

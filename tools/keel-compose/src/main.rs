@@ -1,23 +1,34 @@
 //! `keel-compose`: compose Keel guest components from a `.wac` file.
 //!
 //! ```text
-//! keel-compose <file.wac> -o <out.wasm> [--print-imports]
+//! keel-compose <file.wac> -o <out.wasm> [--plug FROM=TO]... [--import PREFIX]... [--print-imports]
 //! ```
 //!
 //! Packages named `keel:<name>` resolve (through `wac-resolver`'s file-system
-//! resolver) to `<target-dir>/wasm32-wasip2/release/<name with - → _>.wasm`,
-//! where the target dir is `$CARGO_TARGET_DIR` or `target`. The document is
-//! resolved and encoded with `wac-parser`/`wac-graph` (validated, with every
-//! WebAssembly feature on, including component-model async). The result must
-//! import only `spin:*` and `wasi:*` interfaces — anything else means a
-//! component was left unwired — otherwise nothing is written and the tool fails.
+//! resolver) to the component crate's build,
+//! `<target-dir>/wasm32-wasip2/release/<name with - → _>.wasm` (the target dir
+//! is `$CARGO_TARGET_DIR` or `target`), or else to a composition already
+//! written next to the output, `<output dir>/<name>.wasm`: a composition can
+//! instantiate another (team-collab.wac instantiates team-collab-core).
+//!
+//! `--plug FROM=TO` composes the document with every `new keel:FROM { … }`
+//! replaced by `new keel:TO { ... }`: the plugged-in adapter takes all its
+//! imports from the host. Swapping a provider is a change of composition,
+//! never of code (team-collab-postgres is team-collab.wac with
+//! `--plug sql-spin-sqlite=sql-postgres`).
+//!
+//! The document is resolved and encoded with `wac-parser`/`wac-graph`
+//! (validated, with every WebAssembly feature on, including component-model
+//! async). The result must import only `spin:*` and `wasi:*` interfaces, and
+//! those starting with a `--import` prefix — anything else means a component
+//! was left unwired — otherwise nothing is written and the tool fails.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use wac_graph::EncodeOptions;
-use wac_parser::Document;
+use wac_parser::{Document, InstantiationArgument, PrimaryExpr, Statement};
 use wac_resolver::FileSystemPackageResolver;
 use wasmparser::{Parser, Payload};
 
@@ -27,21 +38,32 @@ const HOST_PREFIXES: &[&str] = &["spin:", "wasi:"];
 struct Args {
     wac: PathBuf,
     output: PathBuf,
+    /// `(from, to)` package names, without `keel:`.
+    plugs: Vec<(String, String)>,
+    /// Import prefixes allowed besides the host's.
+    imports: Vec<String>,
     print_imports: bool,
 }
 
 fn main() -> Result<()> {
     let args = parse_args(std::env::args().skip(1))?;
     let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
-    let bytes = compose(&args.wac, &target_dir.join("wasm32-wasip2").join("release"))?;
+    let output_dir = args.output.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let bytes = compose(&args.wac, &args.plugs, &target_dir.join("wasm32-wasip2").join("release"), output_dir)?;
     let imports = top_level_imports(&bytes)?;
     if args.print_imports {
         for import in &imports {
             println!("{import}");
         }
     }
-    let foreign: Vec<&String> =
-        imports.iter().filter(|name| !HOST_PREFIXES.iter().any(|prefix| name.starts_with(prefix))).collect();
+    let allowed = |name: &str| {
+        HOST_PREFIXES
+            .iter()
+            .copied()
+            .chain(args.imports.iter().map(String::as_str))
+            .any(|prefix| name.starts_with(prefix))
+    };
+    let foreign: Vec<&String> = imports.iter().filter(|name| !allowed(name)).collect();
     if !foreign.is_empty() {
         bail!(
             "{} would import interfaces the host does not provide (wire them in the .wac file): {}",
@@ -49,19 +71,29 @@ fn main() -> Result<()> {
             foreign.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
-    if let Some(parent) = args.output.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    }
+    std::fs::create_dir_all(output_dir).with_context(|| format!("cannot create {}", output_dir.display()))?;
     std::fs::write(&args.output, &bytes).with_context(|| format!("cannot write {}", args.output.display()))?;
     Ok(())
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
-    const USAGE: &str = "usage: keel-compose <file.wac> -o <out.wasm> [--print-imports]";
+    const USAGE: &str =
+        "usage: keel-compose <file.wac> -o <out.wasm> [--plug FROM=TO]... [--import PREFIX]... [--print-imports]";
     let (mut wac, mut output, mut print_imports) = (None, None, false);
+    let (mut plugs, mut imports) = (Vec::new(), Vec::new());
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-o" | "--output" => output = Some(PathBuf::from(args.next().context(USAGE)?)),
+            "--plug" => {
+                let plug = args.next().context(USAGE)?;
+                let (from, to) = plug
+                    .split_once('=')
+                    .filter(|(from, to)| !from.is_empty() && !to.is_empty())
+                    .with_context(|| format!("--plug `{plug}`: expected FROM=TO, e.g. sql-spin-sqlite=sql-postgres"))?;
+                let bare = |name: &str| name.strip_prefix("keel:").unwrap_or(name).to_owned();
+                plugs.push((bare(from), bare(to)));
+            }
+            "--import" => imports.push(args.next().context(USAGE)?),
             "--print-imports" => print_imports = true,
             flag if flag.starts_with('-') => bail!("unknown option `{flag}`\n{USAGE}"),
             _ if wac.is_none() => wac = Some(PathBuf::from(arg)),
@@ -69,30 +101,72 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
         }
     }
     match (wac, output) {
-        (Some(wac), Some(output)) => Ok(Args { wac, output, print_imports }),
+        (Some(wac), Some(output)) => Ok(Args { wac, output, plugs, imports, print_imports }),
         _ => bail!(USAGE),
     }
 }
 
-/// Parse, resolve and encode `wac`, taking `keel:*` packages from `wasm_dir`.
-fn compose(wac: &Path, wasm_dir: &Path) -> Result<Vec<u8>> {
+/// Parse, resolve and encode `wac` with `plugs` applied, taking `keel:*`
+/// packages from component builds in `crates_dir` or else from compositions
+/// in `compositions_dir`.
+fn compose(wac: &Path, plugs: &[(String, String)], crates_dir: &Path, compositions_dir: &Path) -> Result<Vec<u8>> {
     let source = std::fs::read_to_string(wac).with_context(|| format!("cannot read {}", wac.display()))?;
-    let document = Document::parse(&source).map_err(|err| anyhow::anyhow!("{}: {err}", wac.display()))?;
+    let mut document = Document::parse(&source).map_err(|err| anyhow::anyhow!("{}: {err}", wac.display()))?;
+    let plugged: Vec<(String, String)> =
+        plugs.iter().map(|(from, to)| (format!("keel:{from}"), format!("keel:{to}"))).collect();
+    for (from, to) in &plugged {
+        if plug(&mut document, from, to) == 0 {
+            bail!("{}: --plug {}: no `new {from} {{ … }}` to replace", wac.display(), &from["keel:".len()..]);
+        }
+    }
     let keys = wac_resolver::packages(&document).map_err(|err| anyhow::anyhow!("{}: {err}", wac.display()))?;
     let mut overrides = HashMap::new();
     for key in keys.keys() {
         let Some(name) = key.name.strip_prefix("keel:") else {
             bail!("{}: package `{}` is not a keel:* component", wac.display(), key.name);
         };
-        overrides.insert(key.name.to_owned(), wasm_dir.join(format!("{}.wasm", name.replace('-', "_"))));
+        // A component crate's build, else a composition already written.
+        let [build, composition] = [
+            crates_dir.join(format!("{}.wasm", name.replace('-', "_"))),
+            compositions_dir.join(format!("{name}.wasm")),
+        ];
+        let Some(path) = [&build, &composition].into_iter().find(|path| path.is_file()) else {
+            bail!(
+                "{}: package `{}` is neither a component crate's build ({}) nor a composition ({}): build it first",
+                wac.display(),
+                key.name,
+                build.display(),
+                composition.display()
+            );
+        };
+        overrides.insert(key.name.to_owned(), path.clone());
     }
-    let packages = FileSystemPackageResolver::new(wasm_dir, overrides, true)
+    let packages = FileSystemPackageResolver::new(crates_dir, overrides, true)
         .resolve(&keys)
         .with_context(|| format!("{}: cannot resolve its packages", wac.display()))?;
     let resolution = document.resolve(packages).map_err(|err| anyhow::anyhow!("{}: {err}", wac.display()))?;
     resolution
         .encode(EncodeOptions::default())
-        .map_err(|err| anyhow::anyhow!("{}: cannot encode the composition: {err}", wac.display()))
+        .with_context(|| format!("{}: cannot encode the composition", wac.display()))
+}
+
+/// Replace every `new <from> { … }` of `document` by `new <to> { ... }`;
+/// returns how many were replaced.
+fn plug<'a>(document: &mut Document<'a>, from: &str, to: &'a str) -> usize {
+    let mut replaced = 0;
+    for statement in &mut document.statements {
+        let Statement::Let(binding) = statement else { continue };
+        let PrimaryExpr::New(new) = &mut binding.expr.primary else { continue };
+        if new.package.name != from {
+            continue;
+        }
+        new.package.name = to;
+        new.package.string = to;
+        new.package.version = None;
+        new.arguments = vec![InstantiationArgument::Fill(new.span)];
+        replaced += 1;
+    }
+    replaced
 }
 
 /// The names of the component's own imports (not those of nested components).

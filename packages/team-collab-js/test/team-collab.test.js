@@ -1,0 +1,88 @@
+// The transpiled team-collab, end to end on Node's SQLite and an in-memory
+// key-value store: the same domain calls the HTTP product makes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTeamCollab, sqliteSql, memoryKv } from '../src/index.js';
+
+const variables = { token_secret: 'a-test-secret-of-at-least-32-bytes!!', app_base_url: 'https://collab.example' };
+
+/** The WIT error variant a rejected component call carries. */
+async function refusal(promise) {
+  const err = await promise.then(() => assert.fail('expected a refusal'), (e) => e);
+  assert.ok(err.payload, `a component error, not ${err}`);
+  return err.payload;
+}
+
+test('signup → create workspace → post message → list messages', async () => {
+  const sql = sqliteSql(join(mkdtempSync(join(tmpdir(), 'keel-js-')), 'app.db'));
+  const app = await createTeamCollab({ sql, kv: memoryKv(), variables });
+  const { userLifecycle, workspaceManagement, messaging } = app;
+
+  const session = await userLifecycle.signup('ada@example.com', 'correct horse battery', 'Ada');
+  assert.equal(session.user.email, 'ada@example.com');
+  const me = await userLifecycle.authenticate(session.token);
+  assert.equal(me.id, session.user.id);
+
+  const workspace = await workspaceManagement.createWorkspace(me.id, 'Analytical Engines');
+  const channel = await messaging.createChannel(me.id, workspace.id, 'general');
+  for (const text of ['first', 'second', 'third']) {
+    await messaging.postMessage(me.id, workspace.id, channel.id, text);
+  }
+  const page = await messaging.listMessages(me.id, workspace.id, channel.id, 2, undefined);
+  assert.deepEqual(page.messages.map((m) => m.text), ['third', 'second']);
+  const rest = await messaging.listMessages(me.id, workspace.id, channel.id, 2, page.nextCursor);
+  assert.deepEqual(rest.messages.map((m) => m.text), ['first']);
+  assert.equal(rest.nextCursor, undefined);
+
+  // The verification mail went to the outbox, with a link to the app.
+  const [mail] = await app.emailOutbox.listMessages(10);
+  assert.deepEqual(mail.to.map((a) => a.email), ['ada@example.com']);
+  const link = /https:\/\/collab\.example\/\S+/.exec(mail.textBody ?? '')?.[0];
+  assert.ok(link, `a link in ${mail.textBody}`);
+  const secret = new URL(link).searchParams.get('token') ?? new URL(link).hash.replace(/^#(token=)?/, '');
+  const verified = await userLifecycle.verifyEmail(secret);
+  assert.equal(verified.emailVerified, true);
+  // The link is single-use.
+  await refusal(userLifecycle.verifyEmail(secret));
+  sql.close();
+});
+
+test('a stranger can neither read nor post in a workspace, and nothing is written', async () => {
+  const sql = sqliteSql();
+  const { userLifecycle, workspaceManagement, messaging } = await createTeamCollab({ sql, kv: memoryKv(), variables });
+  const owner = (await userLifecycle.signup('owner@example.com', 'owner password 1', 'Owner')).user;
+  const stranger = (await userLifecycle.signup('eve@example.com', 'eve password 12', 'Eve')).user;
+  const workspace = await workspaceManagement.createWorkspace(owner.id, 'Private');
+  const channel = await messaging.createChannel(owner.id, workspace.id, 'general');
+  await messaging.postMessage(owner.id, workspace.id, channel.id, 'secret plans');
+
+  const denied = await refusal(messaging.postMessage(stranger.id, workspace.id, channel.id, 'hello?'));
+  assert.ok(['forbidden', 'not-found'].includes(denied.tag), `refused as ${denied.tag}`);
+  await refusal(messaging.listMessages(stranger.id, workspace.id, channel.id, 10, undefined));
+  const page = await messaging.listMessages(owner.id, workspace.id, channel.id, 10, undefined);
+  assert.deepEqual(page.messages.map((m) => m.text), ['secret plans']);
+});
+
+test('bad input is a typed refusal; a taken email is a conflict and keeps the first account', async () => {
+  const { userLifecycle } = await createTeamCollab({ sql: sqliteSql(), kv: memoryKv(), variables });
+  assert.equal((await refusal(userLifecycle.signup('not-an-email', 'long enough password', 'X'))).tag, 'invalid-input');
+  await userLifecycle.signup('ada@example.com', 'correct horse battery', 'Ada');
+  assert.equal((await refusal(userLifecycle.signup('ada@example.com', 'another password 1', 'Mallory'))).tag, 'conflict');
+  const session = await userLifecycle.login('ada@example.com', 'correct horse battery');
+  assert.equal(session.user.displayName, 'Ada');
+  assert.equal((await refusal(userLifecycle.login('ada@example.com', 'another password 1'))).tag, 'unauthorized');
+});
+
+test('logout revokes the token', async () => {
+  const { userLifecycle } = await createTeamCollab({ sql: sqliteSql(), kv: memoryKv(), variables });
+  const { token } = await userLifecycle.signup('ada@example.com', 'correct horse battery', 'Ada');
+  await userLifecycle.logout(token);
+  assert.equal((await refusal(userLifecycle.authenticate(token))).tag, 'unauthorized');
+});
+
+test('a missing or short token secret is refused before anything runs', async () => {
+  await assert.rejects(createTeamCollab({ sql: sqliteSql(), kv: memoryKv(), variables: {} }), /token_secret/);
+});
