@@ -18,5 +18,8 @@ fi
 cargo build --release --target "$target" -p keel-runtime
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 mkdir -p dist
-cp "$target_dir/$target/release/keel" dist/keel-x86_64-linux-musl
+# Without its symbol tables (51 → 39 MB): what ships is this file, and
+# bundles made from it. Traps still name guest functions (the components'
+# name sections); a host backtrace shows addresses only.
+strip --strip-all -o dist/keel-x86_64-linux-musl "$target_dir/$target/release/keel"
 echo "dist/keel-x86_64-linux-musl"
