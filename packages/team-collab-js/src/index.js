@@ -1,5 +1,5 @@
 // team-collab's business layers (platform, repositories, domains) as a
-// JavaScript module: the composed component (dist/team-collab-js.wasm,
+// JavaScript module: the composed component (dist/layers/team-collab-js.wasm,
 // built by scripts/build-components.sh) transpiled by jco into
 // `generated/`, instantiated on the SQL and key-value implementations the
 // caller gives. Async component functions need JSPI (Node ≥ 24).

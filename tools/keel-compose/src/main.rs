@@ -1,15 +1,16 @@
 //! `keel-compose`: compose Keel guest components from a `.wac` file.
 //!
 //! ```text
-//! keel-compose <file.wac> -o <out.wasm> [--plug FROM=TO]... [--import PREFIX]... [--print-imports]
+//! keel-compose <file.wac> -o <out.wasm> [--plug FROM=TO]... [--import PREFIX]... [--compositions DIR] [--print-imports]
 //! ```
 //!
 //! Packages named `keel:<name>` resolve (through `wac-resolver`'s file-system
 //! resolver) to the component crate's build,
 //! `<target-dir>/wasm32-wasip2/release/<name with - → _>.wasm` (the target dir
 //! is `$CARGO_TARGET_DIR` or `target`), or else to a composition already
-//! written next to the output, `<output dir>/<name>.wasm`: a composition can
-//! instantiate another (team-collab.wac instantiates team-collab-core).
+//! written, `<compositions dir>/<name>.wasm` (`--compositions`, by default
+//! the output's directory): a composition can instantiate another
+//! (team-collab.wac instantiates team-collab-core).
 //!
 //! `--plug FROM=TO` composes the document with every `new keel:FROM { … }`
 //! replaced by `new keel:TO { ... }`: the plugged-in adapter takes all its
@@ -42,6 +43,8 @@ struct Args {
     plugs: Vec<(String, String)>,
     /// Import prefixes allowed besides the host's.
     imports: Vec<String>,
+    /// Where compositions other documents instantiate were written.
+    compositions: Option<PathBuf>,
     print_imports: bool,
 }
 
@@ -49,7 +52,8 @@ fn main() -> Result<()> {
     let args = parse_args(std::env::args().skip(1))?;
     let target_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
     let output_dir = args.output.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let bytes = compose(&args.wac, &args.plugs, &target_dir.join("wasm32-wasip2").join("release"), output_dir)?;
+    let compositions = args.compositions.as_deref().unwrap_or(output_dir);
+    let bytes = compose(&args.wac, &args.plugs, &target_dir.join("wasm32-wasip2").join("release"), compositions)?;
     let imports = top_level_imports(&bytes)?;
     if args.print_imports {
         for import in &imports {
@@ -77,10 +81,9 @@ fn main() -> Result<()> {
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
-    const USAGE: &str =
-        "usage: keel-compose <file.wac> -o <out.wasm> [--plug FROM=TO]... [--import PREFIX]... [--print-imports]";
+    const USAGE: &str = "usage: keel-compose <file.wac> -o <out.wasm> [--plug FROM=TO]... [--import PREFIX]... [--compositions DIR] [--print-imports]";
     let (mut wac, mut output, mut print_imports) = (None, None, false);
-    let (mut plugs, mut imports) = (Vec::new(), Vec::new());
+    let (mut plugs, mut imports, mut compositions) = (Vec::new(), Vec::new(), None);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-o" | "--output" => output = Some(PathBuf::from(args.next().context(USAGE)?)),
@@ -94,6 +97,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
                 plugs.push((bare(from), bare(to)));
             }
             "--import" => imports.push(args.next().context(USAGE)?),
+            "--compositions" => compositions = Some(PathBuf::from(args.next().context(USAGE)?)),
             "--print-imports" => print_imports = true,
             flag if flag.starts_with('-') => bail!("unknown option `{flag}`\n{USAGE}"),
             _ if wac.is_none() => wac = Some(PathBuf::from(arg)),
@@ -101,7 +105,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args> {
         }
     }
     match (wac, output) {
-        (Some(wac), Some(output)) => Ok(Args { wac, output, plugs, imports, print_imports }),
+        (Some(wac), Some(output)) => Ok(Args { wac, output, plugs, imports, compositions, print_imports }),
         _ => bail!(USAGE),
     }
 }
