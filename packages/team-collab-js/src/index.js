@@ -74,5 +74,26 @@ export async function createTeamCollab({ sql, kv, variables, getCoreModule = loa
       return undefined;
     },
   });
-  return instantiate(getCoreModule, imports);
+  return oneAtATime(await instantiate(getCoreModule, imports));
+}
+
+/**
+ * The exports with their calls queued: under jco 1.35 a call that enters
+ * the component while another is suspended in it traps, so each call starts
+ * when the one before has settled (in order; a refusal does not stop the
+ * queue).
+ */
+function oneAtATime(exports) {
+  let last = Promise.resolve();
+  const queued = (fn) => (...args) => {
+    const call = last.then(() => fn(...args));
+    last = call.catch(() => {});
+    return call;
+  };
+  const wrapped = {};
+  for (const [name, value] of Object.entries(exports)) {
+    wrapped[name] = Object.fromEntries(
+      Object.entries(value).map(([key, member]) => [key, typeof member === 'function' ? queued(member) : member]));
+  }
+  return wrapped;
 }

@@ -97,7 +97,14 @@ export function sqliteSql(location = ':memory:') {
   // that another component instance of the composition lowered (the sql
   // import is shared by several). One transaction owns the connection at a
   // time, so the open one is the one any handle can mean.
+  //
+  // Nor does a drop say which transaction it drops. A guest drops each
+  // transaction once, after its commit or rollback or instead of them; a
+  // drop can arrive after the next transaction began (another call's). So
+  // drops are counted: one owed by an ended transaction is settled first,
+  // and only a drop that nothing owes rolls back the open transaction.
   let open = null;
+  let owedDrops = 0;
   const live = () => {
     if (open === null) throw failure('transaction-closed');
   };
@@ -106,16 +113,24 @@ export function sqliteSql(location = ':memory:') {
     open = null;
     try { db.exec(sql); } catch (err) { throw engineFailure(err); } finally { release(); }
   };
+  const finish = (sql) => {
+    end(sql);
+    owedDrops += 1;
+  };
+  const dropped = () => {
+    if (owedDrops > 0) owedDrops -= 1;
+    else if (open !== null) end('ROLLBACK');
+  };
 
   class Transaction {
     query(statement, params) { live(); return run(statement, params, true); }
     execute(statement, params) { live(); return run(statement, params, false); }
-    commit() { end('COMMIT'); }
-    rollback() { end('ROLLBACK'); }
+    commit() { finish('COMMIT'); }
+    rollback() { finish('ROLLBACK'); }
     // Dropped without commit: roll back (the interface's rule), however
     // jco reaches us (the object's dispose, or the class's by handle).
-    [Symbol.dispose]() { if (open !== null) end('ROLLBACK'); }
-    static [Symbol.for('cabiDispose')]() { if (open !== null) end('ROLLBACK'); }
+    [Symbol.dispose]() { dropped(); }
+    static [Symbol.for('cabiDispose')]() { dropped(); }
   }
 
   return {

@@ -50,14 +50,30 @@ test('sql: a transaction commits atomically, rolls back, and is closed afterward
   await tx.commit();
   assert.deepEqual((await outside).rows[0].values, [int(1)]);
   assert.equal(thrown(() => tx.execute('INSERT INTO t (n) VALUES (2)', [])).tag, 'transaction-closed');
+  // As a guest does (jco calls dispose when the handle is dropped).
+  tx[Symbol.dispose]();
 
   const undone = await sql.begin();
   await undone.execute('INSERT INTO t (n) VALUES (3)', []);
   await undone.rollback();
+  undone[Symbol.dispose]();
   const dropped = await sql.begin();
   await dropped.execute('INSERT INTO t (n) VALUES (4)', []);
   dropped[Symbol.dispose](); // what jco does when the guest drops it without commit
   assert.deepEqual((await sql.query('SELECT n FROM t', [])).rows.map((r) => r.values[0]), [int(1)]);
+
+  // A committed transaction dropped late (its guest resumed after the next
+  // one began) leaves the open one alone.
+  const first = await sql.begin();
+  await first.execute('INSERT INTO t (n) VALUES (5)', []);
+  const second = Promise.resolve(sql.begin());
+  await first.commit();
+  const open = await second;
+  first[Symbol.dispose]();
+  await open.execute('INSERT INTO t (n) VALUES (6)', []);
+  await open.commit();
+  open[Symbol.dispose]();
+  assert.deepEqual((await sql.query('SELECT n FROM t ORDER BY n', [])).rows.map((r) => r.values[0]), [int(1), int(5), int(6)]);
 });
 
 test('kv: values, expiry, listing and counters', async () => {

@@ -86,3 +86,21 @@ test('logout revokes the token', async () => {
 test('a missing or short token secret is refused before anything runs', async () => {
   await assert.rejects(createTeamCollab({ sql: sqliteSql(), kv: memoryKv(), variables: {} }), /token_secret/);
 });
+
+test('concurrent calls are served, each as if alone', async () => {
+  const { userLifecycle, workspaceManagement, messaging } =
+    await createTeamCollab({ sql: sqliteSql(), kv: memoryKv(), variables });
+  const names = ['ada', 'bob', 'cy'];
+  const sessions = await Promise.all(names.map((n) => userLifecycle.signup(`${n}@example.com`, 'correct horse battery', n)));
+  const workspaces = await Promise.all(sessions.map(({ user }) => workspaceManagement.createWorkspace(user.id, `W ${user.displayName}`)));
+  assert.deepEqual(workspaces.map((w) => w.name), ['W ada', 'W bob', 'W cy']);
+  // A refusal among them settles alone.
+  const results = await Promise.allSettled([
+    messaging.createChannel(sessions[0].user.id, workspaces[1].id, 'intrusion'),
+    messaging.createChannel(sessions[1].user.id, workspaces[1].id, 'general'),
+  ]);
+  assert.equal(results[0].status, 'rejected');
+  assert.equal(results[1].status, 'fulfilled');
+  const channels = await messaging.listChannels(sessions[1].user.id, workspaces[1].id);
+  assert.deepEqual(channels.map((c) => c.name), ['general']);
+});
