@@ -349,6 +349,16 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    // Both listeners are bound before "Serving" is printed: whoever waits for
+    // that line (a test, a supervisor) can reach the admin address too.
+    let admin = match &args.admin_listen {
+        Some(admin) => Some(
+            tokio::net::TcpListener::bind(admin)
+                .await
+                .with_context(|| format!("cannot listen on {admin} (--admin-listen)"))?,
+        ),
+        None => None,
+    };
     let addr = listener.local_addr()?;
     println!("Serving http://{addr}");
     println!("Available Routes:");
@@ -358,10 +368,7 @@ async fn serve(
             println!("    (wildcard)");
         }
     }
-    if let Some(admin) = &args.admin_listen {
-        let admin = tokio::net::TcpListener::bind(admin)
-            .await
-            .with_context(|| format!("cannot listen on {admin} (--admin-listen)"))?;
+    if let Some(admin) = admin {
         println!("Metrics: http://{}/metrics", admin.local_addr()?);
         app.serve_admin(admin);
     }
