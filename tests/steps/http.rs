@@ -264,9 +264,13 @@ fn header_contains(world: &mut KeelWorld, name: String, expected: String) {
     assert!(value.contains(&expected), "`{name}: {value}`");
 }
 
+/// A remembered text also stands for `{NAME}` in later paths and bodies.
 #[then(expr = "I remember the response field {string} as {string}")]
 fn remember(world: &mut KeelWorld, path: String, name: String) {
     let value = reply_field(world, &path).clone();
+    if let Some(text) = value.as_str() {
+        world.ids.insert(name.clone(), text.to_owned());
+    }
     world.remembered.insert(name, value);
 }
 

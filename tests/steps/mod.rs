@@ -146,7 +146,10 @@ impl KeelWorld {
         for (key, id) in &self.ids {
             out = out.replace(&format!("{{{key}}}"), id);
         }
-        assert!(!out.contains("{workspace:") && !out.contains("{channel:"), "unknown placeholder in `{text}`");
+        assert!(
+            ["{workspace:", "{channel:", "{message:"].iter().all(|kind| !out.contains(kind)),
+            "unknown placeholder in `{text}`"
+        );
         out
     }
 }

@@ -210,6 +210,32 @@ async fn has_posted(world: &mut KeelWorld, user: String, count: usize, channel: 
     }
 }
 
+/// A message whose id `{message:NAME}` stands for in paths.
+#[given(expr = "{string} has posted {string} to channel {string} as {string}")]
+async fn has_posted_named(world: &mut KeelWorld, user: String, text: String, channel: String, name: String) {
+    let path = world.channel_path(&channel);
+    let body = world.expect_created(&user, &path, json!({ "text": text })).await;
+    let id = body["id"].as_str().expect("message id").to_string();
+    world.ids.insert(format!("message:{name}"), id);
+}
+
+#[given(expr = "{string} has replied {int} time(s) to {string} in channel {string}")]
+async fn has_replied(world: &mut KeelWorld, user: String, count: usize, message: String, channel: String) {
+    let path = format!("{}/{{message:{message}}}/replies", world.channel_path(&channel));
+    for i in 0..count {
+        world.expect_created(&user, &path, json!({ "text": format!("reply {i}") })).await;
+    }
+}
+
+#[given(expr = "{string} has reacted to {string} in channel {string} with {int} different short codes")]
+async fn has_reacted(world: &mut KeelWorld, user: String, message: String, channel: String, count: usize) {
+    for i in 0..count {
+        let path = format!("{}/{{message:{message}}}/reactions/:code-{i}:", world.channel_path(&channel));
+        let reply = world.send(Some(&user), "PUT", &path, None).await;
+        assert_eq!(reply.status, 200, "PUT {path}: {}", reply.body);
+    }
+}
+
 #[when(expr = "{string} posts a message of {int} characters to channel {string}")]
 async fn posts_long_message(world: &mut KeelWorld, user: String, length: usize, channel: String) {
     let path = world.channel_path(&channel);

@@ -1,6 +1,6 @@
 //! Conversions between `keel:infrastructure/sql` and `spin:sqlite`.
 
-use spin_sdk::sqlite;
+use spin_sdk::sqlite::wit::sqlite;
 
 use crate::{Error, Value};
 

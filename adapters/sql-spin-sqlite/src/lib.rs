@@ -18,6 +18,7 @@ use exports::keel::infrastructure::sql::{
 };
 use exports::keel::infrastructure::sql::{Error, Value};
 use pool::Lease;
+use spin_sdk::sqlite::wit::sqlite::Connection;
 use sql_adapter_common::StatementKind;
 
 spin_sdk::wit_bindgen::generate!({
@@ -128,47 +129,40 @@ impl GuestTransaction for Tx {
     }
 }
 
-async fn run_query(
-    connection: &spin_sdk::sqlite::Connection,
-    statement: &str,
-    params: Vec<Value>,
-) -> Result<QueryResult, Error> {
-    let result = connection
-        .execute(statement, params.into_iter().map(convert::to_sqlite))
-        .await
-        .map_err(convert::error)?;
-    let columns = result.columns().to_vec();
-    let rows = result.collect().await.map_err(convert::error)?;
-    Ok(QueryResult {
-        columns,
-        rows: rows
-            .into_iter()
-            .map(|row| Row { values: row.values.into_iter().map(convert::from_sqlite).collect() })
-            .collect(),
-    })
+/// Run `statement` and return its rows.
+///
+/// A `SELECT` never waits for SQLite's write lock, so it takes Spin's
+/// synchronous `execute`: one host call with the whole result, where the
+/// asynchronous one costs a task, a row stream read in several batches and
+/// a completion future. Anything else may wait for the write lock (and
+/// sync to disk), so it runs asynchronously, leaving the instance's other
+/// tasks free meanwhile.
+async fn run_query(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
+    let params: Vec<_> = params.into_iter().map(convert::to_sqlite).collect();
+    let (columns, rows) = if StatementKind::of(statement) == StatementKind::Select {
+        let result = connection.execute(statement, &params).map_err(convert::error)?;
+        (result.columns, result.rows)
+    } else {
+        let (columns, rows, done) =
+            connection.execute_async(statement.to_owned(), params).await.map_err(convert::error)?;
+        let rows = rows.collect().await;
+        done.await.map_err(convert::error)?;
+        (columns, rows)
+    };
+    let rows =
+        rows.into_iter().map(|row| Row { values: row.values.into_iter().map(convert::from_sqlite).collect() }).collect();
+    Ok(QueryResult { columns, rows })
 }
 
-async fn run_execute(
-    connection: &spin_sdk::sqlite::Connection,
-    statement: &str,
-    params: Vec<Value>,
-) -> Result<ExecuteResult, Error> {
-    connection
-        .execute(statement, params.into_iter().map(convert::to_sqlite))
-        .await
-        .map_err(convert::error)?
-        .collect()
-        .await
-        .map_err(convert::error)?;
+async fn run_execute(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<ExecuteResult, Error> {
+    run_query(connection, statement, params).await?;
     let kind = StatementKind::of(statement);
     // `changes()` keeps the count of the last INSERT/UPDATE/DELETE, so it is
-    // only read after such a statement.
-    let rows_affected = if kind.modifies_rows() { connection.changes().await } else { 0 };
-    let last_insert_id = if kind == StatementKind::Insert && rows_affected > 0 {
-        Some(connection.last_insert_rowid().await)
-    } else {
-        None
-    };
+    // only read after such a statement. Both read connection state: no I/O,
+    // so no asynchronous call.
+    let rows_affected = if kind.modifies_rows() { connection.changes() } else { 0 };
+    let last_insert_id =
+        if kind == StatementKind::Insert && rows_affected > 0 { Some(connection.last_insert_rowid()) } else { None };
     Ok(ExecuteResult { rows_affected, last_insert_id })
 }
 

@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 
-use spin_sdk::sqlite::Connection;
+use spin_sdk::sqlite::wit::sqlite::Connection;
 
 use crate::Error;
 use crate::convert;
@@ -29,7 +29,7 @@ impl Lease {
         if let Some(connection) = IDLE.with_borrow_mut(Vec::pop) {
             return Ok(Lease(connection));
         }
-        Connection::open_default().await.map(Lease).map_err(convert::error)
+        Connection::open_async("default".into()).await.map(Lease).map_err(convert::error)
     }
 
     pub fn connection(&self) -> &Connection {

@@ -63,6 +63,27 @@ pub fn message_text(raw: &str) -> Result<String, Invalid> {
     Ok(raw.to_owned())
 }
 
+/// A reaction: an emoji (`👍`, `🎉`, a flag or family sequence) or a
+/// `:short_code:` of `a-z 0-9 _ + -`, at most 16 characters either way.
+pub fn reaction(raw: &str) -> Result<String, Invalid> {
+    let invalid = || Invalid("a reaction is one emoji or a :short_code: of a-z, 0-9, '_', '+' and '-'".into());
+    let count = raw.chars().count();
+    if count == 0 || count > 16 {
+        return Err(invalid());
+    }
+    let short_code = raw.len() > 2
+        && raw.starts_with(':')
+        && raw.ends_with(':')
+        && raw[1..raw.len() - 1].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_+-".contains(c));
+    // Emoji sequences: pictographs, joiners, variation selectors, skin
+    // tones, keycaps and regional indicators; nothing an ASCII letter,
+    // space or control character could be.
+    let emoji = raw.chars().any(|c| u32::from(c) >= 0x2000)
+        && raw.chars().all(|c| u32::from(c) >= 0x2000 || c == '#' || c == '*' || c.is_ascii_digit())
+        && !raw.chars().any(|c| c.is_whitespace() || c.is_control());
+    if short_code || emoji { Ok(raw.to_owned()) } else { Err(invalid()) }
+}
+
 /// Items per page when the caller names no size.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// The largest page a caller may ask for.
@@ -95,6 +116,16 @@ fn trimmed_len(what: &str, raw: &str, max_chars: usize) -> Result<String, Invali
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reactions_are_emoji_or_short_codes() {
+        for good in ["👍", "🎉", "❤️", "👩‍👩‍👧", "🇫🇷", "👍🏽", "1️⃣", ":thumbsup:", ":+1:", ":party_parrot:"] {
+            assert_eq!(reaction(good).as_deref(), Ok(good), "{good:?}");
+        }
+        for bad in ["", "a", "::", ":Thumbs:", ":a b:", "👍 ", " 👍", "x👍", "\u{2028}", ":aaaaaaaaaaaaaaaa:", "1", "<b>"] {
+            assert!(reaction(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
 
     #[test]
     fn email_is_trimmed_and_lower_cased() {

@@ -18,7 +18,9 @@ pub enum StatementKind {
     Insert,
     /// UPDATE, DELETE, or a CTE (`WITH …`) that may be either.
     OtherDml,
-    /// Anything else (SELECT, DDL, transaction control).
+    /// SELECT: reads only, and never waits for a writer.
+    Select,
+    /// Anything else (DDL, transaction control, pragmas).
     Other,
 }
 
@@ -34,13 +36,14 @@ impl StatementKind {
         match keyword.as_str() {
             "INSERT" | "REPLACE" => StatementKind::Insert,
             "UPDATE" | "DELETE" | "WITH" => StatementKind::OtherDml,
+            "SELECT" => StatementKind::Select,
             _ => StatementKind::Other,
         }
     }
 
     /// Whether it may change rows (so a row count means something).
     pub fn modifies_rows(self) -> bool {
-        self != StatementKind::Other
+        matches!(self, StatementKind::Insert | StatementKind::OtherDml)
     }
 }
 
@@ -55,7 +58,9 @@ mod tests {
         assert_eq!(StatementKind::of("update t set a = 1"), StatementKind::OtherDml);
         assert_eq!(StatementKind::of("DELETE FROM t"), StatementKind::OtherDml);
         assert_eq!(StatementKind::of("CREATE TABLE t (a)"), StatementKind::Other);
+        assert_eq!(StatementKind::of("\n select * from t"), StatementKind::Select);
         assert!(!StatementKind::of("SELECT 1").modifies_rows());
+        assert!(!StatementKind::of("BEGIN").modifies_rows());
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! `keel:domains/messaging`: channels and messages.
+//! `keel:domains/messaging`: channels, messages, threads and reactions.
 //!
 //! Every call checks the caller's membership first: non-members get
 //! `not-found` (no existence leak), members whose role lacks the permission
-//! get `forbidden`. A channel must belong to the workspace named in the call.
+//! get `forbidden`. A channel must belong to the workspace named in the
+//! call, and a message to the channel. Only its author edits a message;
+//! its author or a member whose role may moderate deletes it.
 
-use exports::keel::domains::messaging::{Channel, Error, Guest, Message, MessagePage};
+use exports::keel::domains::messaging::{Channel, Error, Guest, Message, MessagePage, Reaction};
 use keel::platform::security_context::{self, Permission};
 use keel::repositories::{channels, messages, workspaces};
 use keel_guest::validate;
@@ -31,11 +33,17 @@ impl Guest for Messaging {
         Ok(found.into_iter().map(channel).collect())
     }
 
-    async fn post_message(actor_id: String, workspace_id: String, channel_id: String, text: String) -> Result<Message, Error> {
+    async fn post_message(
+        actor_id: String,
+        workspace_id: String,
+        channel_id: String,
+        text: String,
+        parent_id: Option<String>,
+    ) -> Result<Message, Error> {
         authorize(&actor_id, &workspace_id, Permission::MessagePost).await?;
         let text = validate::message_text(&text).map_err(|err| Error::InvalidInput(err.0))?;
         channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
-        messages::post(workspace_id, channel_id, actor_id, text).await.map(message).map_err(message_error)
+        messages::post(workspace_id, channel_id, actor_id, text, parent_id).await.map(message).map_err(message_error)
     }
 
     async fn list_messages(
@@ -45,16 +53,120 @@ impl Guest for Messaging {
         limit: Option<u32>,
         before: Option<String>,
     ) -> Result<MessagePage, Error> {
+        page(actor_id, workspace_id, channel_id, None, limit, before).await
+    }
+
+    async fn list_replies(
+        actor_id: String,
+        workspace_id: String,
+        channel_id: String,
+        message_id: String,
+        limit: Option<u32>,
+        before: Option<String>,
+    ) -> Result<MessagePage, Error> {
+        page(actor_id, workspace_id, channel_id, Some(message_id), limit, before).await
+    }
+
+    async fn get_message(
+        actor_id: String,
+        workspace_id: String,
+        channel_id: String,
+        message_id: String,
+    ) -> Result<Message, Error> {
         authorize(&actor_id, &workspace_id, Permission::MessageRead).await?;
-        channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
-        let limit = validate::page_size(limit).map_err(|err| Error::InvalidInput(err.0))?;
-        let page = messages::list(workspace_id, channel_id, limit, before).await.map_err(message_error)?;
-        Ok(MessagePage { messages: page.messages.into_iter().map(message).collect(), next_cursor: page.next_cursor })
+        messages::get(workspace_id, channel_id, message_id).await.map(message).map_err(message_error)
+    }
+
+    async fn edit_message(
+        actor_id: String,
+        workspace_id: String,
+        channel_id: String,
+        message_id: String,
+        text: String,
+    ) -> Result<Message, Error> {
+        authorize(&actor_id, &workspace_id, Permission::MessagePost).await?;
+        let text = validate::message_text(&text).map_err(|err| Error::InvalidInput(err.0))?;
+        let found = live_message(&workspace_id, &channel_id, &message_id).await?;
+        if found.author_id != actor_id {
+            return Err(Error::Forbidden("only its author can edit a message".into()));
+        }
+        messages::edit(workspace_id, channel_id, message_id, text).await.map(message).map_err(message_error)
+    }
+
+    async fn delete_message(
+        actor_id: String,
+        workspace_id: String,
+        channel_id: String,
+        message_id: String,
+    ) -> Result<(), Error> {
+        let role = authorize(&actor_id, &workspace_id, Permission::MessageRead).await?;
+        let found = live_message(&workspace_id, &channel_id, &message_id).await?;
+        if found.author_id != actor_id && !security_context::allows(role, Permission::MessageModerate) {
+            return Err(Error::Forbidden("only its author or a workspace admin can delete a message".into()));
+        }
+        messages::delete(workspace_id, channel_id, message_id).await.map_err(message_error)
+    }
+
+    async fn add_reaction(
+        actor_id: String,
+        workspace_id: String,
+        channel_id: String,
+        message_id: String,
+        emoji: String,
+    ) -> Result<Message, Error> {
+        authorize(&actor_id, &workspace_id, Permission::MessageReact).await?;
+        let emoji = validate::reaction(&emoji).map_err(|err| Error::InvalidInput(err.0))?;
+        messages::add_reaction(workspace_id, channel_id, message_id, actor_id, emoji)
+            .await
+            .map(message)
+            .map_err(message_error)
+    }
+
+    async fn remove_reaction(
+        actor_id: String,
+        workspace_id: String,
+        channel_id: String,
+        message_id: String,
+        emoji: String,
+    ) -> Result<Message, Error> {
+        authorize(&actor_id, &workspace_id, Permission::MessageReact).await?;
+        let emoji = validate::reaction(&emoji).map_err(|err| Error::InvalidInput(err.0))?;
+        messages::remove_reaction(workspace_id, channel_id, message_id, actor_id, emoji)
+            .await
+            .map(message)
+            .map_err(message_error)
     }
 }
 
-/// Succeeds if the caller is a member whose role grants `permission`.
-async fn authorize(actor_id: &str, workspace_id: &str, permission: Permission) -> Result<(), Error> {
+/// A page of the channel's messages, or of the replies to `thread`.
+async fn page(
+    actor_id: String,
+    workspace_id: String,
+    channel_id: String,
+    thread: Option<String>,
+    limit: Option<u32>,
+    before: Option<String>,
+) -> Result<MessagePage, Error> {
+    authorize(&actor_id, &workspace_id, Permission::MessageRead).await?;
+    let limit = validate::page_size(limit).map_err(|err| Error::InvalidInput(err.0))?;
+    channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
+    let page = messages::list(workspace_id, channel_id, thread, limit, before).await.map_err(message_error)?;
+    Ok(MessagePage { messages: page.messages.into_iter().map(message).collect(), next_cursor: page.next_cursor })
+}
+
+/// The message, unless it is not in the channel or was deleted.
+async fn live_message(workspace_id: &str, channel_id: &str, message_id: &str) -> Result<messages::Message, Error> {
+    let found = messages::get(workspace_id.to_owned(), channel_id.to_owned(), message_id.to_owned())
+        .await
+        .map_err(message_error)?;
+    if found.deleted_at.is_some() {
+        return Err(Error::NotFound("message not found".into()));
+    }
+    Ok(found)
+}
+
+/// The caller's role, if they are a member whose role grants `permission`.
+async fn authorize(actor_id: &str, workspace_id: &str, permission: Permission) -> Result<security_context::Role, Error> {
     let found = workspaces::get_for_member(workspace_id.to_owned(), actor_id.to_owned())
         .await
         .map_err(|err| keel_guest::repository_error!(err, workspaces => Error, "workspace not found"))?;
@@ -64,7 +176,7 @@ async fn authorize(actor_id: &str, workspace_id: &str, permission: Permission) -
         workspaces::Role::Member => security_context::Role::Member,
     };
     if security_context::allows(role, permission) {
-        Ok(())
+        Ok(role)
     } else {
         Err(Error::Forbidden("your role in this workspace does not allow this".into()))
     }
@@ -87,6 +199,15 @@ fn message(found: messages::Message) -> Message {
         author_id: found.author_id,
         text: found.text,
         created_at: found.created_at,
+        parent_id: found.parent_id,
+        reply_count: found.reply_count,
+        edited_at: found.edited_at,
+        deleted_at: found.deleted_at,
+        reactions: found
+            .reactions
+            .into_iter()
+            .map(|reaction| Reaction { emoji: reaction.emoji, user_ids: reaction.user_ids })
+            .collect(),
     }
 }
 

@@ -29,7 +29,7 @@ test('signup → create workspace → post message → list messages', async () 
   const workspace = await workspaceManagement.createWorkspace(me.id, 'Analytical Engines');
   const channel = await messaging.createChannel(me.id, workspace.id, 'general');
   for (const text of ['first', 'second', 'third']) {
-    await messaging.postMessage(me.id, workspace.id, channel.id, text);
+    await messaging.postMessage(me.id, workspace.id, channel.id, text, undefined);
   }
   const page = await messaging.listMessages(me.id, workspace.id, channel.id, 2, undefined);
   assert.deepEqual(page.messages.map((m) => m.text), ['third', 'second']);
@@ -57,13 +57,40 @@ test('a stranger can neither read nor post in a workspace, and nothing is writte
   const stranger = (await userLifecycle.signup('eve@example.com', 'eve password 12', 'Eve')).user;
   const workspace = await workspaceManagement.createWorkspace(owner.id, 'Private');
   const channel = await messaging.createChannel(owner.id, workspace.id, 'general');
-  await messaging.postMessage(owner.id, workspace.id, channel.id, 'secret plans');
+  await messaging.postMessage(owner.id, workspace.id, channel.id, 'secret plans', undefined);
 
-  const denied = await refusal(messaging.postMessage(stranger.id, workspace.id, channel.id, 'hello?'));
+  const denied = await refusal(messaging.postMessage(stranger.id, workspace.id, channel.id, 'hello?', undefined));
   assert.ok(['forbidden', 'not-found'].includes(denied.tag), `refused as ${denied.tag}`);
   await refusal(messaging.listMessages(stranger.id, workspace.id, channel.id, 10, undefined));
   const page = await messaging.listMessages(owner.id, workspace.id, channel.id, 10, undefined);
   assert.deepEqual(page.messages.map((m) => m.text), ['secret plans']);
+});
+
+test('threads, reactions, edits and deletions', async () => {
+  const { userLifecycle, workspaceManagement, messaging } = await createTeamCollab({ sql: sqliteSql(), kv: memoryKv(), variables });
+  const ada = (await userLifecycle.signup('ada@example.com', 'ada password 12', 'Ada')).user;
+  const workspace = await workspaceManagement.createWorkspace(ada.id, 'Engines');
+  const channel = await messaging.createChannel(ada.id, workspace.id, 'general');
+  const ask = await messaging.postMessage(ada.id, workspace.id, channel.id, 'ship friday?', undefined);
+  const reply = await messaging.postMessage(ada.id, workspace.id, channel.id, 'yes', ask.id);
+  assert.equal(reply.parentId, ask.id);
+
+  await messaging.addReaction(ada.id, workspace.id, channel.id, ask.id, '👍');
+  const reacted = await messaging.addReaction(ada.id, workspace.id, channel.id, ask.id, '👍');
+  assert.deepEqual(reacted.reactions, [{ emoji: '👍', userIds: [ada.id] }]);
+  const edited = await messaging.editMessage(ada.id, workspace.id, channel.id, ask.id, 'ship monday?');
+  assert.equal(edited.text, 'ship monday?');
+  assert.equal(typeof edited.editedAt, 'bigint');
+
+  const top = await messaging.listMessages(ada.id, workspace.id, channel.id, 10, undefined);
+  assert.deepEqual(top.messages.map((m) => [m.text, m.replyCount]), [['ship monday?', 1]]);
+  const thread = await messaging.listReplies(ada.id, workspace.id, channel.id, ask.id, 10, undefined);
+  assert.deepEqual(thread.messages.map((m) => m.text), ['yes']);
+
+  await messaging.deleteMessage(ada.id, workspace.id, channel.id, ask.id);
+  const gone = await messaging.getMessage(ada.id, workspace.id, channel.id, ask.id);
+  assert.deepEqual([gone.text, gone.reactions, gone.replyCount], ['', [], 1]);
+  assert.equal((await refusal(messaging.deleteMessage(ada.id, workspace.id, channel.id, ask.id))).tag, 'not-found');
 });
 
 test('bad input is a typed refusal; a taken email is a conflict and keeps the first account', async () => {

@@ -7,7 +7,8 @@
 //! * Roles are granted permissions by one table, [`GRANTS`]: owners may do
 //!   everything; admins everything but managing owners (including reading
 //!   the audit trail); members may read
-//!   workspaces, create and read channels, and post and read messages.
+//!   workspaces, create and read channels, and post, read and react to
+//!   messages; owners and admins may also delete anyone's message.
 //! * Password policy: at least 8 characters and at most 1024 bytes.
 
 use exports::keel::platform::credentials;
@@ -94,6 +95,8 @@ const GRANTS: &[(Role, &[Permission])] = &[
             Permission::ChannelRead,
             Permission::MessagePost,
             Permission::MessageRead,
+            Permission::MessageReact,
+            Permission::MessageModerate,
         ],
     ),
     (
@@ -106,6 +109,8 @@ const GRANTS: &[(Role, &[Permission])] = &[
             Permission::ChannelRead,
             Permission::MessagePost,
             Permission::MessageRead,
+            Permission::MessageReact,
+            Permission::MessageModerate,
         ],
     ),
     (
@@ -116,6 +121,7 @@ const GRANTS: &[(Role, &[Permission])] = &[
             Permission::ChannelRead,
             Permission::MessagePost,
             Permission::MessageRead,
+            Permission::MessageReact,
         ],
     ),
 ];
@@ -164,13 +170,18 @@ mod tests {
             ChannelRead,
             MessagePost,
             MessageRead,
+            MessageReact,
+            MessageModerate,
         ];
         for permission in all {
             assert!(allows(Role::Owner, permission), "owner {permission:?}");
             assert_eq!(allows(Role::Admin, permission), permission != WorkspaceManageOwners, "admin {permission:?}");
             assert_eq!(
                 allows(Role::Member, permission),
-                !matches!(permission, WorkspaceManageMembers | WorkspaceManageOwners | WorkspaceAuditRead),
+                !matches!(
+                    permission,
+                    WorkspaceManageMembers | WorkspaceManageOwners | WorkspaceAuditRead | MessageModerate
+                ),
                 "member {permission:?}"
             );
         }

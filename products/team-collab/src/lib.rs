@@ -247,21 +247,43 @@ async fn serve(request: Request, client: &str, trail: &mut Trail) -> Result<Resp
                 &serde_json::json!({ "channels": found.into_iter().map(views::Channel::from).collect::<Vec<_>>() }),
             )
         }
-        Endpoint::PostMessage => {
+        Endpoint::PostMessage | Endpoint::PostReply => {
             let input: views::PostMessage = parse(&body)?;
-            respond::json(
-                StatusCode::CREATED,
-                &views::Message::from(messaging::post_message(actor, param(0), param(1), input.text).await?),
-            )
+            let parent = (endpoint == Endpoint::PostReply).then(|| param(2));
+            let posted = messaging::post_message(actor, param(0), param(1), input.text, parent).await?;
+            respond::json(StatusCode::CREATED, &views::Message::from(posted))
         }
-        Endpoint::ListMessages => {
+        Endpoint::ListMessages | Endpoint::ListReplies => {
             let limit = page_limit(router::query_param(query.as_deref(), "limit"))?;
             let before = router::query_param(query.as_deref(), "before");
-            respond::json(
-                StatusCode::OK,
-                &views::MessagePage::from(messaging::list_messages(actor, param(0), param(1), limit, before).await?),
-            )
+            let page = if endpoint == Endpoint::ListReplies {
+                messaging::list_replies(actor, param(0), param(1), param(2), limit, before).await?
+            } else {
+                messaging::list_messages(actor, param(0), param(1), limit, before).await?
+            };
+            respond::json(StatusCode::OK, &views::MessagePage::from(page))
         }
+        Endpoint::GetMessage => respond::json(
+            StatusCode::OK,
+            &views::Message::from(messaging::get_message(actor, param(0), param(1), param(2)).await?),
+        ),
+        Endpoint::EditMessage => {
+            let input: views::EditMessage = parse(&body)?;
+            let edited = messaging::edit_message(actor, param(0), param(1), param(2), input.text).await?;
+            respond::json(StatusCode::OK, &views::Message::from(edited))
+        }
+        Endpoint::DeleteMessage => {
+            messaging::delete_message(actor, param(0), param(1), param(2)).await?;
+            respond::no_content()
+        }
+        Endpoint::AddReaction => respond::json(
+            StatusCode::OK,
+            &views::Message::from(messaging::add_reaction(actor, param(0), param(1), param(2), param(3)).await?),
+        ),
+        Endpoint::RemoveReaction => respond::json(
+            StatusCode::OK,
+            &views::Message::from(messaging::remove_reaction(actor, param(0), param(1), param(2), param(3)).await?),
+        ),
     })
 }
 

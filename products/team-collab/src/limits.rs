@@ -60,6 +60,9 @@ const LIMITS: &[(Endpoint, &[(&str, Subject)])] = &[
     (Endpoint::CreateChannel, &[("writes_per_user", Subject::Caller)]),
     (Endpoint::Invite, &[("writes_per_user", Subject::Caller)]),
     (Endpoint::PostMessage, &[("writes_per_user", Subject::Caller)]),
+    (Endpoint::PostReply, &[("writes_per_user", Subject::Caller)]),
+    (Endpoint::EditMessage, &[("writes_per_user", Subject::Caller)]),
+    (Endpoint::AddReaction, &[("writes_per_user", Subject::Caller)]),
 ];
 
 /// Password hashes (Argon2) started per second, by everyone.

@@ -37,6 +37,13 @@ pub enum Endpoint {
     ListChannels,
     PostMessage,
     ListMessages,
+    GetMessage,
+    EditMessage,
+    DeleteMessage,
+    PostReply,
+    ListReplies,
+    AddReaction,
+    RemoveReaction,
 }
 
 impl Endpoint {
@@ -98,6 +105,22 @@ const ROUTES: &[Route] = &[
         pattern: "/v1/workspaces/{}/channels/{}/messages",
         methods: &[(Method::GET, Endpoint::ListMessages), (Method::POST, Endpoint::PostMessage)],
     },
+    Route {
+        pattern: "/v1/workspaces/{}/channels/{}/messages/{}",
+        methods: &[
+            (Method::GET, Endpoint::GetMessage),
+            (Method::PATCH, Endpoint::EditMessage),
+            (Method::DELETE, Endpoint::DeleteMessage),
+        ],
+    },
+    Route {
+        pattern: "/v1/workspaces/{}/channels/{}/messages/{}/replies",
+        methods: &[(Method::GET, Endpoint::ListReplies), (Method::POST, Endpoint::PostReply)],
+    },
+    Route {
+        pattern: "/v1/workspaces/{}/channels/{}/messages/{}/reactions/{}",
+        methods: &[(Method::PUT, Endpoint::AddReaction), (Method::DELETE, Endpoint::RemoveReaction)],
+    },
 ];
 
 /// The outcome of routing a request.
@@ -133,7 +156,7 @@ fn capture(pattern: &str, path: &str) -> Option<Vec<String>> {
     loop {
         match (pattern_segments.next(), path_segments.next()) {
             (None, None) => return Some(params),
-            (Some("{}"), Some(segment)) if !segment.is_empty() => params.push(segment.to_owned()),
+            (Some("{}"), Some(segment)) if !segment.is_empty() => params.push(percent_decode(segment, false)),
             (Some(expected), Some(segment)) if expected == segment => {}
             _ => return None,
         }
@@ -144,12 +167,13 @@ fn capture(pattern: &str, path: &str) -> Option<Vec<String>> {
 pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query?.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(key) == name).then(|| percent_decode(value))
+        (percent_decode(key, true) == name).then(|| percent_decode(value, true))
     })
 }
 
-/// Decode `%XX` escapes and `+` (as a space); malformed escapes stay as written.
-fn percent_decode(raw: &str) -> String {
+/// Decode `%XX` escapes, and `+` as a space where `plus_is_space` (in a
+/// query, not in a path); malformed escapes stay as written.
+fn percent_decode(raw: &str, plus_is_space: bool) -> String {
     let bytes = raw.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -163,7 +187,7 @@ fn percent_decode(raw: &str) -> String {
                 }
                 None => decoded.push(b'%'),
             },
-            b'+' => decoded.push(b' '),
+            b'+' if plus_is_space => decoded.push(b' '),
             byte => decoded.push(byte),
         }
         i += 1;
@@ -186,6 +210,18 @@ mod tests {
         assert_eq!(
             route(&Method::GET, "/v1/workspaces/wsp_1"),
             Routed::Found(Endpoint::GetWorkspace, vec!["wsp_1".into()])
+        );
+    }
+
+    #[test]
+    fn path_segments_are_percent_decoded() {
+        assert_eq!(
+            route(&Method::PUT, "/v1/workspaces/w/channels/c/messages/msg_1/reactions/%F0%9F%91%8D"),
+            Routed::Found(Endpoint::AddReaction, vec!["w".into(), "c".into(), "msg_1".into(), "👍".into()])
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/v1/workspaces/w/channels/c/messages/msg_1/reactions/:+1:"),
+            Routed::Found(Endpoint::RemoveReaction, vec!["w".into(), "c".into(), "msg_1".into(), ":+1:".into()])
         );
     }
 

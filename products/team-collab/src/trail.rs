@@ -41,6 +41,8 @@ const AUDITED: &[(Endpoint, &str, Scope)] = &[
     (Endpoint::ChangeRole, "member.role-change", Scope::Workspace),
     (Endpoint::RemoveMember, "member.remove", Scope::Workspace),
     (Endpoint::CreateChannel, "channel.create", Scope::Workspace),
+    (Endpoint::EditMessage, "message.edit", Scope::Workspace),
+    (Endpoint::DeleteMessage, "message.delete", Scope::Workspace),
 ];
 
 /// What a request did, filled in as it is served.
@@ -118,6 +120,7 @@ pub fn target(endpoint: Endpoint, params: &[String], body: &[u8]) -> Option<Stri
         Endpoint::RemoveMember | Endpoint::RevokeInvitation => params.get(1).cloned(),
         Endpoint::AcceptInvitation | Endpoint::DeclineInvitation => params.first().cloned(),
         Endpoint::CreateChannel => field("name"),
+        Endpoint::EditMessage | Endpoint::DeleteMessage => params.get(2).cloned(),
         _ => None,
     }
 }

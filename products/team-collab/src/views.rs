@@ -259,6 +259,18 @@ impl From<messaging::Channel> for Channel {
     }
 }
 
+#[derive(Deserialize)]
+pub struct EditMessage {
+    pub text: String,
+}
+
+#[derive(Serialize)]
+pub struct Reaction {
+    emoji: String,
+    count: usize,
+    user_ids: Vec<String>,
+}
+
 #[derive(Serialize)]
 pub struct Message {
     id: String,
@@ -266,6 +278,11 @@ pub struct Message {
     author_id: String,
     text: String,
     created_at: String,
+    parent_id: Option<String>,
+    reply_count: u32,
+    edited_at: Option<String>,
+    deleted: bool,
+    reactions: Vec<Reaction>,
 }
 
 impl From<messaging::Message> for Message {
@@ -276,6 +293,19 @@ impl From<messaging::Message> for Message {
             author_id: message.author_id,
             text: message.text,
             created_at: rfc3339(message.created_at),
+            parent_id: message.parent_id,
+            reply_count: message.reply_count,
+            edited_at: message.edited_at.map(rfc3339),
+            deleted: message.deleted_at.is_some(),
+            reactions: message
+                .reactions
+                .into_iter()
+                .map(|reaction| Reaction {
+                    emoji: reaction.emoji,
+                    count: reaction.user_ids.len(),
+                    user_ids: reaction.user_ids,
+                })
+                .collect(),
         }
     }
 }

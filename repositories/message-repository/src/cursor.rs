@@ -21,6 +21,14 @@ pub fn message_id(seq: i64) -> String {
     format!("msg_{seq}")
 }
 
+/// The `seq` of message id `id`, or `None` when it is not one
+/// [`message_id`] gives.
+pub fn message_seq(id: &str) -> Option<i64> {
+    let digits = id.strip_prefix("msg_")?;
+    let seq = digits.parse::<i64>().ok().filter(|seq| *seq > 0)?;
+    (message_id(seq) == id).then_some(seq)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +50,9 @@ mod tests {
     #[test]
     fn message_ids_carry_the_sequence() {
         assert_eq!(message_id(7), "msg_7");
+        assert_eq!(message_seq("msg_7"), Some(7));
+        for bad in ["msg_", "msg_0", "msg_-1", "msg_07", "msg_+7", "7", "chn_7", "msg_99999999999999999999"] {
+            assert_eq!(message_seq(bad), None, "{bad:?}");
+        }
     }
 }

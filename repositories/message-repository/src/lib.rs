@@ -1,16 +1,21 @@
-//! `keel:repositories/messages`: messages posted to channels over
-//! `keel:infrastructure/sql`. Every query is scoped by `workspace_id`.
+//! `keel:repositories/messages`: messages posted to channels, their thread
+//! replies and reactions, over `keel:infrastructure/sql`. Every query is
+//! scoped by `workspace_id` and `channel_id`.
 //!
 //! Messages are ordered by an auto-incremented `seq` (read back through the
 //! adapter's last-insert-id); pages are newest first and continue with an
-//! opaque [`cursor`].
+//! opaque [`cursor`]. A reply carries its thread's first message in
+//! `thread_seq` (0 for a channel message); a thread is one level deep.
+//! Changes that touch two rows (a reply and its thread's count, a reaction
+//! and its message's count, a deletion and its reactions) run in one
+//! transaction.
 
 mod cursor;
 mod schema;
 
-use exports::keel::repositories::messages::{Error, Guest, Message, MessagePage};
+use exports::keel::repositories::messages::{Error, Guest, Message, MessagePage, Reaction};
 use keel_guest::clock;
-use keel_guest::sql::{self, Autocommit, Dialect, Executor, RowRef};
+use keel_guest::sql::{self, Autocommit, Dialect, Executor, RowRef, Value};
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories"],
@@ -19,39 +24,59 @@ spin_sdk::wit_bindgen::generate!({
     with: { "keel:infrastructure/sql@0.1.0": keel_guest::sql::bindings::keel::infrastructure::sql },
 });
 
+/// Distinct reactions one user may leave on one message.
+const MAX_REACTIONS_PER_USER: usize = 20;
+
+const COLUMNS: &str = "seq, workspace_id, channel_id, author_id, text, created_at, thread_seq, reply_count, reaction_count, edited_at, deleted_at";
+
 struct MessageRepository;
 
 impl Guest for MessageRepository {
-    async fn post(workspace_id: String, channel_id: String, author_id: String, text: String) -> Result<Message, Error> {
+    async fn post(
+        workspace_id: String,
+        channel_id: String,
+        author_id: String,
+        text: String,
+        parent_id: Option<String>,
+    ) -> Result<Message, Error> {
         schema::MIGRATOR.ensure().await?;
         if workspace_id.is_empty() || channel_id.is_empty() || author_id.is_empty() || text.is_empty() {
             return Err(Error::InvalidInput("workspace, channel, author and text are required".into()));
         }
         let now = clock::now_ms();
-        const INSERT: &str = "INSERT INTO messages (workspace_id, channel_id, author_id, text, created_at, updated_at, created_by) \
-                              VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?3)";
-        let params = vec![
-            workspace_id.as_str().into(),
-            channel_id.as_str().into(),
-            author_id.as_str().into(),
-            text.as_str().into(),
-            now.into(),
-        ];
-        let seq = match sql::dialect() {
-            // PostgreSQL reports no last-insert id; it returns the new key.
-            Dialect::Postgres => {
-                let rows = Autocommit.fetch(&format!("{INSERT} RETURNING seq"), params).await?;
-                rows.first().map(|row| row.integer("seq")).transpose()?
-            }
-            _ => Autocommit.exec(INSERT, params).await?.last_insert_id,
+        let Some(parent) = parent_id else {
+            let seq = insert(&Autocommit, &workspace_id, &channel_id, &author_id, &text, 0, now).await?;
+            return Ok(new_message(seq, workspace_id, channel_id, author_id, text, 0, now));
+        };
+        let thread = cursor::message_seq(&parent).ok_or(Error::NotFound)?;
+        let tx = sql::begin().await?;
+        // Only a live channel message starts a thread.
+        let counted = tx
+            .exec(
+                "UPDATE messages SET reply_count = reply_count + 1 \
+                 WHERE workspace_id = ?1 AND channel_id = ?2 AND seq = ?3 AND thread_seq = 0 AND deleted_at IS NULL",
+                vec![workspace_id.as_str().into(), channel_id.as_str().into(), thread.into()],
+            )
+            .await?;
+        if counted.rows_affected == 0 {
+            tx.rollback().await?;
+            return Err(Error::NotFound);
         }
-        .ok_or_else(|| Error::Internal("the database reported no id for the new message".into()))?;
-        Ok(Message { id: cursor::message_id(seq), workspace_id, channel_id, author_id, text, created_at: now })
+        let seq = insert(&tx, &workspace_id, &channel_id, &author_id, &text, thread, now).await?;
+        tx.commit().await?;
+        Ok(new_message(seq, workspace_id, channel_id, author_id, text, thread, now))
+    }
+
+    async fn get(workspace_id: String, channel_id: String, message_id: String) -> Result<Message, Error> {
+        schema::MIGRATOR.ensure().await?;
+        let seq = cursor::message_seq(&message_id).ok_or(Error::NotFound)?;
+        find(&Autocommit, &workspace_id, &channel_id, seq).await
     }
 
     async fn list(
         workspace_id: String,
         channel_id: String,
+        parent_id: Option<String>,
         limit: u32,
         before: Option<String>,
     ) -> Result<MessagePage, Error> {
@@ -60,34 +85,332 @@ impl Guest for MessageRepository {
             None => i64::MAX,
         };
         schema::MIGRATOR.ensure().await?;
+        let thread = match parent_id {
+            None => 0,
+            Some(parent) => {
+                let seq = cursor::message_seq(&parent).ok_or(Error::NotFound)?;
+                if find(&Autocommit, &workspace_id, &channel_id, seq).await?.parent_id.is_some() {
+                    // A reply has no thread of its own.
+                    return Err(Error::NotFound);
+                }
+                seq
+            }
+        };
         let rows = Autocommit
             .fetch(
-                "SELECT seq, workspace_id, channel_id, author_id, text, created_at FROM messages \
-                 WHERE workspace_id = ?1 AND channel_id = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
-                vec![workspace_id.into(), channel_id.into(), before_seq.into(), i64::from(limit + 1).into()],
+                &format!(
+                    "SELECT {COLUMNS} FROM messages WHERE workspace_id = ?1 AND channel_id = ?2 AND thread_seq = ?3 \
+                     AND seq < ?4 ORDER BY seq DESC LIMIT ?5"
+                ),
+                vec![
+                    workspace_id.as_str().into(),
+                    channel_id.into(),
+                    thread.into(),
+                    before_seq.into(),
+                    i64::from(limit + 1).into(),
+                ],
             )
             .await?;
         let mut page = rows.decode(decode)?;
         let next_cursor = if page.len() > limit as usize {
             page.truncate(limit as usize);
-            page.last().map(|(seq, _)| cursor::encode(*seq))
+            page.last().map(|found| cursor::encode(found.seq))
         } else {
             None
         };
-        Ok(MessagePage { messages: page.into_iter().map(|(_, message)| message).collect(), next_cursor })
+        let messages = with_reactions(&Autocommit, &workspace_id, page).await?;
+        Ok(MessagePage { messages, next_cursor })
+    }
+
+    async fn edit(
+        workspace_id: String,
+        channel_id: String,
+        message_id: String,
+        text: String,
+    ) -> Result<Message, Error> {
+        schema::MIGRATOR.ensure().await?;
+        if text.is_empty() {
+            return Err(Error::InvalidInput("text is required".into()));
+        }
+        let seq = cursor::message_seq(&message_id).ok_or(Error::NotFound)?;
+        let now = clock::now_ms();
+        let tx = sql::begin().await?;
+        // MySQL counts only rows an UPDATE changed, so whether the message
+        // is there comes from reading it in the same transaction.
+        if let Err(err) = live(&tx, &workspace_id, &channel_id, seq).await {
+            tx.rollback().await?;
+            return Err(err);
+        }
+        tx.exec(
+            "UPDATE messages SET text = ?4, edited_at = ?5, updated_at = ?5 \
+             WHERE workspace_id = ?1 AND channel_id = ?2 AND seq = ?3 AND deleted_at IS NULL",
+            vec![workspace_id.as_str().into(), channel_id.as_str().into(), seq.into(), text.into(), now.into()],
+        )
+        .await?;
+        let edited = live(&tx, &workspace_id, &channel_id, seq).await?;
+        tx.commit().await?;
+        Ok(edited)
+    }
+
+    async fn delete(workspace_id: String, channel_id: String, message_id: String) -> Result<(), Error> {
+        schema::MIGRATOR.ensure().await?;
+        let seq = cursor::message_seq(&message_id).ok_or(Error::NotFound)?;
+        let now = clock::now_ms();
+        let tx = sql::begin().await?;
+        let deleted = tx
+            .exec(
+                "UPDATE messages SET text = '', deleted_at = ?4, updated_at = ?4, reaction_count = 0 \
+                 WHERE workspace_id = ?1 AND channel_id = ?2 AND seq = ?3 AND deleted_at IS NULL",
+                vec![workspace_id.as_str().into(), channel_id.into(), seq.into(), now.into()],
+            )
+            .await?;
+        if deleted.rows_affected == 0 {
+            tx.rollback().await?;
+            return Err(Error::NotFound);
+        }
+        tx.exec(
+            "DELETE FROM message_reactions WHERE workspace_id = ?1 AND message_seq = ?2",
+            vec![workspace_id.into(), seq.into()],
+        )
+        .await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn add_reaction(
+        workspace_id: String,
+        channel_id: String,
+        message_id: String,
+        user_id: String,
+        emoji: String,
+    ) -> Result<Message, Error> {
+        schema::MIGRATOR.ensure().await?;
+        let seq = cursor::message_seq(&message_id).ok_or(Error::NotFound)?;
+        let tx = sql::begin().await?;
+        let message = match live(&tx, &workspace_id, &channel_id, seq).await {
+            Ok(message) if !reacted(&message, &emoji, &user_id) => message,
+            settled => {
+                tx.rollback().await?;
+                return settled;
+            }
+        };
+        let mine = message.reactions.iter().filter(|reaction| reaction.user_ids.contains(&user_id)).count();
+        if mine >= MAX_REACTIONS_PER_USER {
+            tx.rollback().await?;
+            return Err(Error::Conflict(format!(
+                "one person may leave at most {MAX_REACTIONS_PER_USER} different reactions on a message"
+            )));
+        }
+        // Another request adding the same reaction at once makes this one
+        // change nothing (rather than fail on the unique key, which would
+        // abort a PostgreSQL transaction).
+        let insert = match sql::dialect() {
+            Dialect::Mysql => {
+                "INSERT IGNORE INTO message_reactions (workspace_id, message_seq, emoji, user_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)"
+            }
+            Dialect::Sqlite | Dialect::Postgres => {
+                "INSERT INTO message_reactions (workspace_id, message_seq, emoji, user_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING"
+            }
+        };
+        let params =
+            vec![workspace_id.as_str().into(), seq.into(), emoji.into(), user_id.into(), clock::now_ms().into()];
+        if tx.exec(insert, params).await?.rows_affected > 0 {
+            // A deletion committed meanwhile leaves nothing to count.
+            let counted = tx
+                .exec(
+                    "UPDATE messages SET reaction_count = reaction_count + 1 \
+                     WHERE workspace_id = ?1 AND channel_id = ?2 AND seq = ?3 AND deleted_at IS NULL",
+                    vec![workspace_id.as_str().into(), channel_id.as_str().into(), seq.into()],
+                )
+                .await?;
+            if counted.rows_affected == 0 {
+                tx.rollback().await?;
+                return Err(Error::NotFound);
+            }
+        }
+        let message = find(&tx, &workspace_id, &channel_id, seq).await?;
+        tx.commit().await?;
+        Ok(message)
+    }
+
+    async fn remove_reaction(
+        workspace_id: String,
+        channel_id: String,
+        message_id: String,
+        user_id: String,
+        emoji: String,
+    ) -> Result<Message, Error> {
+        schema::MIGRATOR.ensure().await?;
+        let seq = cursor::message_seq(&message_id).ok_or(Error::NotFound)?;
+        let tx = sql::begin().await?;
+        match live(&tx, &workspace_id, &channel_id, seq).await {
+            Ok(message) if reacted(&message, &emoji, &user_id) => {}
+            settled => {
+                tx.rollback().await?;
+                return settled;
+            }
+        }
+        let removed = tx
+            .exec(
+                "DELETE FROM message_reactions WHERE workspace_id = ?1 AND message_seq = ?2 AND emoji = ?3 AND user_id = ?4",
+                vec![workspace_id.as_str().into(), seq.into(), emoji.into(), user_id.into()],
+            )
+            .await?;
+        if removed.rows_affected > 0 {
+            tx.exec(
+                "UPDATE messages SET reaction_count = reaction_count - 1 \
+                 WHERE workspace_id = ?1 AND channel_id = ?2 AND seq = ?3",
+                vec![workspace_id.as_str().into(), channel_id.as_str().into(), seq.into()],
+            )
+            .await?;
+        }
+        let message = find(&tx, &workspace_id, &channel_id, seq).await?;
+        tx.commit().await?;
+        Ok(message)
     }
 }
 
-fn decode(row: RowRef<'_>) -> Result<(i64, Message), sql::Error> {
-    let seq = row.integer("seq")?;
-    Ok((seq, Message {
+/// Insert a message (`thread` 0 for a channel message); its `seq`.
+async fn insert(
+    executor: &impl Executor,
+    workspace_id: &str,
+    channel_id: &str,
+    author_id: &str,
+    text: &str,
+    thread: i64,
+    now: i64,
+) -> Result<i64, Error> {
+    const INSERT: &str = "INSERT INTO messages \
+                          (workspace_id, channel_id, author_id, text, created_at, updated_at, created_by, thread_seq) \
+                          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?3, ?6)";
+    let params: Vec<Value> =
+        vec![workspace_id.into(), channel_id.into(), author_id.into(), text.into(), now.into(), thread.into()];
+    match sql::dialect() {
+        // PostgreSQL reports no last-insert id; it returns the new key.
+        Dialect::Postgres => {
+            let rows = executor.fetch(&format!("{INSERT} RETURNING seq"), params).await?;
+            rows.first().map(|row| row.integer("seq")).transpose()?
+        }
+        _ => executor.exec(INSERT, params).await?.last_insert_id,
+    }
+    .ok_or_else(|| Error::Internal("the database reported no id for the new message".into()))
+}
+
+fn new_message(
+    seq: i64,
+    workspace_id: String,
+    channel_id: String,
+    author_id: String,
+    text: String,
+    thread: i64,
+    now: i64,
+) -> Message {
+    Message {
         id: cursor::message_id(seq),
-        workspace_id: row.text("workspace_id")?,
-        channel_id: row.text("channel_id")?,
-        author_id: row.text("author_id")?,
-        text: row.text("text")?,
-        created_at: row.integer("created_at")?,
-    }))
+        workspace_id,
+        channel_id,
+        author_id,
+        text,
+        created_at: now,
+        parent_id: (thread != 0).then(|| cursor::message_id(thread)),
+        reply_count: 0,
+        edited_at: None,
+        deleted_at: None,
+        reactions: Vec::new(),
+    }
+}
+
+/// Message `seq` of the channel, with its reactions; `not-found` if it is
+/// not there (a deleted message is found, with `deleted-at` set).
+async fn find(executor: &impl Executor, workspace_id: &str, channel_id: &str, seq: i64) -> Result<Message, Error> {
+    let rows = executor
+        .fetch(
+            &format!("SELECT {COLUMNS} FROM messages WHERE workspace_id = ?1 AND channel_id = ?2 AND seq = ?3"),
+            vec![workspace_id.into(), channel_id.into(), seq.into()],
+        )
+        .await?;
+    let found = rows.decode(decode)?;
+    with_reactions(executor, workspace_id, found).await?.pop().ok_or(Error::NotFound)
+}
+
+/// [`find`], but `not-found` for a deleted message too.
+async fn live(executor: &impl Executor, workspace_id: &str, channel_id: &str, seq: i64) -> Result<Message, Error> {
+    let message = find(executor, workspace_id, channel_id, seq).await?;
+    if message.deleted_at.is_some() { Err(Error::NotFound) } else { Ok(message) }
+}
+
+/// A message as stored, before its reactions are read.
+struct Stored {
+    seq: i64,
+    reaction_count: i64,
+    message: Message,
+}
+
+fn decode(row: RowRef<'_>) -> Result<Stored, sql::Error> {
+    let seq = row.integer("seq")?;
+    let thread = row.integer("thread_seq")?;
+    let optional = |column: &str| -> Result<Option<i64>, sql::Error> {
+        if row.is_null(column)? { Ok(None) } else { row.integer(column).map(Some) }
+    };
+    Ok(Stored {
+        seq,
+        reaction_count: row.integer("reaction_count")?,
+        message: Message {
+            id: cursor::message_id(seq),
+            workspace_id: row.text("workspace_id")?,
+            channel_id: row.text("channel_id")?,
+            author_id: row.text("author_id")?,
+            text: row.text("text")?,
+            created_at: row.integer("created_at")?,
+            parent_id: (thread != 0).then(|| cursor::message_id(thread)),
+            reply_count: u32::try_from(row.integer("reply_count")?).unwrap_or(u32::MAX),
+            edited_at: optional("edited_at")?,
+            deleted_at: optional("deleted_at")?,
+            reactions: Vec::new(),
+        },
+    })
+}
+
+/// The messages with their reactions, in one query for those that have any.
+async fn with_reactions(
+    executor: &impl Executor,
+    workspace_id: &str,
+    stored: Vec<Stored>,
+) -> Result<Vec<Message>, Error> {
+    let reacted: Vec<i64> = stored.iter().filter(|found| found.reaction_count > 0).map(|found| found.seq).collect();
+    let mut messages: Vec<(i64, Message)> = stored.into_iter().map(|found| (found.seq, found.message)).collect();
+    if reacted.is_empty() {
+        return Ok(messages.into_iter().map(|(_, message)| message).collect());
+    }
+    let placeholders: Vec<String> = (0..reacted.len()).map(|i| format!("?{}", i + 2)).collect();
+    let mut params: Vec<Value> = vec![workspace_id.into()];
+    params.extend(reacted.iter().map(|seq| Value::from(*seq)));
+    let rows = executor
+        .fetch(
+            &format!(
+                "SELECT message_seq, emoji, user_id FROM message_reactions \
+                 WHERE workspace_id = ?1 AND message_seq IN ({}) ORDER BY seq",
+                placeholders.join(", ")
+            ),
+            params,
+        )
+        .await?;
+    for row in rows.iter() {
+        let seq = row.integer("message_seq")?;
+        let (emoji, user_id) = (row.text("emoji")?, row.text("user_id")?);
+        let Some((_, message)) = messages.iter_mut().find(|(found, _)| *found == seq) else { continue };
+        match message.reactions.iter_mut().find(|reaction| reaction.emoji == emoji) {
+            Some(reaction) => reaction.user_ids.push(user_id),
+            None => message.reactions.push(Reaction { emoji, user_ids: vec![user_id] }),
+        }
+    }
+    Ok(messages.into_iter().map(|(_, message)| message).collect())
+}
+
+/// Whether `user_id` has reacted to `message` with `emoji`.
+fn reacted(message: &Message, emoji: &str, user_id: &str) -> bool {
+    message.reactions.iter().any(|reaction| reaction.emoji == emoji && reaction.user_ids.iter().any(|id| id == user_id))
 }
 
 keel_guest::impl_from_sql_error!(Error);
