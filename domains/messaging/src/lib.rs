@@ -114,8 +114,7 @@ impl Guest for Messaging {
         message_id: String,
         emoji: String,
     ) -> Result<Message, Error> {
-        authorize(&actor_id, &workspace_id, Permission::MessageReact).await?;
-        let emoji = validate::reaction(&emoji).map_err(|err| Error::InvalidInput(err.0))?;
+        let emoji = reaction(&actor_id, &workspace_id, &emoji).await?;
         messages::add_reaction(workspace_id, channel_id, message_id, actor_id, emoji)
             .await
             .map(message)
@@ -129,8 +128,7 @@ impl Guest for Messaging {
         message_id: String,
         emoji: String,
     ) -> Result<Message, Error> {
-        authorize(&actor_id, &workspace_id, Permission::MessageReact).await?;
-        let emoji = validate::reaction(&emoji).map_err(|err| Error::InvalidInput(err.0))?;
+        let emoji = reaction(&actor_id, &workspace_id, &emoji).await?;
         messages::remove_reaction(workspace_id, channel_id, message_id, actor_id, emoji)
             .await
             .map(message)
@@ -154,6 +152,12 @@ async fn page(
     Ok(MessagePage { messages: page.messages.into_iter().map(message).collect(), next_cursor: page.next_cursor })
 }
 
+/// `emoji` as a reaction, if the caller may react in the workspace.
+async fn reaction(actor_id: &str, workspace_id: &str, emoji: &str) -> Result<String, Error> {
+    authorize(actor_id, workspace_id, Permission::MessageReact).await?;
+    validate::reaction(emoji).map_err(|err| Error::InvalidInput(err.0))
+}
+
 /// The message, unless it is not in the channel or was deleted.
 async fn live_message(workspace_id: &str, channel_id: &str, message_id: &str) -> Result<messages::Message, Error> {
     let found = messages::get(workspace_id.to_owned(), channel_id.to_owned(), message_id.to_owned())
@@ -166,7 +170,11 @@ async fn live_message(workspace_id: &str, channel_id: &str, message_id: &str) ->
 }
 
 /// The caller's role, if they are a member whose role grants `permission`.
-async fn authorize(actor_id: &str, workspace_id: &str, permission: Permission) -> Result<security_context::Role, Error> {
+async fn authorize(
+    actor_id: &str,
+    workspace_id: &str,
+    permission: Permission,
+) -> Result<security_context::Role, Error> {
     let found = workspaces::get_for_member(workspace_id.to_owned(), actor_id.to_owned())
         .await
         .map_err(|err| keel_guest::repository_error!(err, workspaces => Error, "workspace not found"))?;
