@@ -64,6 +64,12 @@ cluster=(-f products/team-collab/spin-cluster.toml --image ghcr.io/acme/team-col
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 rm -rf "$scaffolds"
 
+# The product's OpenAPI description is a valid OpenAPI 3.1 document (the
+# product suites hold every response to it, and the router's unit test
+# every route).
+"$python" -m openapi_spec_validator products/team-collab/openapi.json 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 # Sum libtest's "test result:" lines and the cucumber runner's summary;
 # tests marked ignored and scenarios skipped on the external runtime are
 # counted apart, never as passed.

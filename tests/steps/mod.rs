@@ -2,6 +2,7 @@
 //! talks to.
 
 mod composition;
+mod contract;
 mod http;
 mod inbox;
 mod mysql;

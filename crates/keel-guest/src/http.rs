@@ -18,6 +18,11 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     }
 }
 
+/// `200 OK` with a JSON document that is already encoded.
+pub fn json_document(document: &'static str) -> Response {
+    with_json_body(StatusCode::OK, document.as_bytes().to_vec())
+}
+
 /// `204 No Content`.
 pub fn no_content() -> Response {
     let mut response = Response::new(FullBody::new(Bytes::new()));

@@ -3,7 +3,9 @@
 //! This component only routes ([`router`]), parses and shows JSON
 //! ([`views`]), authenticates bearer tokens and maps domain errors to HTTP;
 //! all rules live in the `keel:domains/*` components it imports. Errors are
-//! always `{"error":{"code":…,"message":…}}` (see [`ApiError`]).
+//! always `{"error":{"code":…,"message":…}}` (see [`ApiError`]). The API
+//! is described by `openapi.json` (served at `/v1/openapi.json`), which
+//! the product suites hold every response to.
 
 mod limits;
 mod router;
@@ -17,6 +19,9 @@ use trail::Trail;
 use serde::de::DeserializeOwned;
 use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{HeaderName, HeaderValue, Request, StatusCode};
+
+/// The API's OpenAPI 3.1 description.
+const OPENAPI: &str = include_str!("../openapi.json");
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains", "../../wit/products"],
@@ -112,6 +117,7 @@ async fn serve(request: Request, client: &str, trail: &mut Trail) -> Result<Resp
 
     Ok(match endpoint {
         Endpoint::Healthz => respond::json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+        Endpoint::OpenApi => respond::json_document(OPENAPI),
         Endpoint::Signup => {
             let input: views::Signup = parse(&body)?;
             let session = user_lifecycle::signup(input.email, input.password, input.display_name).await?;

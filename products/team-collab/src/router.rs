@@ -9,6 +9,7 @@ use spin_sdk::http::Method;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     Healthz,
+    OpenApi,
     Signup,
     Login,
     Logout,
@@ -52,6 +53,7 @@ impl Endpoint {
         !matches!(
             self,
             Endpoint::Healthz
+                | Endpoint::OpenApi
                 | Endpoint::Signup
                 | Endpoint::Login
                 | Endpoint::VerifyEmail
@@ -68,6 +70,7 @@ struct Route {
 
 const ROUTES: &[Route] = &[
     Route { pattern: "/healthz", methods: &[(Method::GET, Endpoint::Healthz)] },
+    Route { pattern: "/v1/openapi.json", methods: &[(Method::GET, Endpoint::OpenApi)] },
     Route { pattern: "/v1/auth/signup", methods: &[(Method::POST, Endpoint::Signup)] },
     Route { pattern: "/v1/auth/login", methods: &[(Method::POST, Endpoint::Login)] },
     Route { pattern: "/v1/auth/logout", methods: &[(Method::POST, Endpoint::Logout)] },
@@ -211,6 +214,28 @@ mod tests {
             route(&Method::GET, "/v1/workspaces/wsp_1"),
             Routed::Found(Endpoint::GetWorkspace, vec!["wsp_1".into()])
         );
+    }
+
+    /// The published contract (`openapi.json`) lists exactly the routes
+    /// and methods served here.
+    #[test]
+    fn the_openapi_document_lists_every_route_and_no_other() {
+        let document: serde_json::Value = serde_json::from_str(crate::OPENAPI).expect("openapi.json is JSON");
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, methods) in document["paths"].as_object().expect("paths") {
+            let pattern: Vec<&str> =
+                path.split('/').map(|segment| if segment.starts_with('{') { "{}" } else { segment }).collect();
+            for method in methods.as_object().expect("methods").keys() {
+                documented.push((method.to_uppercase(), pattern.join("/")));
+            }
+        }
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .flat_map(|route| route.methods.iter().map(|(method, _)| (method.to_string(), route.pattern.to_owned())))
+            .collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
     }
 
     #[test]
