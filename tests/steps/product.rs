@@ -219,6 +219,22 @@ async fn has_posted_named(world: &mut KeelWorld, user: String, text: String, cha
     world.ids.insert(format!("message:{name}"), id);
 }
 
+#[given(expr = "{string} has mentioned {string} {int} times in channel {string}")]
+async fn has_mentioned(world: &mut KeelWorld, user: String, mentioned: String, count: usize, channel: String) {
+    let path = world.channel_path(&channel);
+    let id = world.user(&mentioned).id.clone();
+    for i in 0..count {
+        world.expect_created(&user, &path, json!({ "text": format!("<@{id}> number {i}") })).await;
+    }
+}
+
+#[when(expr = "{string} posts a message mentioning {int} people to channel {string}")]
+async fn posts_many_mentions(world: &mut KeelWorld, user: String, count: usize, channel: String) {
+    let path = world.channel_path(&channel);
+    let text: String = (0..count).map(|i| format!("<@usr_someone{i}> ")).collect();
+    world.send(Some(&user), "POST", &path, Some(json!({ "text": text }).to_string())).await;
+}
+
 #[given(expr = "{string} has replied {int} time(s) to {string} in channel {string}")]
 async fn has_replied(world: &mut KeelWorld, user: String, count: usize, message: String, channel: String) {
     let path = format!("{}/{{message:{message}}}/replies", world.channel_path(&channel));

@@ -5,6 +5,11 @@
 //! get `forbidden`. A channel must belong to the workspace named in the
 //! call, and a message to the channel. Only its author edits a message;
 //! its author or a member whose role may moderate deletes it.
+//!
+//! A `<@usr_…>` in a message's text mentions that user, if they are a
+//! member (and not the author): the message is in their `list-mentions`
+//! until it is edited to leave them out or deleted. Clients show mentions
+//! by display name and send the id (as Slack's API does).
 
 use exports::keel::domains::messaging::{Channel, Error, Guest, Message, MessagePage, Reaction};
 use keel::platform::security_context::{self, Permission};
@@ -43,7 +48,11 @@ impl Guest for Messaging {
         authorize(&actor_id, &workspace_id, Permission::MessagePost).await?;
         let text = validate::message_text(&text).map_err(|err| Error::InvalidInput(err.0))?;
         channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
-        messages::post(workspace_id, channel_id, actor_id, text, parent_id).await.map(message).map_err(message_error)
+        let mentioned = mentioned_members(&workspace_id, &actor_id, &text).await?;
+        messages::post(workspace_id, channel_id, actor_id, text, parent_id, mentioned)
+            .await
+            .map(message)
+            .map_err(message_error)
     }
 
     async fn list_messages(
@@ -90,7 +99,8 @@ impl Guest for Messaging {
         if found.author_id != actor_id {
             return Err(Error::Forbidden("only its author can edit a message".into()));
         }
-        messages::edit(workspace_id, channel_id, message_id, text).await.map(message).map_err(message_error)
+        let mentioned = mentioned_members(&workspace_id, &actor_id, &text).await?;
+        messages::edit(workspace_id, channel_id, message_id, text, mentioned).await.map(message).map_err(message_error)
     }
 
     async fn delete_message(
@@ -105,6 +115,18 @@ impl Guest for Messaging {
             return Err(Error::Forbidden("only its author or a workspace admin can delete a message".into()));
         }
         messages::delete(workspace_id, channel_id, message_id).await.map_err(message_error)
+    }
+
+    async fn list_mentions(
+        actor_id: String,
+        workspace_id: String,
+        limit: Option<u32>,
+        before: Option<String>,
+    ) -> Result<MessagePage, Error> {
+        authorize(&actor_id, &workspace_id, Permission::MessageRead).await?;
+        let limit = validate::page_size(limit).map_err(|err| Error::InvalidInput(err.0))?;
+        let page = messages::mentioning(workspace_id, actor_id, limit, before).await.map_err(message_error)?;
+        Ok(MessagePage { messages: page.messages.into_iter().map(message).collect(), next_cursor: page.next_cursor })
     }
 
     async fn add_reaction(
@@ -150,6 +172,42 @@ async fn page(
     channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
     let page = messages::list(workspace_id, channel_id, thread, limit, before).await.map_err(message_error)?;
     Ok(MessagePage { messages: page.messages.into_iter().map(message).collect(), next_cursor: page.next_cursor })
+}
+
+/// The most people one message may mention.
+const MAX_MENTIONS: usize = 20;
+
+/// The distinct user ids `text` mentions (`<@usr_…>`), in order.
+fn mentions(text: &str) -> Vec<&str> {
+    let mut found: Vec<&str> = Vec::new();
+    for (start, _) in text.match_indices("<@") {
+        let rest = &text[start + 2..];
+        let Some(end) = rest.find('>') else { continue };
+        let id = &rest[..end];
+        let well_formed =
+            id.starts_with("usr_") && id.len() > 4 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if well_formed && !found.contains(&id) {
+            found.push(id);
+        }
+    }
+    found
+}
+
+/// The members `text` mentions, other than its author.
+async fn mentioned_members(workspace_id: &str, author_id: &str, text: &str) -> Result<Vec<String>, Error> {
+    let candidates = mentions(text);
+    if candidates.len() > MAX_MENTIONS {
+        return Err(Error::InvalidInput(format!("a message may mention at most {MAX_MENTIONS} people")));
+    }
+    let mut members = Vec::new();
+    for id in candidates.into_iter().filter(|id| *id != author_id) {
+        match workspaces::get_for_member(workspace_id.to_owned(), id.to_owned()).await {
+            Ok(_) => members.push(id.to_owned()),
+            Err(workspaces::Error::NotFound) => {}
+            Err(err) => return Err(keel_guest::repository_error!(err, workspaces => Error, "workspace not found")),
+        }
+    }
+    Ok(members)
 }
 
 /// `emoji` as a reaction, if the caller may react in the workspace.
@@ -228,3 +286,17 @@ fn message_error(err: messages::Error) -> Error {
 }
 
 export!(Messaging);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_user_ids_in_angle_brackets_once_each() {
+        assert_eq!(mentions("hi <@usr_1a> and <@usr_2b>, <@usr_1a> again"), ["usr_1a", "usr_2b"]);
+        assert_eq!(mentions("<@<@usr_x>"), ["usr_x"]);
+        for none in ["@usr_1", "<@usr_>", "<@chn_1>", "<@usr_1 >", "<@usr_1", "email <a@b.c>"] {
+            assert!(mentions(none).is_empty(), "{none:?}: {:?}", mentions(none));
+        }
+    }
+}

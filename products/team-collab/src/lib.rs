@@ -269,6 +269,12 @@ async fn serve(request: Request, client: &str, trail: &mut Trail) -> Result<Resp
             };
             respond::json(StatusCode::OK, &views::MessagePage::from(page))
         }
+        Endpoint::ListMentions => {
+            let limit = page_limit(router::query_param(query.as_deref(), "limit"))?;
+            let before = router::query_param(query.as_deref(), "before");
+            let page = messaging::list_mentions(actor, param(0), limit, before).await?;
+            respond::json(StatusCode::OK, &views::MessagePage::from(page))
+        }
         Endpoint::GetMessage => respond::json(
             StatusCode::OK,
             &views::Message::from(messaging::get_message(actor, param(0), param(1), param(2)).await?),

@@ -45,6 +45,7 @@ pub enum Endpoint {
     ListReplies,
     AddReaction,
     RemoveReaction,
+    ListMentions,
 }
 
 impl Endpoint {
@@ -100,6 +101,7 @@ const ROUTES: &[Route] = &[
     Route { pattern: "/v1/workspaces/{}/invitations/{}", methods: &[(Method::DELETE, Endpoint::RevokeInvitation)] },
     Route { pattern: "/v1/workspaces/{}/audit", methods: &[(Method::GET, Endpoint::AuditTrail)] },
     Route { pattern: "/v1/workspaces/{}/audit/verify", methods: &[(Method::GET, Endpoint::VerifyAuditTrail)] },
+    Route { pattern: "/v1/workspaces/{}/mentions", methods: &[(Method::GET, Endpoint::ListMentions)] },
     Route {
         pattern: "/v1/workspaces/{}/channels",
         methods: &[(Method::GET, Endpoint::ListChannels), (Method::POST, Endpoint::CreateChannel)],

@@ -8,7 +8,8 @@
 //! `thread_seq` (0 for a channel message); a thread is one level deep.
 //! Changes that touch two rows (a reply and its thread's count, a reaction
 //! and its message's count, a deletion and its reactions) run in one
-//! transaction.
+//! transaction. Mentions (one row per mentioned user and message) list a
+//! message in that user's `mentioning` until it is edited or deleted.
 
 mod cursor;
 mod schema;
@@ -38,31 +39,39 @@ impl Guest for MessageRepository {
         author_id: String,
         text: String,
         parent_id: Option<String>,
+        mentions: Vec<String>,
     ) -> Result<Message, Error> {
         schema::MIGRATOR.ensure().await?;
         if workspace_id.is_empty() || channel_id.is_empty() || author_id.is_empty() || text.is_empty() {
             return Err(Error::InvalidInput("workspace, channel, author and text are required".into()));
         }
         let now = clock::now_ms();
-        let Some(parent) = parent_id else {
+        if parent_id.is_none() && mentions.is_empty() {
             let seq = insert(&Autocommit, &workspace_id, &channel_id, &author_id, &text, 0, now).await?;
             return Ok(new_message(seq, workspace_id, channel_id, author_id, text, 0, now));
-        };
-        let thread = cursor::message_seq(&parent).ok_or(Error::NotFound)?;
-        let tx = sql::begin().await?;
-        // Only a live channel message starts a thread.
-        let counted = tx
-            .exec(
-                "UPDATE messages SET reply_count = reply_count + 1 \
-                 WHERE workspace_id = ?1 AND channel_id = ?2 AND seq = ?3 AND thread_seq = 0 AND deleted_at IS NULL",
-                vec![workspace_id.as_str().into(), channel_id.as_str().into(), thread.into()],
-            )
-            .await?;
-        if counted.rows_affected == 0 {
-            tx.rollback().await?;
-            return Err(Error::NotFound);
         }
+        let tx = sql::begin().await?;
+        let thread = match parent_id {
+            None => 0,
+            Some(parent) => {
+                let thread = cursor::message_seq(&parent).ok_or(Error::NotFound)?;
+                // Only a live channel message starts a thread.
+                let counted = tx
+                    .exec(
+                        "UPDATE messages SET reply_count = reply_count + 1 WHERE workspace_id = ?1 \
+                         AND channel_id = ?2 AND seq = ?3 AND thread_seq = 0 AND deleted_at IS NULL",
+                        vec![workspace_id.as_str().into(), channel_id.as_str().into(), thread.into()],
+                    )
+                    .await?;
+                if counted.rows_affected == 0 {
+                    tx.rollback().await?;
+                    return Err(Error::NotFound);
+                }
+                thread
+            }
+        };
         let seq = insert(&tx, &workspace_id, &channel_id, &author_id, &text, thread, now).await?;
+        mention(&tx, &workspace_id, seq, &mentions).await?;
         tx.commit().await?;
         Ok(new_message(seq, workspace_id, channel_id, author_id, text, thread, now))
     }
@@ -111,15 +120,7 @@ impl Guest for MessageRepository {
                 ],
             )
             .await?;
-        let mut page = rows.decode(decode)?;
-        let next_cursor = if page.len() > limit as usize {
-            page.truncate(limit as usize);
-            page.last().map(|found| cursor::encode(found.seq))
-        } else {
-            None
-        };
-        let messages = with_reactions(&Autocommit, &workspace_id, page).await?;
-        Ok(MessagePage { messages, next_cursor })
+        page(&workspace_id, rows.decode(decode)?, limit).await
     }
 
     async fn edit(
@@ -127,6 +128,7 @@ impl Guest for MessageRepository {
         channel_id: String,
         message_id: String,
         text: String,
+        mentions: Vec<String>,
     ) -> Result<Message, Error> {
         schema::MIGRATOR.ensure().await?;
         if text.is_empty() {
@@ -147,6 +149,8 @@ impl Guest for MessageRepository {
             vec![workspace_id.as_str().into(), channel_id.as_str().into(), seq.into(), text.into(), now.into()],
         )
         .await?;
+        unmention(&tx, &workspace_id, seq).await?;
+        mention(&tx, &workspace_id, seq, &mentions).await?;
         let edited = live(&tx, &workspace_id, &channel_id, seq).await?;
         tx.commit().await?;
         Ok(edited)
@@ -170,10 +174,36 @@ impl Guest for MessageRepository {
         }
         tx.exec(
             "DELETE FROM message_reactions WHERE workspace_id = ?1 AND message_seq = ?2",
-            vec![workspace_id.into(), seq.into()],
+            vec![workspace_id.as_str().into(), seq.into()],
         )
         .await?;
+        unmention(&tx, &workspace_id, seq).await?;
         Ok(tx.commit().await?)
+    }
+
+    async fn mentioning(
+        workspace_id: String,
+        user_id: String,
+        limit: u32,
+        before: Option<String>,
+    ) -> Result<MessagePage, Error> {
+        let before_seq = match before.as_deref() {
+            Some(raw) => cursor::decode(raw).ok_or_else(|| Error::InvalidInput("malformed cursor".into()))?,
+            None => i64::MAX,
+        };
+        schema::MIGRATOR.ensure().await?;
+        let columns = COLUMNS.split(", ").map(|column| format!("m.{column}")).collect::<Vec<_>>().join(", ");
+        let rows = Autocommit
+            .fetch(
+                &format!(
+                    "SELECT {columns} FROM message_mentions n JOIN messages m ON m.seq = n.message_seq \
+                     WHERE n.workspace_id = ?1 AND n.user_id = ?2 AND n.message_seq < ?3 AND m.workspace_id = ?1 \
+                     ORDER BY n.message_seq DESC LIMIT ?4"
+                ),
+                vec![workspace_id.as_str().into(), user_id.into(), before_seq.into(), i64::from(limit + 1).into()],
+            )
+            .await?;
+        page(&workspace_id, rows.decode(decode)?, limit).await
     }
 
     async fn add_reaction(
@@ -269,6 +299,41 @@ impl Guest for MessageRepository {
         tx.commit().await?;
         Ok(message)
     }
+}
+
+/// A page of at most `limit` of `found` (read with one more than `limit`,
+/// which tells whether there is a next page), with their reactions.
+async fn page(workspace_id: &str, mut found: Vec<Stored>, limit: u32) -> Result<MessagePage, Error> {
+    let next_cursor = if found.len() > limit as usize {
+        found.truncate(limit as usize);
+        found.last().map(|last| cursor::encode(last.seq))
+    } else {
+        None
+    };
+    let messages = with_reactions(&Autocommit, workspace_id, found).await?;
+    Ok(MessagePage { messages, next_cursor })
+}
+
+/// List message `seq` in the mentions of each of `users`.
+async fn mention(tx: &sql::Transaction, workspace_id: &str, seq: i64, users: &[String]) -> Result<(), Error> {
+    for user_id in users {
+        tx.exec(
+            "INSERT INTO message_mentions (workspace_id, user_id, message_seq) VALUES (?1, ?2, ?3)",
+            vec![workspace_id.into(), user_id.as_str().into(), seq.into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Take message `seq` out of everyone's mentions.
+async fn unmention(tx: &sql::Transaction, workspace_id: &str, seq: i64) -> Result<(), Error> {
+    tx.exec(
+        "DELETE FROM message_mentions WHERE workspace_id = ?1 AND message_seq = ?2",
+        vec![workspace_id.into(), seq.into()],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Insert a message (`thread` 0 for a channel message); its `seq`.

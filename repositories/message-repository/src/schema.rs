@@ -3,7 +3,8 @@
 //! Version 2 adds threads (`thread_seq`: the thread's first message, 0 for
 //! a channel message), edits and deletions, and reactions (one row per
 //! user and emoji; `reaction_count` on the message tells a page whether it
-//! needs to read them at all).
+//! needs to read them at all). Version 3 adds mentions: one row per
+//! mentioned user and message, keyed for "my mentions, newest first".
 
 use keel_guest::migrations::{Migration, Migrator, PerDialect};
 
@@ -50,6 +51,15 @@ const SQLITE: &[Migration] = &[
             )",
         ],
     },
+    Migration {
+        version: 3,
+        statements: &["CREATE TABLE message_mentions (
+                workspace_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                message_seq INTEGER NOT NULL REFERENCES messages (seq),
+                PRIMARY KEY (workspace_id, user_id, message_seq)
+            )"],
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -89,6 +99,15 @@ const POSTGRES: &[Migration] = &[
                 UNIQUE (message_seq, emoji, user_id)
             )",
         ],
+    },
+    Migration {
+        version: 3,
+        statements: &["CREATE TABLE message_mentions (
+                workspace_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                message_seq BIGINT NOT NULL REFERENCES messages (seq),
+                PRIMARY KEY (workspace_id, user_id, message_seq)
+            )"],
     },
 ];
 
@@ -131,5 +150,14 @@ const MYSQL: &[Migration] = &[
                 DROP INDEX messages_by_channel,
                 ADD INDEX messages_by_thread (workspace_id, channel_id, thread_seq, seq)",
         ],
+    },
+    Migration {
+        version: 3,
+        statements: &["CREATE TABLE IF NOT EXISTS message_mentions (
+            workspace_id VARCHAR(64) NOT NULL,
+            user_id VARCHAR(64) NOT NULL,
+            message_seq BIGINT NOT NULL,
+            PRIMARY KEY (workspace_id, user_id, message_seq)
+        ) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"],
     },
 ];

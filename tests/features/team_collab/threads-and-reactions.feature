@@ -172,3 +172,37 @@ Feature: Threads, edits, deletions and reactions
     And the response field "entries.1.action" is "message.edit"
     And the response field "entries.1.target" is "{message:plan}"
     And the response field "entries.1.outcome" is "success"
+
+  Scenario: A mention lists the message in the member's mentions until it is edited away or deleted
+    Given "dave" has signed up
+    When "bob" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"<@{user:carol}> and <@{user:dave}>, can you review? cc <@{user:bob}>"}'
+    Then the response status is 201
+    And I remember the response field "id" as "review"
+    When "carol" sends GET "/v1/workspaces/{workspace:acme}/mentions"
+    Then the response status is 200
+    And the response list "messages" has 1 item
+    And the response field "messages.0.id" is the remembered "review"
+    When "bob" sends GET "/v1/workspaces/{workspace:acme}/mentions"
+    Then the response list "messages" has 0 items
+    When "dave" sends GET "/v1/workspaces/{workspace:acme}/mentions"
+    Then the response status is 404
+    When "bob" sends PATCH "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages/{review}" with body '{"text":"<@{user:alice}>, can you review?"}'
+    And "carol" sends GET "/v1/workspaces/{workspace:acme}/mentions"
+    Then the response list "messages" has 0 items
+    When "alice" sends GET "/v1/workspaces/{workspace:acme}/mentions"
+    Then the response list "messages" has 1 item
+    When "bob" sends DELETE "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages/{review}"
+    And "alice" sends GET "/v1/workspaces/{workspace:acme}/mentions"
+    Then the response list "messages" has 0 items
+
+  Scenario: Mentions are paged, and a message mentions at most 20 people
+    Given "bob" has mentioned "carol" 3 times in channel "general"
+    When "carol" sends GET "/v1/workspaces/{workspace:acme}/mentions?limit=2"
+    Then the response list "messages" has 2 items
+    And I remember the response field "next_cursor" as "cursor"
+    When "carol" sends GET "/v1/workspaces/{workspace:acme}/mentions?limit=2&before={cursor}"
+    Then the response list "messages" has 1 item
+    And the response field "next_cursor" is null
+    When "bob" posts a message mentioning 21 people to channel "general"
+    Then the response status is 400
+    And the error code is "invalid_input"
