@@ -125,8 +125,7 @@ impl Guest for Messaging {
     ) -> Result<MessagePage, Error> {
         authorize(&actor_id, &workspace_id, Permission::MessageRead).await?;
         let limit = validate::page_size(limit).map_err(|err| Error::InvalidInput(err.0))?;
-        let page = messages::mentioning(workspace_id, actor_id, limit, before).await.map_err(message_error)?;
-        Ok(MessagePage { messages: page.messages.into_iter().map(message).collect(), next_cursor: page.next_cursor })
+        messages::mentioning(workspace_id, actor_id, limit, before).await.map(message_page).map_err(message_error)
     }
 
     async fn add_reaction(
@@ -170,8 +169,7 @@ async fn page(
     authorize(&actor_id, &workspace_id, Permission::MessageRead).await?;
     let limit = validate::page_size(limit).map_err(|err| Error::InvalidInput(err.0))?;
     channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
-    let page = messages::list(workspace_id, channel_id, thread, limit, before).await.map_err(message_error)?;
-    Ok(MessagePage { messages: page.messages.into_iter().map(message).collect(), next_cursor: page.next_cursor })
+    messages::list(workspace_id, channel_id, thread, limit, before).await.map(message_page).map_err(message_error)
 }
 
 /// The most people one message may mention.
@@ -275,6 +273,10 @@ fn message(found: messages::Message) -> Message {
             .map(|reaction| Reaction { emoji: reaction.emoji, user_ids: reaction.user_ids })
             .collect(),
     }
+}
+
+fn message_page(page: messages::MessagePage) -> MessagePage {
+    MessagePage { messages: page.messages.into_iter().map(message).collect(), next_cursor: page.next_cursor }
 }
 
 fn channel_error(err: channels::Error) -> Error {

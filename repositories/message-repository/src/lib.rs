@@ -89,10 +89,7 @@ impl Guest for MessageRepository {
         limit: u32,
         before: Option<String>,
     ) -> Result<MessagePage, Error> {
-        let before_seq = match before.as_deref() {
-            Some(raw) => cursor::decode(raw).ok_or_else(|| Error::InvalidInput("malformed cursor".into()))?,
-            None => i64::MAX,
-        };
+        let before_seq = before_seq(before.as_deref())?;
         schema::MIGRATOR.ensure().await?;
         let thread = match parent_id {
             None => 0,
@@ -187,10 +184,7 @@ impl Guest for MessageRepository {
         limit: u32,
         before: Option<String>,
     ) -> Result<MessagePage, Error> {
-        let before_seq = match before.as_deref() {
-            Some(raw) => cursor::decode(raw).ok_or_else(|| Error::InvalidInput("malformed cursor".into()))?,
-            None => i64::MAX,
-        };
+        let before_seq = before_seq(before.as_deref())?;
         schema::MIGRATOR.ensure().await?;
         let columns = COLUMNS.split(", ").map(|column| format!("m.{column}")).collect::<Vec<_>>().join(", ");
         let rows = Autocommit
@@ -298,6 +292,14 @@ impl Guest for MessageRepository {
         let message = find(&tx, &workspace_id, &channel_id, seq).await?;
         tx.commit().await?;
         Ok(message)
+    }
+}
+
+/// The `seq` a page starts below: the cursor's, or the top.
+fn before_seq(before: Option<&str>) -> Result<i64, Error> {
+    match before {
+        Some(raw) => cursor::decode(raw).ok_or_else(|| Error::InvalidInput("malformed cursor".into())),
+        None => Ok(i64::MAX),
     }
 }
 
