@@ -172,6 +172,24 @@ async fn concurrent_posts(world: &mut KeelWorld, count: usize, path: String, bod
     world.replies = futures::future::join_all(requests).await;
 }
 
+/// Each of `users` (comma-separated) sends the request `times` times,
+/// all at once.
+#[when(regex = r#"^"([^"]+)" each send (\w+) "([^"]*)" (\d+) times at once$"#)]
+async fn concurrent_by_users(world: &mut KeelWorld, users: String, method: String, path: String, times: usize) {
+    let url = format!("{}{}", world.server().base, world.interpolate(&path));
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let requests: Vec<_> = users
+        .split(',')
+        .map(|user| world.user(user.trim()).token.clone())
+        .flat_map(|token| std::iter::repeat_n(token, times))
+        .map(|token| {
+            let request = world.client.request(method.clone(), &url).bearer_auth(token);
+            async move { read_reply(request.send().await.expect("request sent")).await }
+        })
+        .collect();
+    world.replies = futures::future::join_all(requests).await;
+}
+
 #[then(expr = "{int} of the {int} responses have status {int}")]
 fn some_statuses(world: &mut KeelWorld, expected: usize, count: usize, status: u16) {
     assert_eq!(world.replies.len(), count);

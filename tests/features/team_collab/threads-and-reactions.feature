@@ -206,3 +206,14 @@ Feature: Threads, edits, deletions and reactions
     When "bob" posts a message mentioning 21 people to channel "general"
     Then the response status is 400
     And the error code is "invalid_input"
+
+  Scenario: Reactions sent at once are each counted once
+    When "alice,bob,carol" each send PUT "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages/{message:plan}/reactions/%F0%9F%91%8D" 4 times at once
+    Then all 12 responses have status 200
+    When "bob" sends GET "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages/{message:plan}"
+    Then the response list "reactions" has 1 item
+    And the response field "reactions.0.count" is 3
+    When "alice,bob,carol" each send DELETE "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages/{message:plan}/reactions/%F0%9F%91%8D" 3 times at once
+    Then all 9 responses have status 200
+    When "bob" sends GET "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages/{message:plan}"
+    Then the response list "reactions" has 0 items
