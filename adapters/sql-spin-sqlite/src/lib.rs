@@ -13,10 +13,10 @@ mod pool;
 
 use std::cell::RefCell;
 
+use exports::keel::infrastructure::sql::{Error, Value};
 use exports::keel::infrastructure::sql::{
     ExecuteResult, Guest, GuestTransaction, QueryResult, Row, SqlDialect, Transaction,
 };
-use exports::keel::infrastructure::sql::{Error, Value};
 use pool::Lease;
 use spin_sdk::sqlite::wit::sqlite::Connection;
 use sql_adapter_common::StatementKind;
@@ -130,6 +130,11 @@ impl GuestTransaction for Tx {
 }
 
 /// Run `statement` and return its rows.
+async fn run_query(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
+    run(connection, statement, StatementKind::of(statement), params).await
+}
+
+/// Run `statement`, of `kind`, and return its rows.
 ///
 /// A `SELECT` never waits for SQLite's write lock, so it takes Spin's
 /// synchronous `execute`: one host call with the whole result, where the
@@ -137,9 +142,14 @@ impl GuestTransaction for Tx {
 /// a completion future. Anything else may wait for the write lock (and
 /// sync to disk), so it runs asynchronously, leaving the instance's other
 /// tasks free meanwhile.
-async fn run_query(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
+async fn run(
+    connection: &Connection,
+    statement: &str,
+    kind: StatementKind,
+    params: Vec<Value>,
+) -> Result<QueryResult, Error> {
     let params: Vec<_> = params.into_iter().map(convert::to_sqlite).collect();
-    let (columns, rows) = if StatementKind::of(statement) == StatementKind::Select {
+    let (columns, rows) = if kind == StatementKind::Select {
         let result = connection.execute(statement, &params).map_err(convert::error)?;
         (result.columns, result.rows)
     } else {
@@ -149,14 +159,16 @@ async fn run_query(connection: &Connection, statement: &str, params: Vec<Value>)
         done.await.map_err(convert::error)?;
         (columns, rows)
     };
-    let rows =
-        rows.into_iter().map(|row| Row { values: row.values.into_iter().map(convert::from_sqlite).collect() }).collect();
+    let rows = rows
+        .into_iter()
+        .map(|row| Row { values: row.values.into_iter().map(convert::from_sqlite).collect() })
+        .collect();
     Ok(QueryResult { columns, rows })
 }
 
 async fn run_execute(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<ExecuteResult, Error> {
-    run_query(connection, statement, params).await?;
     let kind = StatementKind::of(statement);
+    run(connection, statement, kind, params).await?;
     // `changes()` keeps the count of the last INSERT/UPDATE/DELETE, so it is
     // only read after such a statement. Both read connection state: no I/O,
     // so no asynchronous call.

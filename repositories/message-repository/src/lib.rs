@@ -207,16 +207,11 @@ impl Guest for MessageRepository {
         user_id: String,
         emoji: String,
     ) -> Result<Message, Error> {
-        schema::MIGRATOR.ensure().await?;
-        let seq = cursor::message_seq(&message_id).ok_or(Error::NotFound)?;
-        let tx = sql::begin().await?;
-        let message = match live(&tx, &workspace_id, &channel_id, seq).await {
-            Ok(message) if !reacted(&message, &emoji, &user_id) => message,
-            settled => {
-                tx.rollback().await?;
-                return settled;
-            }
-        };
+        let (tx, seq, message) = begin_reaction(&workspace_id, &channel_id, &message_id).await?;
+        if reacted(&message, &emoji, &user_id) {
+            tx.rollback().await?;
+            return Ok(message);
+        }
         let mine = message.reactions.iter().filter(|reaction| reaction.user_ids.contains(&user_id)).count();
         if mine >= MAX_REACTIONS_PER_USER {
             tx.rollback().await?;
@@ -265,15 +260,10 @@ impl Guest for MessageRepository {
         user_id: String,
         emoji: String,
     ) -> Result<Message, Error> {
-        schema::MIGRATOR.ensure().await?;
-        let seq = cursor::message_seq(&message_id).ok_or(Error::NotFound)?;
-        let tx = sql::begin().await?;
-        match live(&tx, &workspace_id, &channel_id, seq).await {
-            Ok(message) if reacted(&message, &emoji, &user_id) => {}
-            settled => {
-                tx.rollback().await?;
-                return settled;
-            }
+        let (tx, seq, message) = begin_reaction(&workspace_id, &channel_id, &message_id).await?;
+        if !reacted(&message, &emoji, &user_id) {
+            tx.rollback().await?;
+            return Ok(message);
         }
         let removed = tx
             .exec(
@@ -292,6 +282,26 @@ impl Guest for MessageRepository {
         let message = find(&tx, &workspace_id, &channel_id, seq).await?;
         tx.commit().await?;
         Ok(message)
+    }
+}
+
+/// Begin changing the reactions of a live message: the transaction, the
+/// message's `seq` and the message as it is; `not-found` (and nothing
+/// begun) when it is not in the channel or was deleted.
+async fn begin_reaction(
+    workspace_id: &str,
+    channel_id: &str,
+    message_id: &str,
+) -> Result<(sql::Transaction, i64, Message), Error> {
+    schema::MIGRATOR.ensure().await?;
+    let seq = cursor::message_seq(message_id).ok_or(Error::NotFound)?;
+    let tx = sql::begin().await?;
+    match live(&tx, workspace_id, channel_id, seq).await {
+        Ok(message) => Ok((tx, seq, message)),
+        Err(err) => {
+            tx.rollback().await?;
+            Err(err)
+        }
     }
 }
 
