@@ -52,15 +52,17 @@ bash scripts/test-js.sh 2>&1 | tee -a "$log"
 
 # Every Kubernetes manifest in deploy/ (and every refusal the checks must
 # make), offline against the SpinKube CRDs and Kubernetes' schemas.
-# ... and what `keel deploy scaffold` writes, in both scaling modes.
+# ... and what `keel deploy scaffold` writes: HPA, KEDA and fixed replicas.
 scaffolds=$(mktemp -d)
 keel="$target_dir/release/keel"
 cluster=(-f products/team-collab/spin-cluster.toml --image ghcr.io/acme/team-collab:0.1.0
     --variable app_base_url=https://team-collab.example.com --variable postgres_host=postgres.keel-data.svc.cluster.local)
 "$keel" deploy scaffold "${cluster[@]}" --runtime-config deploy/spinkube/team-collab/base/runtime-config.toml \
     --region us-ord --region de-fra-2 --region sg-sin-2 -o "$scaffolds/autoscaled" >/dev/null || status=1
+"$keel" deploy scaffold "${cluster[@]}" --autoscaler keda --min-replicas 1 --region us-ord -o "$scaffolds/keda" \
+    >/dev/null || status=1
 "$keel" deploy scaffold "${cluster[@]}" --executor keel --replicas 3 -o "$scaffolds/fixed" >/dev/null || status=1
-"$python" tests/deploy/validate.py "$scaffolds/autoscaled" "$scaffolds/fixed" 2>&1 | tee -a "$log"
+"$python" tests/deploy/validate.py "$scaffolds/autoscaled" "$scaffolds/keda" "$scaffolds/fixed" 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 rm -rf "$scaffolds"
 

@@ -71,8 +71,9 @@ enum DeployCommand {
         /// A fixed number of replicas (instead of autoscaling).
         #[arg(long, conflicts_with_all = ["autoscaler"])]
         replicas: Option<u32>,
-        /// Autoscale with a HorizontalPodAutoscaler on CPU (the default).
-        #[arg(long, value_parser = ["hpa"])]
+        /// Autoscale on CPU with a HorizontalPodAutoscaler (`hpa`, the
+        /// default) or a KEDA ScaledObject (`keda`).
+        #[arg(long, value_parser = ["hpa", "keda"])]
         autoscaler: Option<String>,
         /// Fewest replicas the autoscaler keeps.
         #[arg(long, default_value_t = 2)]
@@ -452,7 +453,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             image,
             executor,
             replicas,
-            autoscaler: _,
+            autoscaler,
             min_replicas,
             max_replicas,
             runtime_config,
@@ -476,7 +477,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 executor,
                 scaling: match replicas {
                     Some(n) => keel_runtime::scaffold::Scaling::Replicas(n),
-                    None => keel_runtime::scaffold::Scaling::Hpa { min: min_replicas, max: max_replicas },
+                    None => keel_runtime::scaffold::Scaling::Auto {
+                        autoscaler: match autoscaler.as_deref() {
+                            Some("keda") => keel_runtime::scaffold::Autoscaler::Keda,
+                            _ => keel_runtime::scaffold::Autoscaler::Hpa,
+                        },
+                        min: min_replicas,
+                        max: max_replicas,
+                    },
                 },
                 runtime_config,
                 regions,

@@ -13,9 +13,15 @@ with `kubectl kustomize`:
 * Keel's deployment rules: every variable the app manifest declares
   `secret = true` is bound from a Secret (never inlined), every required
   variable is bound, every bound variable is declared, the app manifest has
-  no development route, autoscaling has a HorizontalPodAutoscaler that
-  targets the app's Deployment and a CPU request to scale on, the runtime
-  configuration Secret exists and holds a `runtime-config.toml`;
+  no development route, autoscaling has exactly one autoscaler (a
+  HorizontalPodAutoscaler or a KEDA ScaledObject) that targets the app's
+  Deployment and a CPU request to scale on, the runtime configuration
+  Secret exists and holds a `runtime-config.toml`;
+* KEDA ScaledObjects against the fields of `keda.sh/v1alpha1` KEDA
+  documents (strict, as above) and the rules its admission webhook
+  enforces: min ≤ max replicas, a CPU/memory trigger cannot scale from
+  zero and needs `metricType` Utilization or AverageValue and a numeric
+  `value`, and the workload is not also scaled by a plain HPA;
 * core kinds against Kubernetes' own schemas (kubernetes-validate, strict).
 
 And every GitHub Actions workflow under .github/workflows, offline:
@@ -107,6 +113,68 @@ def crd_schemas() -> dict[tuple[str, str], dict]:
 
 SCHEMAS = crd_schemas()
 
+# KEDA's ScaledObject (keda.sh/v1alpha1) as KEDA documents it
+# (https://keda.sh/docs/latest/reference/scaledobject-spec/): the fields a
+# Keel deployment may use, strictly; KEDA's CRDs are not vendored here.
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+SCHEMAS[("keda.sh/v1alpha1", "ScaledObject")] = strict({
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "spec": {
+            "type": "object",
+            "required": ["scaleTargetRef", "triggers"],
+            "properties": {
+                "scaleTargetRef": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "apiVersion": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "name": {"type": "string"},
+                        "envSourceContainerName": {"type": "string"},
+                    },
+                },
+                "pollingInterval": {"type": "integer", "minimum": 1},
+                "cooldownPeriod": {"type": "integer", "minimum": 0},
+                "initialCooldownPeriod": {"type": "integer", "minimum": 0},
+                "idleReplicaCount": {"type": "integer", "minimum": 0},
+                "minReplicaCount": {"type": "integer", "minimum": 0},
+                "maxReplicaCount": {"type": "integer", "minimum": 1},
+                "fallback": {
+                    "type": "object",
+                    "required": ["failureThreshold", "replicas"],
+                    "properties": {"failureThreshold": {"type": "integer"}, "replicas": {"type": "integer"}},
+                },
+                "triggers": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "metadata"],
+                        "properties": {
+                            "type": {"type": "string"},
+                            "name": {"type": "string"},
+                            "metricType": {"enum": ["AverageValue", "Value", "Utilization"]},
+                            "useCachedMetrics": {"type": "boolean"},
+                            "metadata": _STRING_MAP,
+                            "authenticationRef": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": {"name": {"type": "string"}, "kind": {"type": "string"}},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+})
+RESOURCE_TRIGGERS = {"cpu", "memory"}
+
 
 def schema_errors(doc: dict) -> list[str]:
     key = (doc.get("apiVersion"), doc.get("kind"))
@@ -169,16 +237,19 @@ def spinapp_errors(app: dict, docs: list[dict], executors: set[str]) -> list[str
         errors += manifest_errors(where, ROOT / manifest_path, bindings)
 
     if spec.get("enableAutoscaling"):
-        targets = [
-            d for d in docs
-            if d.get("kind") == "HorizontalPodAutoscaler"
-            and (d.get("spec") or {}).get("scaleTargetRef", {}).get("kind") == "Deployment"
-            and d["spec"]["scaleTargetRef"].get("name") == name(app)
-        ]
-        if not targets:
-            errors.append(f"{where}: enableAutoscaling needs a HorizontalPodAutoscaler targeting Deployment/{name(app)}")
+        scalers = autoscalers_of(name(app), docs)
+        if not scalers:
+            errors.append(
+                f"{where}: enableAutoscaling needs a HorizontalPodAutoscaler or a KEDA ScaledObject "
+                f"targeting Deployment/{name(app)}"
+            )
+        elif len(scalers) > 1:
+            errors.append(
+                f"{where}: Deployment/{name(app)} is scaled by {' and '.join(scalers)}: "
+                "keep one (KEDA refuses a workload another HPA already scales)"
+            )
         if "cpu" not in ((spec.get("resources") or {}).get("requests") or {}):
-            errors.append(f"{where}: enableAutoscaling needs resources.requests.cpu (the HPA scales on CPU utilization)")
+            errors.append(f"{where}: enableAutoscaling needs resources.requests.cpu (the autoscaler scales on CPU utilization)")
 
     secret = (spec.get("runtimeConfig") or {}).get("loadFromSecret")
     if secret:
@@ -187,6 +258,42 @@ def spinapp_errors(app: dict, docs: list[dict], executors: set[str]) -> list[str
             errors.append(f"{where}: runtimeConfig.loadFromSecret names Secret {secret!r}, which is not in the deployment")
         elif "runtime-config.toml" not in (found[0].get("data") or {}) | (found[0].get("stringData") or {}):
             errors.append(f"{where}: Secret {secret!r} has no key runtime-config.toml")
+    return errors
+
+
+def autoscalers_of(deployment: str, docs: list[dict]) -> list[str]:
+    """The HPAs and ScaledObjects that scale Deployment/<deployment>."""
+    found = []
+    for d in docs:
+        if d.get("kind") not in ("HorizontalPodAutoscaler", "ScaledObject"):
+            continue
+        ref = (d.get("spec") or {}).get("scaleTargetRef") or {}
+        # A ScaledObject's target is a Deployment unless it says otherwise.
+        kind = ref.get("kind", "Deployment" if d["kind"] == "ScaledObject" else None)
+        if kind == "Deployment" and ref.get("name") == deployment:
+            found.append(f"{d['kind']}/{name(d)}")
+    return found
+
+
+def scaledobject_errors(scaled: dict) -> list[str]:
+    """What KEDA's admission webhook refuses in a ScaledObject."""
+    errors = []
+    where = f"ScaledObject/{name(scaled)}"
+    spec = scaled.get("spec") or {}
+    low, high = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        errors.append(f"{where}: minReplicaCount={low} must be less than or equal to maxReplicaCount={high}")
+    triggers = [t for t in spec.get("triggers") or [] if isinstance(t, dict)]
+    if triggers and all(t.get("type") in RESOURCE_TRIGGERS for t in triggers) and low == 0:
+        errors.append(f"{where}: only cpu/memory triggers and minReplicaCount 0: scale to zero does not work with them")
+    for trigger in triggers:
+        if trigger.get("type") not in RESOURCE_TRIGGERS:
+            continue
+        if trigger.get("metricType") not in ("Utilization", "AverageValue"):
+            errors.append(f"{where}: a {trigger.get('type')} trigger needs metricType Utilization or AverageValue")
+        value = (trigger.get("metadata") or {}).get("value", "")
+        if not (isinstance(value, str) and value.isdigit() and int(value) > 0):
+            errors.append(f"{where}: a {trigger.get('type')} trigger needs metadata.value, a positive number as a string")
     return errors
 
 
@@ -229,6 +336,8 @@ def check(docs: list[dict]) -> list[str]:
             errors += spinapp_errors(doc, docs, executors)
         if doc.get("kind") == "SpinAppExecutor":
             errors += executor_errors(doc)
+        if doc.get("kind") == "ScaledObject":
+            errors += scaledobject_errors(doc)
     return errors
 
 

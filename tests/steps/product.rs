@@ -476,3 +476,49 @@ async fn tamper_audit(world: &mut KeelWorld, sequence: u64, workspace: String, t
         format!("UPDATE audit_entries SET target = '{target}' WHERE scope = '{scope}' AND sequence = {sequence}");
     world.server().execute_on_database(&statement).await;
 }
+
+/// `user` creates `count` workspaces, kept as the scenario's batch.
+#[when(expr = "{string} creates {int} workspaces")]
+async fn creates_workspaces(world: &mut KeelWorld, user: String, count: usize) {
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        let body = world.expect_created(&user, "/v1/workspaces", json!({ "name": format!("batch {i}") })).await;
+        ids.push(body["id"].clone());
+    }
+    world.remembered.insert("batch".into(), json!({ "owner": user, "workspaces": ids }));
+}
+
+impl KeelWorld {
+    /// Whether `flag` is enabled for the batch's owner in each workspace of
+    /// the batch, in order; the answers are kept as the batch's answers.
+    async fn batch_flags(&mut self, flag: &str) -> Vec<bool> {
+        let batch = self.remembered["batch"].clone();
+        let owner = batch["owner"].as_str().expect("the batch's owner");
+        let mut answers = Vec::new();
+        for id in batch["workspaces"].as_array().expect("the batch's workspaces") {
+            let id = id.as_str().expect("a workspace id");
+            let reply = self.send(Some(owner), "GET", &format!("/v1/workspaces/{id}/features"), None).await;
+            assert_eq!(reply.status, 200, "GET …/features: {}", reply.body);
+            let features = reply.body["features"].as_array().expect("features");
+            let found =
+                features.iter().find(|f| f["name"] == flag).unwrap_or_else(|| panic!("no {flag} in {features:?}"));
+            answers.push(found["enabled"].as_bool().expect("enabled"));
+        }
+        answers
+    }
+}
+
+#[then(expr = "between {int} and {int} of them have {string} enabled")]
+async fn batch_enabled_between(world: &mut KeelWorld, low: usize, high: usize, flag: String) {
+    let answers = world.batch_flags(&flag).await;
+    let enabled = answers.iter().filter(|on| **on).count();
+    assert!((low..=high).contains(&enabled), "{enabled} of {} workspaces have {flag} enabled", answers.len());
+    world.remembered.insert("batch answers".into(), json!({ "flag": flag, "answers": answers }));
+}
+
+#[then("each of them gets the same answer when asked again")]
+async fn batch_answers_are_stable(world: &mut KeelWorld) {
+    let before = world.remembered["batch answers"].clone();
+    let again = world.batch_flags(before["flag"].as_str().expect("the flag")).await;
+    assert_eq!(json!(again), before["answers"], "a workspace's rollout answer changed");
+}

@@ -659,6 +659,13 @@ async fn team_collab_server_with_limits(world: &mut KeelWorld, step: &cucumber::
     start_team_collab(world, limits).await;
 }
 
+/// The product with its feature flags declared as `flags` (the JSON of
+/// the `feature_flags` variable).
+#[given(regex = r"^a running team-collab server whose feature flags are '(.*)'$")]
+async fn team_collab_server_with_flags(world: &mut KeelWorld, flags: String) {
+    start_team_collab(world, vec![("feature_flags".to_owned(), flags)]).await;
+}
+
 async fn start_team_collab(world: &mut KeelWorld, extra: Vec<(String, String)>) {
     let Target::TeamCollab(deployment) = target() else {
         panic!("suite/target mismatch");

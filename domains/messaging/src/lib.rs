@@ -10,8 +10,13 @@
 //! member (and not the author): the message is in their `list-mentions`
 //! until it is edited to leave them out or deleted. Clients show mentions
 //! by display name and send the id (as Slack's API does).
+//!
+//! Editing is behind the feature flag [`EDITING_FLAG`] when the product
+//! declares one (`keel:platform/feature-flags`): a member whose variant is
+//! `off` cannot edit. A product that declares no such flag keeps editing on.
 
 use exports::keel::domains::messaging::{Channel, Error, Guest, Message, MessagePage, Reaction};
+use keel::platform::feature_flags;
 use keel::platform::security_context::{self, Permission};
 use keel::repositories::{channels, messages, workspaces};
 use keel_guest::validate;
@@ -22,6 +27,9 @@ spin_sdk::wit_bindgen::generate!({
     runtime_path: "::spin_sdk::wit_bindgen::rt",
     generate_all,
 });
+
+/// The feature flag that turns message editing on and off.
+const EDITING_FLAG: &str = "message_editing";
 
 struct Messaging;
 
@@ -98,6 +106,9 @@ impl Guest for Messaging {
         let found = live_message(&workspace_id, &channel_id, &message_id).await?;
         if found.author_id != actor_id {
             return Err(Error::Forbidden("only its author can edit a message".into()));
+        }
+        if !editing_enabled(&workspace_id, &actor_id).await? {
+            return Err(Error::Forbidden("message editing is turned off in this workspace".into()));
         }
         let mentioned = mentioned_members(&workspace_id, &actor_id, &text).await?;
         messages::edit(workspace_id, channel_id, message_id, text, mentioned).await.map(message).map_err(message_error)
@@ -223,6 +234,19 @@ async fn live_message(workspace_id: &str, channel_id: &str, message_id: &str) ->
         return Err(Error::NotFound("message not found".into()));
     }
     Ok(found)
+}
+
+/// Whether the editing flag lets `actor_id` edit in the workspace.
+async fn editing_enabled(workspace_id: &str, actor_id: &str) -> Result<bool, Error> {
+    let subject = feature_flags::Subject { workspace_id: workspace_id.to_owned(), user_id: Some(actor_id.to_owned()) };
+    match feature_flags::evaluate(EDITING_FLAG.to_owned(), subject).await {
+        Ok(evaluation) => Ok(evaluation.enabled),
+        Err(feature_flags::Error::UnknownFlag(_)) => Ok(true),
+        Err(feature_flags::Error::Unavailable(message)) => Err(Error::Unavailable(message)),
+        Err(feature_flags::Error::InvalidInput(message) | feature_flags::Error::Misconfigured(message)) => {
+            Err(Error::Internal(message))
+        }
+    }
 }
 
 /// The caller's role, if they are a member whose role grants `permission`.

@@ -18,9 +18,9 @@
 //!   logged without failing or holding up the request.
 
 use exports::keel::domains::workspace_management::{
-    AuditPage, Error, Guest, Invitation, Member, Role, Verification, Workspace,
+    AuditPage, Error, Feature, Guest, Invitation, Member, Role, Verification, Workspace,
 };
-use keel::platform::{audit, notifications};
+use keel::platform::{audit, feature_flags, notifications};
 use keel::platform::security_context::{self, Permission};
 use keel::repositories::{users, workspaces};
 use keel_guest::{clock, validate};
@@ -177,6 +177,27 @@ impl Guest for WorkspaceManagement {
         authorize(&actor_id, &workspace_id, Permission::WorkspaceAuditRead).await?;
         audit::verify(workspace_id).await.map_err(audit_error)
     }
+
+    async fn list_features(actor_id: String, workspace_id: String) -> Result<Vec<Feature>, Error> {
+        authorize(&actor_id, &workspace_id, Permission::WorkspaceRead).await?;
+        let subject = feature_flags::Subject { workspace_id, user_id: Some(actor_id) };
+        feature_flags::evaluate_all(subject).await.map_err(feature_error)
+    }
+
+    async fn set_feature(
+        actor_id: String,
+        workspace_id: String,
+        flag: String,
+        user_id: Option<String>,
+        variant: Option<String>,
+    ) -> Result<Feature, Error> {
+        authorize(&actor_id, &workspace_id, Permission::WorkspaceConfigure).await?;
+        if let Some(user_id) = &user_id {
+            target_member(&workspace_id, user_id).await?;
+        }
+        let subject = feature_flags::Subject { workspace_id, user_id };
+        feature_flags::set_override(flag, subject, variant).await.map_err(feature_error)
+    }
 }
 
 /// The caller's view of the workspace, if they are a member whose role
@@ -192,6 +213,15 @@ async fn authorize(
         Ok(found)
     } else {
         Err(Error::Forbidden("your role in this workspace does not allow this".into()))
+    }
+}
+
+fn feature_error(err: feature_flags::Error) -> Error {
+    match err {
+        feature_flags::Error::UnknownFlag(message) => Error::NotFound(message),
+        feature_flags::Error::InvalidInput(message) => Error::InvalidInput(message),
+        feature_flags::Error::Unavailable(message) => Error::Unavailable(message),
+        feature_flags::Error::Misconfigured(message) => Error::Internal(message),
     }
 }
 

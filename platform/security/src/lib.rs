@@ -5,8 +5,8 @@
 //!   Spin variable `token_ttl_seconds` (default 86400).
 //! * Sessions carry their server-side session id as the token's `jti`.
 //! * Roles are granted permissions by one table, [`GRANTS`]: owners may do
-//!   everything; admins everything but managing owners (including reading
-//!   the audit trail); members may read
+//!   everything; admins everything but managing owners and configuring the
+//!   workspace's features (they read the audit trail); members may read
 //!   workspaces, create and read channels, and post, read and react to
 //!   messages; owners and admins may also delete anyone's message.
 //! * Password policy: at least 8 characters and at most 1024 bytes.
@@ -91,6 +91,7 @@ const GRANTS: &[(Role, &[Permission])] = &[
             Permission::WorkspaceManageMembers,
             Permission::WorkspaceManageOwners,
             Permission::WorkspaceAuditRead,
+            Permission::WorkspaceConfigure,
             Permission::ChannelCreate,
             Permission::ChannelRead,
             Permission::MessagePost,

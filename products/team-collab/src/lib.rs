@@ -239,6 +239,22 @@ async fn serve(request: Request, client: &str, trail: &mut Trail) -> Result<Resp
             let verification = workspace_management::verify_audit_trail(actor, param(0)).await?;
             respond::json(StatusCode::OK, &views::AuditVerification::from(verification))
         }
+        Endpoint::ListFeatures => {
+            let found = workspace_management::list_features(actor, param(0)).await?;
+            let shown: Vec<_> = found.into_iter().map(views::Feature::from).collect();
+            respond::json(StatusCode::OK, &serde_json::json!({ "features": shown }))
+        }
+        Endpoint::SetFeature | Endpoint::SetMemberFeature => {
+            let input: views::SetFeature = parse(&body)?;
+            let member = params.get(2).cloned();
+            let set = workspace_management::set_feature(actor, param(0), param(1), member, Some(input.variant)).await?;
+            respond::json(StatusCode::OK, &views::Feature::from(set))
+        }
+        Endpoint::ClearFeature | Endpoint::ClearMemberFeature => {
+            let member = params.get(2).cloned();
+            let cleared = workspace_management::set_feature(actor, param(0), param(1), member, None).await?;
+            respond::json(StatusCode::OK, &views::Feature::from(cleared))
+        }
         Endpoint::CreateChannel => {
             let input: views::CreateChannel = parse(&body)?;
             respond::json(

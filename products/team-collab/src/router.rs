@@ -34,6 +34,11 @@ pub enum Endpoint {
     DeclineInvitation,
     AuditTrail,
     VerifyAuditTrail,
+    ListFeatures,
+    SetFeature,
+    ClearFeature,
+    SetMemberFeature,
+    ClearMemberFeature,
     CreateChannel,
     ListChannels,
     PostMessage,
@@ -102,6 +107,15 @@ const ROUTES: &[Route] = &[
     Route { pattern: "/v1/workspaces/{}/audit", methods: &[(Method::GET, Endpoint::AuditTrail)] },
     Route { pattern: "/v1/workspaces/{}/audit/verify", methods: &[(Method::GET, Endpoint::VerifyAuditTrail)] },
     Route { pattern: "/v1/workspaces/{}/mentions", methods: &[(Method::GET, Endpoint::ListMentions)] },
+    Route { pattern: "/v1/workspaces/{}/features", methods: &[(Method::GET, Endpoint::ListFeatures)] },
+    Route {
+        pattern: "/v1/workspaces/{}/features/{}",
+        methods: &[(Method::PUT, Endpoint::SetFeature), (Method::DELETE, Endpoint::ClearFeature)],
+    },
+    Route {
+        pattern: "/v1/workspaces/{}/features/{}/members/{}",
+        methods: &[(Method::PUT, Endpoint::SetMemberFeature), (Method::DELETE, Endpoint::ClearMemberFeature)],
+    },
     Route {
         pattern: "/v1/workspaces/{}/channels",
         methods: &[(Method::GET, Endpoint::ListChannels), (Method::POST, Endpoint::CreateChannel)],

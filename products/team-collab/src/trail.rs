@@ -40,6 +40,10 @@ const AUDITED: &[(Endpoint, &str, Scope)] = &[
     (Endpoint::AcceptInvitation, "member.join", Scope::Workspace),
     (Endpoint::ChangeRole, "member.role-change", Scope::Workspace),
     (Endpoint::RemoveMember, "member.remove", Scope::Workspace),
+    (Endpoint::SetFeature, "feature.override", Scope::Workspace),
+    (Endpoint::SetMemberFeature, "feature.override", Scope::Workspace),
+    (Endpoint::ClearFeature, "feature.override-remove", Scope::Workspace),
+    (Endpoint::ClearMemberFeature, "feature.override-remove", Scope::Workspace),
     (Endpoint::CreateChannel, "channel.create", Scope::Workspace),
     (Endpoint::EditMessage, "message.edit", Scope::Workspace),
     (Endpoint::DeleteMessage, "message.delete", Scope::Workspace),
@@ -121,6 +125,10 @@ pub fn target(endpoint: Endpoint, params: &[String], body: &[u8]) -> Option<Stri
         Endpoint::AcceptInvitation | Endpoint::DeclineInvitation => params.first().cloned(),
         Endpoint::CreateChannel => field("name"),
         Endpoint::EditMessage | Endpoint::DeleteMessage => params.get(2).cloned(),
+        Endpoint::SetFeature => Some(format!("{}={}", params.get(1)?, field("variant")?)),
+        Endpoint::SetMemberFeature => Some(format!("{}={} for {}", params.get(1)?, field("variant")?, params.get(2)?)),
+        Endpoint::ClearFeature => params.get(1).cloned(),
+        Endpoint::ClearMemberFeature => Some(format!("{} for {}", params.get(1)?, params.get(2)?)),
         _ => None,
     }
 }

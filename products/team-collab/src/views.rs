@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::keel::domains::{messaging, user_lifecycle, workspace_management};
-use crate::keel::platform::audit;
+use crate::keel::platform::{audit, feature_flags};
 
 #[derive(Deserialize)]
 pub struct Signup {
@@ -184,6 +184,40 @@ impl From<audit::Verification> for AuditVerification {
             intact: verification.first_broken.is_none(),
             entries: verification.entries,
             first_broken: verification.first_broken,
+        }
+    }
+}
+
+/// The variant a feature is fixed to.
+#[derive(Deserialize)]
+pub struct SetFeature {
+    pub variant: String,
+}
+
+/// A feature flag as the caller (or the workspace, or a member) gets it.
+#[derive(Serialize)]
+pub struct Feature {
+    name: String,
+    variant: String,
+    enabled: bool,
+    /// `default`, `rollout`, `workspace_override` or `user_override`.
+    reason: &'static str,
+    variants: Vec<String>,
+}
+
+impl From<feature_flags::Evaluation> for Feature {
+    fn from(evaluation: feature_flags::Evaluation) -> Self {
+        Feature {
+            name: evaluation.flag,
+            variant: evaluation.variant,
+            enabled: evaluation.enabled,
+            reason: match evaluation.reason {
+                feature_flags::Reason::Default => "default",
+                feature_flags::Reason::Rollout => "rollout",
+                feature_flags::Reason::WorkspaceOverride => "workspace_override",
+                feature_flags::Reason::UserOverride => "user_override",
+            },
+            variants: evaluation.variants,
         }
     }
 }
