@@ -272,7 +272,7 @@ def autoscalers_of(deployment: str, docs: list[dict]) -> list[str]:
         kind = ref.get("kind", "Deployment" if d["kind"] == "ScaledObject" else None)
         if kind == "Deployment" and ref.get("name") == deployment:
             found.append(f"{d['kind']}/{name(d)}")
-    return found
+    return sorted(found)
 
 
 def scaledobject_errors(scaled: dict) -> list[str]:

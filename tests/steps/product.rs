@@ -522,3 +522,43 @@ async fn batch_answers_are_stable(world: &mut KeelWorld) {
     let again = world.batch_flags(before["flag"].as_str().expect("the flag")).await;
     assert_eq!(json!(again), before["answers"], "a workspace's rollout answer changed");
 }
+
+/// Role-based access control through the API. Each cell of the table (an
+/// action, one row; a role, one column) runs in a workspace of its own,
+/// owned by "alice", where "olga" is another owner, "adam" an admin, "mia"
+/// and "dave" members, with a channel and a message by "dave"; the owner,
+/// admin, member and outsider columns are olga, adam, mia and "eve". In a
+/// row's path, `{ws}` is the workspace's path, `{channel}` and `{message}`
+/// dave's channel and message, `{dave}` his id.
+#[then("each role gets these answers, each in a workspace of its own:")]
+async fn role_matrix(world: &mut KeelWorld, step: &cucumber::gherkin::Step) {
+    let table = step.table.as_ref().expect("| action | method | path | body | owner | admin | member | outsider |");
+    let columns = [("owner", "olga"), ("admin", "adam"), ("member", "mia"), ("outsider", "eve")];
+    let mut wrong = Vec::new();
+    for (row, cells) in table.rows.iter().skip(1).enumerate() {
+        let [action, method, path, body, expected @ ..] = cells.as_slice() else {
+            panic!("a row needs an action, a method, a path, a body and four statuses");
+        };
+        for ((role, actor), expected) in columns.iter().zip(expected) {
+            let workspace = format!("matrix-{row}-{role}");
+            has_created_workspace(world, "alice".into(), workspace.clone()).await;
+            for (member, as_role) in [("olga", "owner"), ("adam", "admin"), ("mia", "member"), ("dave", "member")] {
+                has_added_member(world, "alice".into(), member.into(), workspace.clone(), as_role.into()).await;
+            }
+            let channel = format!("c{row}{role}");
+            has_created_channel(world, "alice".into(), channel.clone(), workspace.clone()).await;
+            has_posted_named(world, "dave".into(), "dave's".into(), channel.clone(), channel.clone()).await;
+            let path = path
+                .replace("{ws}", &format!("/v1/workspaces/{{workspace:{workspace}}}"))
+                .replace("{channel}", &format!("{{channel:{channel}}}"))
+                .replace("{message}", &format!("{{message:{channel}}}"))
+                .replace("{dave}", &world.user("dave").id.clone());
+            let body = (!body.is_empty()).then(|| body.clone());
+            let status = world.send(Some(actor), method, &path, body).await.status;
+            if status.to_string() != *expected {
+                wrong.push(format!("{action} as {role}: {status}, expected {expected}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

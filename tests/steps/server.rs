@@ -659,6 +659,12 @@ async fn team_collab_server_with_limits(world: &mut KeelWorld, step: &cucumber::
     start_team_collab(world, limits).await;
 }
 
+/// The product with one variable set (as `--variable name=value`).
+#[given(expr = "a running team-collab server whose variable {string} is {string}")]
+async fn team_collab_server_with_variable(world: &mut KeelWorld, name: String, value: String) {
+    start_team_collab(world, vec![(name, value)]).await;
+}
+
 /// The product with its feature flags declared as `flags` (the JSON of
 /// the `feature_flags` variable).
 #[given(regex = r"^a running team-collab server whose feature flags are '(.*)'$")]

@@ -31,6 +31,7 @@
 //! this component only stores and evaluates.
 
 use exports::keel::platform::feature_flags::{Error, Evaluation, Guest, Reason, Subject};
+use keel::platform::configuration;
 use keel_guest::kv;
 use serde::Deserialize;
 use std::cell::OnceCell;
@@ -173,19 +174,17 @@ async fn declared() -> Result<BTreeMap<String, Flag>, Error> {
     if let Some(known) = DECLARED.with(|cell| cell.get().cloned()) {
         return known.map_err(Error::Misconfigured);
     }
-    let parsed = match spin_sdk::variables::get(VARIABLE).await {
-        Ok(raw) => parse(&raw).map_err(|why| format!("variable `{VARIABLE}`: {why}")),
-        Err(spin_sdk::variables::Error::Undefined(_)) => Ok(BTreeMap::new()),
-        Err(err) => return Err(Error::Misconfigured(format!("cannot read variable `{VARIABLE}`: {err}"))),
+    let parsed = match configuration::get(VARIABLE.to_owned(), configuration::Kind::Json).await {
+        Ok(Some(raw)) => parse(&raw).map_err(|why| format!("variable `{VARIABLE}`: {why}")),
+        Ok(None) => Ok(BTreeMap::new()),
+        Err(configuration::Error::Invalid(message)) => Err(message),
+        Err(configuration::Error::Unavailable(message)) => return Err(Error::Misconfigured(message)),
     };
     DECLARED.with(|cell| cell.get_or_init(|| parsed).clone()).map_err(Error::Misconfigured)
 }
 
 /// The declarations in `raw`, or every problem with them at once.
 fn parse(raw: &str) -> Result<BTreeMap<String, Flag>, String> {
-    if raw.trim().is_empty() {
-        return Ok(BTreeMap::new());
-    }
     let flags: BTreeMap<String, Flag> = serde_json::from_str(raw).map_err(|err| err.to_string())?;
     let mut problems = Vec::new();
     for (name, flag) in &flags {
@@ -292,7 +291,6 @@ mod tests {
         assert_eq!(flag.variants, ["on", "off"]);
         assert_eq!(flag.by, Unit::Workspace);
         assert!(flag.rollout.is_empty());
-        assert!(parse("").unwrap().is_empty());
     }
 
     #[test]

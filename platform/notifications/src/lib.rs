@@ -16,6 +16,7 @@ mod message;
 
 use exports::keel::platform::notifications::{AccountLink, Error, Guest, Invited};
 use keel::infrastructure::email;
+use keel::platform::configuration::{self, Kind};
 use message::{LinkKind, Written};
 
 spin_sdk::wit_bindgen::generate!({
@@ -72,33 +73,24 @@ async fn send(to: email::Address, written: Written, tag: &str) -> Result<String,
 
 /// The app's public URL from `app_base_url`, without a trailing slash.
 async fn base_url() -> Result<String, Error> {
-    let url = setting(BASE_URL_VARIABLE).await?.unwrap_or_else(|| DEFAULT_BASE_URL.into());
-    let url = url.trim_end_matches('/');
-    let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    match host {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url.to_owned()),
-        _ => Err(Error::Misconfigured(format!("variable `{BASE_URL_VARIABLE}` must be an http(s) URL, got `{url}`"))),
-    }
+    Ok(setting(BASE_URL_VARIABLE, Kind::Url).await?.unwrap_or_else(|| DEFAULT_BASE_URL.into()))
 }
 
 /// The configured sender: `mail_from` / `mail_from_name`, or the defaults
 /// when a variable is not set for this component.
 async fn sender() -> Result<email::Address, Error> {
-    let email = setting(FROM_VARIABLE).await?.unwrap_or_else(|| DEFAULT_FROM.into());
-    if keel_guest::validate::email(&email).is_err() {
-        return Err(Error::Misconfigured(format!("variable `{FROM_VARIABLE}` is not an email address: `{email}`")));
-    }
-    let name = setting(FROM_NAME_VARIABLE).await?.unwrap_or_else(|| DEFAULT_FROM_NAME.into());
+    let email = setting(FROM_VARIABLE, Kind::Email).await?.unwrap_or_else(|| DEFAULT_FROM.into());
+    let name = setting(FROM_NAME_VARIABLE, Kind::Text).await?.unwrap_or_else(|| DEFAULT_FROM_NAME.into());
     Ok(email::Address { email, name: Some(name) })
 }
 
-/// A Spin variable, `None` when undefined for this component or blank.
-async fn setting(name: &str) -> Result<Option<String>, Error> {
-    match spin_sdk::variables::get(name).await {
-        Ok(value) => Ok(Some(value.trim().to_owned()).filter(|value| !value.is_empty())),
-        Err(spin_sdk::variables::Error::Undefined(_)) => Ok(None),
-        Err(err) => Err(Error::Misconfigured(format!("cannot read variable `{name}`: {err}"))),
-    }
+/// A setting, `None` when its variable is undefined for this component or blank.
+async fn setting(name: &str, kind: Kind) -> Result<Option<String>, Error> {
+    configuration::get(name.to_owned(), kind).await.map_err(|err| match err {
+        configuration::Error::Invalid(message) | configuration::Error::Unavailable(message) => {
+            Error::Misconfigured(message)
+        }
+    })
 }
 
 fn undeliverable(err: email::Error) -> Error {

@@ -24,6 +24,7 @@
 //! key), and the decisions are the ones counting would give.
 
 use exports::keel::platform::rate_limiting::{Decision, Error, Guest};
+use keel::platform::configuration;
 use keel_guest::kv;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -148,13 +149,15 @@ async fn configured(name: &str) -> Result<Option<Policy>, Error> {
         return Err(Error::Misconfigured(format!("unknown rate-limit policy `{name}`")));
     };
     let variable = format!("rate_limit_{name}");
-    let policy = match spin_sdk::variables::get(&variable).await {
-        Ok(raw) if raw.trim() == "default" => Some(*default),
-        Ok(raw) => {
+    let policy = match configuration::get(variable.clone(), configuration::Kind::Text).await {
+        Ok(None) => Some(*default),
+        Ok(Some(raw)) if raw == "default" => Some(*default),
+        Ok(Some(raw)) => {
             parse(&raw).map_err(|why| Error::Misconfigured(format!("variable `{variable}` = `{raw}`: {why}")))?
         }
-        Err(spin_sdk::variables::Error::Undefined(_)) => Some(*default),
-        Err(err) => return Err(Error::Misconfigured(format!("cannot read variable `{variable}`: {err}"))),
+        Err(configuration::Error::Invalid(message) | configuration::Error::Unavailable(message)) => {
+            return Err(Error::Misconfigured(message));
+        }
     };
     CONFIGURED.with_borrow_mut(|configured| configured.insert(name.to_owned(), policy));
     Ok(policy)

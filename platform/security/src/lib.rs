@@ -14,6 +14,7 @@
 use exports::keel::platform::credentials;
 use exports::keel::platform::security_context::{self, Error, Permission, Principal, Role, SessionToken};
 use keel::infrastructure::auth;
+use keel::platform::configuration;
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform"],
@@ -24,6 +25,8 @@ spin_sdk::wit_bindgen::generate!({
 
 const TTL_VARIABLE: &str = "token_ttl_seconds";
 const DEFAULT_TTL_SECONDS: u32 = 86_400;
+/// A session lasts from a minute to a year.
+const TTL_BOUNDS: configuration::Bounds = configuration::Bounds { min: 60, max: 366 * 86_400 };
 const MIN_PASSWORD_CHARS: usize = 8;
 const MAX_PASSWORD_BYTES: usize = 1024;
 
@@ -144,12 +147,11 @@ fn check_policy(password: &str) -> Result<(), String> {
 }
 
 async fn session_ttl() -> Result<u32, Error> {
-    match spin_sdk::variables::get(TTL_VARIABLE).await {
-        Ok(raw) => raw.trim().parse::<u32>().ok().filter(|ttl| *ttl > 0).ok_or_else(|| {
-            Error::Unavailable(format!("variable `{TTL_VARIABLE}` must be a positive number of seconds, got `{raw}`"))
-        }),
-        Err(spin_sdk::variables::Error::Undefined(_)) => Ok(DEFAULT_TTL_SECONDS),
-        Err(err) => Err(Error::Unavailable(format!("cannot read variable `{TTL_VARIABLE}`: {err}"))),
+    match configuration::number(TTL_VARIABLE.to_owned(), TTL_BOUNDS).await {
+        Ok(ttl) => Ok(ttl.map_or(DEFAULT_TTL_SECONDS, |ttl| ttl as u32)),
+        Err(configuration::Error::Invalid(message) | configuration::Error::Unavailable(message)) => {
+            Err(Error::Unavailable(message))
+        }
     }
 }
 

@@ -220,3 +220,31 @@ Feature: Workspaces, roles and invitations
     Then exactly one of the two demotions succeeded and the other was refused
     When "alice" sends GET "/v1/workspaces/{workspace:acme}/members"
     Then the workspace has exactly 1 owner
+
+  Scenario: Who may do what, role by role (one table of role → permissions in platform/security)
+    Given "olga" has signed up
+    And "adam" has signed up
+    And "mia" has signed up
+    And "dave" has signed up
+    And "eve" has signed up
+    Then each role gets these answers, each in a workspace of its own:
+      | action                           | method | path                                              | body                                         | owner | admin | member | outsider |
+      | read the workspace               | GET    | {ws}                                              |                                              | 200   | 200   | 200    | 404      |
+      | list members                     | GET    | {ws}/members                                      |                                              | 200   | 200   | 200    | 404      |
+      | invite a member                  | POST   | {ws}/invitations                                  | {"email":"new@example.com","role":"member"}  | 201   | 201   | 403    | 404      |
+      | invite an owner                  | POST   | {ws}/invitations                                  | {"email":"new@example.com","role":"owner"}   | 201   | 403   | 403    | 404      |
+      | list invitations                 | GET    | {ws}/invitations                                  |                                              | 200   | 200   | 403    | 404      |
+      | make a member an admin           | PATCH  | {ws}/members/{dave}                               | {"role":"admin"}                             | 200   | 200   | 403    | 404      |
+      | make a member an owner           | PATCH  | {ws}/members/{dave}                               | {"role":"owner"}                             | 200   | 403   | 403    | 404      |
+      | remove a member                  | DELETE | {ws}/members/{dave}                               |                                              | 204   | 204   | 403    | 404      |
+      | read the audit trail             | GET    | {ws}/audit                                        |                                              | 200   | 200   | 403    | 404      |
+      | verify the audit trail           | GET    | {ws}/audit/verify                                 |                                              | 200   | 200   | 403    | 404      |
+      | list feature flags               | GET    | {ws}/features                                     |                                              | 200   | 200   | 200    | 404      |
+      | set a feature flag               | PUT    | {ws}/features/message_editing                     | {"variant":"off"}                            | 200   | 403   | 403    | 404      |
+      | create a channel                 | POST   | {ws}/channels                                     | {"name":"new"}                               | 201   | 201   | 201    | 404      |
+      | list channels                    | GET    | {ws}/channels                                     |                                              | 200   | 200   | 200    | 404      |
+      | post a message                   | POST   | {ws}/channels/{channel}/messages                  | {"text":"hi"}                                | 201   | 201   | 201    | 404      |
+      | read messages                    | GET    | {ws}/channels/{channel}/messages                  |                                              | 200   | 200   | 200    | 404      |
+      | react to a message               | PUT    | {ws}/channels/{channel}/messages/{message}/reactions/:tada: |                                    | 200   | 200   | 200    | 404      |
+      | edit someone else's message      | PATCH  | {ws}/channels/{channel}/messages/{message}        | {"text":"mine now"}                          | 403   | 403   | 403    | 404      |
+      | delete someone else's message    | DELETE | {ws}/channels/{channel}/messages/{message}        |                                              | 204   | 204   | 403    | 404      |
