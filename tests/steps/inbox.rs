@@ -134,6 +134,7 @@ async fn last_from(world: &mut KeelWorld, name: String, from: String) {
 
 #[then(regex = r#"^the last email to "([^"]+)" says '(.*)'$"#)]
 async fn last_says(world: &mut KeelWorld, name: String, words: String) {
+    let words = world.interpolate(&words);
     let email = world.last_email(&name).await;
     assert!(email.text.contains(&words), "text body: {}", email.text);
 }

@@ -9,17 +9,20 @@
 //! A `<@usr_…>` in a message's text mentions that user, if they are a
 //! member (and not the author): the message is in their `list-mentions`
 //! until it is edited to leave them out or deleted. Clients show mentions
-//! by display name and send the id (as Slack's API does).
+//! by display name and send the id (as Slack's API does). Each member a new
+//! message or reply mentions is mailed about it (best-effort, through
+//! `keel:platform/notifications`); an edit that adds a mention is not.
 //!
 //! Editing is behind the feature flag [`EDITING_FLAG`] when the product
 //! declares one (`keel:platform/feature-flags`): a member whose variant is
 //! `off` cannot edit. A product that declares no such flag keeps editing on.
 
 use exports::keel::domains::messaging::{Channel, Error, Guest, Message, MessagePage, Reaction};
-use keel::platform::feature_flags;
 use keel::platform::security_context::{self, Permission};
-use keel::repositories::{channels, messages, workspaces};
+use keel::platform::{feature_flags, notifications};
+use keel::repositories::{channels, messages, users, workspaces};
 use keel_guest::validate;
+use std::time::Duration;
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains"],
@@ -30,6 +33,8 @@ spin_sdk::wit_bindgen::generate!({
 
 /// The feature flag that turns message editing on and off.
 const EDITING_FLAG: &str = "message_editing";
+/// The longest a post waits for its mention mail.
+const MAIL_WAIT: Duration = Duration::from_secs(3);
 
 struct Messaging;
 
@@ -53,14 +58,15 @@ impl Guest for Messaging {
         text: String,
         parent_id: Option<String>,
     ) -> Result<Message, Error> {
-        authorize(&actor_id, &workspace_id, Permission::MessagePost).await?;
+        let membership = member(&actor_id, &workspace_id, Permission::MessagePost).await?;
         let text = validate::message_text(&text).map_err(|err| Error::InvalidInput(err.0))?;
-        channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
+        let found = channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
         let mentioned = mentioned_members(&workspace_id, &actor_id, &text).await?;
-        messages::post(workspace_id, channel_id, actor_id, text, parent_id, mentioned)
+        let posted = messages::post(workspace_id, channel_id, actor_id, text, parent_id, mentioned.clone())
             .await
-            .map(message)
-            .map_err(message_error)
+            .map_err(message_error)?;
+        notify_mentioned(&membership.workspace, &found, &posted, &mentioned).await;
+        Ok(message(posted))
     }
 
     async fn list_messages(
@@ -255,18 +261,79 @@ async fn authorize(
     workspace_id: &str,
     permission: Permission,
 ) -> Result<security_context::Role, Error> {
+    member(actor_id, workspace_id, permission).await.map(|found| platform_role(found.role))
+}
+
+/// The caller's membership, if their role grants `permission`.
+async fn member(
+    actor_id: &str,
+    workspace_id: &str,
+    permission: Permission,
+) -> Result<workspaces::WorkspaceWithRole, Error> {
     let found = workspaces::get_for_member(workspace_id.to_owned(), actor_id.to_owned())
         .await
         .map_err(|err| keel_guest::repository_error!(err, workspaces => Error, "workspace not found"))?;
-    let role = match found.role {
+    if security_context::allows(platform_role(found.role), permission) {
+        Ok(found)
+    } else {
+        Err(Error::Forbidden("your role in this workspace does not allow this".into()))
+    }
+}
+
+fn platform_role(role: workspaces::Role) -> security_context::Role {
+    match role {
         workspaces::Role::Owner => security_context::Role::Owner,
         workspaces::Role::Admin => security_context::Role::Admin,
         workspaces::Role::Member => security_context::Role::Member,
+    }
+}
+
+/// Mail each member `posted` mentions. Best-effort: failures are logged,
+/// and the mail as a whole waits at most [`MAIL_WAIT`] (the message is
+/// posted whether or not the mail goes out).
+async fn notify_mentioned(
+    workspace: &workspaces::Workspace,
+    channel: &channels::Channel,
+    posted: &messages::Message,
+    mentioned: &[String],
+) {
+    if mentioned.is_empty() {
+        return;
+    }
+    let send = async {
+        let author = users::get(posted.author_id.clone()).await.map(|user| user.display_name);
+        let mut recipients = Vec::with_capacity(mentioned.len());
+        for id in mentioned {
+            match users::get(id.clone()).await {
+                Ok(user) => recipients.push(user),
+                Err(err) => eprintln!("messaging: mention mail to {id} not sent: {err:?}"),
+            }
+        }
+        // People read mentions by name: `<@usr_…>` becomes `@Display Name`.
+        let mut text = posted.text.clone();
+        for user in &recipients {
+            text = text.replace(&format!("<@{}>", user.id), &format!("@{}", user.display_name));
+        }
+        let author = author.unwrap_or_else(|_| "Someone".to_owned());
+        for user in recipients {
+            let event = notifications::Mentioned {
+                recipient_email: user.email,
+                recipient_name: user.display_name,
+                author_name: author.clone(),
+                workspace_id: workspace.id.clone(),
+                workspace_name: workspace.name.clone(),
+                channel_id: channel.id.clone(),
+                channel_name: channel.name.clone(),
+                message_id: posted.id.clone(),
+                text: text.clone(),
+            };
+            if let Err(err) = notifications::notify_mentioned(event).await {
+                eprintln!("messaging: mention mail to {} not sent: {err:?}", user.id);
+            }
+        }
     };
-    if security_context::allows(role, permission) {
-        Ok(role)
-    } else {
-        Err(Error::Forbidden("your role in this workspace does not allow this".into()))
+    if keel_guest::time::within(MAIL_WAIT, send).await.is_none() {
+        eprintln!("messaging: mention mail for {} abandoned after {MAIL_WAIT:?}", posted.id);
     }
 }
 

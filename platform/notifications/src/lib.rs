@@ -1,7 +1,7 @@
 //! `keel:platform/notifications` over `keel:infrastructure/email`.
 //!
 //! Domains describe what happened (an invitation, a new account, a reset
-//! request); this component writes the message — a plain-text and an HTML
+//! request, a mention); this component writes the message — a plain-text and an HTML
 //! body, every user-supplied value HTML-escaped — and hands it to whichever
 //! email adapter the composition plugs in (the development outbox,
 //! SendGrid, Mailgun, SES …).
@@ -14,7 +14,7 @@
 
 mod message;
 
-use exports::keel::platform::notifications::{AccountLink, Error, Guest, Invited};
+use exports::keel::platform::notifications::{AccountLink, Error, Guest, Invited, Mentioned};
 use keel::infrastructure::email;
 use keel::platform::configuration::{self, Kind};
 use message::{LinkKind, Written};
@@ -47,6 +47,12 @@ impl Guest for Notifications {
 
     async fn notify_password_reset(link: AccountLink) -> Result<String, Error> {
         account_link(LinkKind::ResetPassword, link, "password-reset").await
+    }
+
+    async fn notify_mentioned(event: Mentioned) -> Result<String, Error> {
+        let written = message::mentioned(&event);
+        let to = email::Address { email: event.recipient_email, name: Some(event.recipient_name) };
+        send(to, written, "mention").await
     }
 }
 
