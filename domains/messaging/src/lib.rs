@@ -210,19 +210,83 @@ fn mentions(text: &str) -> Vec<&str> {
 
 /// The members `text` mentions, other than its author.
 async fn mentioned_members(workspace_id: &str, author_id: &str, text: &str) -> Result<Vec<String>, Error> {
-    let candidates = mentions(text);
+    let mut candidates: Vec<String> = mentions(text).into_iter().map(str::to_owned).collect();
+    if has_name_mention(text) {
+        for id in named_members(workspace_id, text).await? {
+            if !candidates.contains(&id) {
+                candidates.push(id);
+            }
+        }
+    }
     if candidates.len() > MAX_MENTIONS {
         return Err(Error::InvalidInput(format!("a message may mention at most {MAX_MENTIONS} people")));
     }
     let mut members = Vec::new();
-    for id in candidates.into_iter().filter(|id| *id != author_id) {
-        match workspaces::get_for_member(workspace_id.to_owned(), id.to_owned()).await {
-            Ok(_) => members.push(id.to_owned()),
+    for id in candidates.into_iter().filter(|id| id != author_id) {
+        match workspaces::get_for_member(workspace_id.to_owned(), id.clone()).await {
+            Ok(_) => members.push(id),
             Err(workspaces::Error::NotFound) => {}
             Err(err) => return Err(keel_guest::repository_error!(err, workspaces => Error, "workspace not found")),
         }
     }
     Ok(members)
+}
+
+/// Whether `text` may mention someone by name: an `@` that does not
+/// follow `<` (a `<@usr_…>`) or a letter or digit (an address).
+fn has_name_mention(text: &str) -> bool {
+    text.match_indices('@')
+        .any(|(at, _)| !text[..at].chars().next_back().is_some_and(|c| c == '<' || c.is_alphanumeric()))
+}
+
+/// The ids of the workspace's members that `text` mentions by name.
+async fn named_members(workspace_id: &str, text: &str) -> Result<Vec<String>, Error> {
+    let memberships = workspaces::list_members(workspace_id.to_owned())
+        .await
+        .map_err(|err| keel_guest::repository_error!(err, workspaces => Error, "workspace not found"))?;
+    let ids: Vec<String> = memberships.into_iter().map(|membership| membership.user_id).collect();
+    let people = users::get_many(ids).await.map_err(|err| match err {
+        users::Error::Unavailable(message) => Error::Unavailable(message),
+        other => Error::Internal(format!("{other:?}")),
+    })?;
+    let named: Vec<(&str, &str)> = people.iter().map(|user| (user.id.as_str(), user.display_name.as_str())).collect();
+    Ok(name_mentions(text, &named).into_iter().map(str::to_owned).collect())
+}
+
+/// The ids of `people` (id, display name) that `text` mentions as
+/// `@Display Name`: case-insensitively, the longest name that follows the
+/// `@` winning, and only where the `@` does not follow a letter or digit
+/// (`mail@bob` is an address) and the name ends at a character that cannot
+/// continue one (`@Al` is not Alice). Distinct, in order of appearance.
+fn name_mentions<'p>(text: &str, people: &[(&'p str, &'p str)]) -> Vec<&'p str> {
+    let mut found: Vec<&str> = Vec::new();
+    for (at, _) in text.match_indices('@') {
+        if text[..at].chars().next_back().is_some_and(|before| before == '<' || before.is_alphanumeric()) {
+            continue;
+        }
+        let after = &text[at + 1..];
+        let mut best: Option<(&str, usize)> = None;
+        for (id, name) in people {
+            let chars = name.chars().count();
+            if chars == 0 {
+                continue;
+            }
+            let end = after.char_indices().nth(chars).map_or(after.len(), |(i, _)| i);
+            if after.chars().count() < chars || after[..end].to_lowercase() != name.to_lowercase() {
+                continue;
+            }
+            let bounded = after[end..].chars().next().is_none_or(|next| !next.is_alphanumeric() && next != '_');
+            if bounded && best.is_none_or(|(_, longest)| chars > longest) {
+                best = Some((id, chars));
+            }
+        }
+        if let Some((id, _)) = best
+            && !found.contains(&id)
+        {
+            found.push(id);
+        }
+    }
+    found
 }
 
 /// `emoji` as a reaction, if the caller may react in the workspace.
@@ -391,5 +455,15 @@ mod tests {
         for none in ["@usr_1", "<@usr_>", "<@chn_1>", "<@usr_1 >", "<@usr_1", "email <a@b.c>"] {
             assert!(mentions(none).is_empty(), "{none:?}: {:?}", mentions(none));
         }
+    }
+
+    #[test]
+    fn names_after_an_at_sign_are_mentions_the_longest_winning() {
+        let people = [("usr_a", "Alice"), ("usr_as", "Alice Smith"), ("usr_b", "bob"), ("usr_e", "Émile")];
+        assert_eq!(name_mentions("hi @alice smith and @Bob!", &people), ["usr_as", "usr_b"]);
+        assert_eq!(name_mentions("@Alice, @alice and <@usr_b>", &people), ["usr_a"]);
+        assert!(name_mentions("@Alicia @bobby @Al mail@bob", &people).is_empty());
+        assert_eq!(name_mentions("@émile: ça va", &people), ["usr_e"]);
+        assert!(has_name_mention("hey @bob") && !has_name_mention("hey <@usr_b> mail@bob"));
     }
 }

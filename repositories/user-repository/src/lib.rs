@@ -24,6 +24,10 @@ spin_sdk::wit_bindgen::generate!({
 const SELECT_USER: &str = "SELECT u.id, u.email, u.display_name, u.password_hash, u.created_at, u.updated_at, \
      v.verified_at FROM users u LEFT JOIN user_email_verifications v ON v.user_id = u.id";
 
+/// The most ids one `get-many` statement binds (every dialect allows at
+/// least 999 parameters).
+const IDS_PER_STATEMENT: usize = 500;
+
 struct UserRepository;
 
 impl Guest for UserRepository {
@@ -68,6 +72,18 @@ impl Guest for UserRepository {
         find_one(&format!("{SELECT_USER} WHERE u.id = ?1"), id).await?.ok_or(Error::NotFound)
     }
 
+    async fn get_many(ids: Vec<String>) -> Result<Vec<User>, Error> {
+        schema::MIGRATOR.ensure().await?;
+        let mut users = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
+            let statement = format!("{SELECT_USER} WHERE u.id IN ({})", placeholders.join(", "));
+            let rows = Autocommit.fetch(&statement, chunk.iter().map(|id| id.as_str().into()).collect()).await?;
+            users.extend(rows.decode(decode)?);
+        }
+        Ok(users)
+    }
+
     async fn find_by_email(email: String) -> Result<Option<User>, Error> {
         schema::MIGRATOR.ensure().await?;
         find_one(&format!("{SELECT_USER} WHERE u.email = ?1"), email.trim().to_lowercase()).await
@@ -81,11 +97,10 @@ impl Guest for UserRepository {
         // No check of the rows changed: MySQL counts a row set to the same
         // values as unchanged; `get` answers `not-found` for an unknown id.
         Autocommit
-            .exec("UPDATE users SET display_name = ?2, updated_at = ?3 WHERE id = ?1", vec![
-                id.as_str().into(),
-                display_name.into(),
-                clock::now_ms().into(),
-            ])
+            .exec(
+                "UPDATE users SET display_name = ?2, updated_at = ?3 WHERE id = ?1",
+                vec![id.as_str().into(), display_name.into(), clock::now_ms().into()],
+            )
             .await?;
         Self::get(id).await
     }

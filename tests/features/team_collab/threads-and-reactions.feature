@@ -195,6 +195,19 @@ Feature: Threads, edits, deletions and reactions
     And "alice" sends GET "/v1/workspaces/{workspace:acme}/mentions"
     Then the response list "messages" has 0 items
 
+  Scenario: Members are mentioned by display name too, and an address is not a mention
+    When "bob" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"@Carol and @ALICE: not @car, nor mail@carol.example"}'
+    Then the response status is 201
+    When "carol" sends GET "/v1/workspaces/{workspace:acme}/mentions"
+    Then the response list "messages" has 1 item
+    And the response field "messages.0.text" is "@Carol and @ALICE: not @car, nor mail@carol.example"
+    When "alice" sends GET "/v1/workspaces/{workspace:acme}/mentions"
+    Then the response list "messages" has 1 item
+    And the last email to "carol" has subject "bob mentioned you in #general"
+    When "bob" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"@bob talking to myself, cc @car"}'
+    When "bob" sends GET "/v1/workspaces/{workspace:acme}/mentions"
+    Then the response list "messages" has 0 items
+
   Scenario: Mentions are paged, and a message mentions at most 20 people
     Given "bob" has mentioned "carol" 3 times in channel "general"
     When "carol" sends GET "/v1/workspaces/{workspace:acme}/mentions?limit=2"
