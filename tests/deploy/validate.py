@@ -22,6 +22,9 @@ with `kubectl kustomize`:
   enforces: min ≤ max replicas, a CPU/memory trigger cannot scale from
   zero and needs `metricType` Utilization or AverageValue and a numeric
   `value`, and the workload is not also scaled by a plain HPA;
+* runtime-class-manager's Shim (deploy/lke/shim.yaml) against its
+  documented fields (strict), its RuntimeClass being the one an executor
+  names;
 * core kinds against Kubernetes' own schemas (kubernetes-validate, strict).
 
 And every GitHub Actions workflow under .github/workflows, offline:
@@ -175,6 +178,51 @@ SCHEMAS[("keda.sh/v1alpha1", "ScaledObject")] = strict({
 })
 RESOURCE_TRIGGERS = {"cpu", "memory"}
 
+# runtime-class-manager's Shim (runtime.spinkube.dev/v1alpha1) as its
+# documentation and the shim's own release manifest give it, strictly.
+SCHEMAS[("runtime.spinkube.dev/v1alpha1", "Shim")] = strict({
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "spec": {
+            "type": "object",
+            "required": ["nodeSelector", "fetchStrategy", "runtimeClass", "rolloutStrategy"],
+            "properties": {
+                "nodeSelector": _STRING_MAP,
+                "fetchStrategy": {
+                    "type": "object",
+                    "required": ["type", "anonHttp"],
+                    "properties": {
+                        "type": {"enum": ["anonymousHttp"]},
+                        "anonHttp": {
+                            "type": "object",
+                            "required": ["location"],
+                            "properties": {"location": {"type": "string", "pattern": "^https://"}},
+                        },
+                    },
+                },
+                "runtimeClass": {
+                    "type": "object",
+                    "required": ["name", "handler"],
+                    "properties": {"name": {"type": "string"}, "handler": {"type": "string"}},
+                },
+                "rolloutStrategy": {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {
+                        "type": {"enum": ["recreate", "rolling"]},
+                        "rolling": {"type": "object", "properties": {"maxUpdate": {"type": "integer", "minimum": 1}}},
+                    },
+                },
+                "containerdRuntimeOptions": _STRING_MAP,
+            },
+        },
+    },
+})
+
 
 def schema_errors(doc: dict) -> list[str]:
     key = (doc.get("apiVersion"), doc.get("kind"))
@@ -317,6 +365,24 @@ def manifest_errors(where: str, path: Path, bindings: list[dict]) -> list[str]:
     return errors
 
 
+def shim_errors(shim: dict) -> list[str]:
+    """A Shim must install what an executor runs: its RuntimeClass is one a
+    SpinAppExecutor names, and it selects nodes by label."""
+    errors = []
+    spec = shim.get("spec") or {}
+    runtime_class = (spec.get("runtimeClass") or {}).get("name")
+    named = set()
+    for path in sorted(EXECUTORS.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "SpinAppExecutor":
+                named.add(((doc.get("spec") or {}).get("deploymentConfig") or {}).get("runtimeClassName"))
+    if runtime_class not in named:
+        errors.append(f"Shim/{name(shim)}: RuntimeClass {runtime_class!r} is not the runtimeClassName of any executor")
+    if not spec.get("nodeSelector"):
+        errors.append(f"Shim/{name(shim)}: a nodeSelector must choose the labelled node pool")
+    return errors
+
+
 def executor_errors(executor: dict) -> list[str]:
     spec = executor.get("spec") or {}
     config = spec.get("deploymentConfig") or {}
@@ -338,6 +404,8 @@ def check(docs: list[dict]) -> list[str]:
             errors += executor_errors(doc)
         if doc.get("kind") == "ScaledObject":
             errors += scaledobject_errors(doc)
+        if doc.get("kind") == "Shim":
+            errors += shim_errors(doc)
     return errors
 
 

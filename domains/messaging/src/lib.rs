@@ -6,7 +6,8 @@
 //! call, and a message to the channel. Only its author edits a message;
 //! its author or a member whose role may moderate deletes it.
 //!
-//! A `<@usr_…>` in a message's text mentions that user, if they are a
+//! A `<@usr_…>` in a message's text mentions that user, and `@Display Name`
+//! the member of that name (see [`name_mentions`]), if they are a
 //! member (and not the author): the message is in their `list-mentions`
 //! until it is edited to leave them out or deleted. Clients show mentions
 //! by display name and send the id (as Slack's API does). Each member a new
