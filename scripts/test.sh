@@ -72,6 +72,12 @@ rm -rf "$scaffolds"
 "$python" -m openapi_spec_validator products/team-collab/openapi.json 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+# Schemathesis against the served product (embedded defaults): generated
+# requests for every operation and stateful sequences; no 5xx, and every
+# response as the OpenAPI description says.
+"$python" tests/api/fuzz.py "$target_dir/release/keel" 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 # Sum libtest's "test result:" lines and the cucumber runner's summary;
 # tests marked ignored and scenarios skipped on the external runtime are
 # counted apart, never as passed.
