@@ -254,31 +254,41 @@ async fn named_members(workspace_id: &str, text: &str) -> Result<Vec<String>, Er
     Ok(name_mentions(text, &named).into_iter().map(str::to_owned).collect())
 }
 
+/// How many `@`s of one message are read as mentions by name: the cost of
+/// reading one is a comparison with every member's name.
+const MAX_AT_SIGNS: usize = 64;
+
 /// The ids of `people` (id, display name) that `text` mentions as
 /// `@Display Name`: case-insensitively, the longest name that follows the
 /// `@` winning, and only where the `@` does not follow a letter or digit
 /// (`mail@bob` is an address) and the name ends at a character that cannot
-/// continue one (`@Al` is not Alice). Distinct, in order of appearance.
+/// continue one (`@Al` is not Alice). Distinct, in order of appearance; the
+/// first [`MAX_AT_SIGNS`] `@`s are read.
 fn name_mentions<'p>(text: &str, people: &[(&'p str, &'p str)]) -> Vec<&'p str> {
+    let names: Vec<(&str, String, usize)> = people
+        .iter()
+        .filter(|(_, name)| !name.is_empty())
+        .map(|(id, name)| (*id, name.to_lowercase(), name.chars().count()))
+        .collect();
+    let longest = names.iter().map(|(_, _, chars)| *chars).max().unwrap_or(0);
+    let signs = text
+        .match_indices('@')
+        .filter(|(at, _)| !text[..*at].chars().next_back().is_some_and(|c| c == '<' || c.is_alphanumeric()))
+        .take(MAX_AT_SIGNS);
     let mut found: Vec<&str> = Vec::new();
-    for (at, _) in text.match_indices('@') {
-        if text[..at].chars().next_back().is_some_and(|before| before == '<' || before.is_alphanumeric()) {
-            continue;
-        }
+    for (at, _) in signs {
         let after = &text[at + 1..];
+        // Where each of the first `longest + 1` characters after the `@` starts.
+        let starts: Vec<usize> = after.char_indices().map(|(i, _)| i).take(longest + 1).collect();
         let mut best: Option<(&str, usize)> = None;
-        for (id, name) in people {
-            let chars = name.chars().count();
-            if chars == 0 {
+        for (id, name, chars) in &names {
+            if starts.len() < *chars {
                 continue;
             }
-            let end = after.char_indices().nth(chars).map_or(after.len(), |(i, _)| i);
-            if after.chars().count() < chars || after[..end].to_lowercase() != name.to_lowercase() {
-                continue;
-            }
+            let end = starts.get(*chars).copied().unwrap_or(after.len());
             let bounded = after[end..].chars().next().is_none_or(|next| !next.is_alphanumeric() && next != '_');
-            if bounded && best.is_none_or(|(_, longest)| chars > longest) {
-                best = Some((id, chars));
+            if bounded && after[..end].to_lowercase() == *name && best.is_none_or(|(_, most)| *chars > most) {
+                best = Some((id, *chars));
             }
         }
         if let Some((id, _)) = best
@@ -466,5 +476,13 @@ mod tests {
         assert!(name_mentions("@Alicia @bobby @Al mail@bob", &people).is_empty());
         assert_eq!(name_mentions("@émile: ça va", &people), ["usr_e"]);
         assert!(has_name_mention("hey @bob") && !has_name_mention("hey <@usr_b> mail@bob"));
+    }
+
+    #[test]
+    fn only_the_first_at_signs_are_read() {
+        let mut text = "@ ".repeat(MAX_AT_SIGNS);
+        text.push_str("@bob");
+        assert!(name_mentions(&text, &[("usr_b", "bob")]).is_empty());
+        assert_eq!(name_mentions(&text[2..], &[("usr_b", "bob")]), ["usr_b"]);
     }
 }
