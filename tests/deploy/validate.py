@@ -120,56 +120,63 @@ SCHEMAS = crd_schemas()
 # (https://keda.sh/docs/latest/reference/scaledobject-spec/): the fields a
 # Keel deployment may use, strictly; KEDA's CRDs are not vendored here.
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
-SCHEMAS[("keda.sh/v1alpha1", "ScaledObject")] = strict({
+
+
+def custom_resource(spec: dict) -> dict:
+    """A strict schema of a custom resource whose `spec` is `spec`."""
+    return strict({
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec,
+        },
+    })
+
+
+SCHEMAS[("keda.sh/v1alpha1", "ScaledObject")] = custom_resource({
     "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "required": ["scaleTargetRef", "triggers"],
     "properties": {
-        "apiVersion": {"type": "string"},
-        "kind": {"type": "string"},
-        "metadata": {"type": "object"},
-        "spec": {
+        "scaleTargetRef": {
             "type": "object",
-            "required": ["scaleTargetRef", "triggers"],
+            "required": ["name"],
             "properties": {
-                "scaleTargetRef": {
-                    "type": "object",
-                    "required": ["name"],
-                    "properties": {
-                        "apiVersion": {"type": "string"},
-                        "kind": {"type": "string"},
-                        "name": {"type": "string"},
-                        "envSourceContainerName": {"type": "string"},
-                    },
-                },
-                "pollingInterval": {"type": "integer", "minimum": 1},
-                "cooldownPeriod": {"type": "integer", "minimum": 0},
-                "initialCooldownPeriod": {"type": "integer", "minimum": 0},
-                "idleReplicaCount": {"type": "integer", "minimum": 0},
-                "minReplicaCount": {"type": "integer", "minimum": 0},
-                "maxReplicaCount": {"type": "integer", "minimum": 1},
-                "fallback": {
-                    "type": "object",
-                    "required": ["failureThreshold", "replicas"],
-                    "properties": {"failureThreshold": {"type": "integer"}, "replicas": {"type": "integer"}},
-                },
-                "triggers": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
+                "apiVersion": {"type": "string"},
+                "kind": {"type": "string"},
+                "name": {"type": "string"},
+                "envSourceContainerName": {"type": "string"},
+            },
+        },
+        "pollingInterval": {"type": "integer", "minimum": 1},
+        "cooldownPeriod": {"type": "integer", "minimum": 0},
+        "initialCooldownPeriod": {"type": "integer", "minimum": 0},
+        "idleReplicaCount": {"type": "integer", "minimum": 0},
+        "minReplicaCount": {"type": "integer", "minimum": 0},
+        "maxReplicaCount": {"type": "integer", "minimum": 1},
+        "fallback": {
+            "type": "object",
+            "required": ["failureThreshold", "replicas"],
+            "properties": {"failureThreshold": {"type": "integer"}, "replicas": {"type": "integer"}},
+        },
+        "triggers": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["type", "metadata"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "name": {"type": "string"},
+                    "metricType": {"enum": ["AverageValue", "Value", "Utilization"]},
+                    "useCachedMetrics": {"type": "boolean"},
+                    "metadata": _STRING_MAP,
+                    "authenticationRef": {
                         "type": "object",
-                        "required": ["type", "metadata"],
-                        "properties": {
-                            "type": {"type": "string"},
-                            "name": {"type": "string"},
-                            "metricType": {"enum": ["AverageValue", "Value", "Utilization"]},
-                            "useCachedMetrics": {"type": "boolean"},
-                            "metadata": _STRING_MAP,
-                            "authenticationRef": {
-                                "type": "object",
-                                "required": ["name"],
-                                "properties": {"name": {"type": "string"}, "kind": {"type": "string"}},
-                            },
-                        },
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "kind": {"type": "string"}},
                     },
                 },
             },
@@ -180,46 +187,37 @@ RESOURCE_TRIGGERS = {"cpu", "memory"}
 
 # runtime-class-manager's Shim (runtime.spinkube.dev/v1alpha1) as its
 # documentation and the shim's own release manifest give it, strictly.
-SCHEMAS[("runtime.spinkube.dev/v1alpha1", "Shim")] = strict({
+SCHEMAS[("runtime.spinkube.dev/v1alpha1", "Shim")] = custom_resource({
     "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "required": ["nodeSelector", "fetchStrategy", "runtimeClass", "rolloutStrategy"],
     "properties": {
-        "apiVersion": {"type": "string"},
-        "kind": {"type": "string"},
-        "metadata": {"type": "object"},
-        "spec": {
+        "nodeSelector": _STRING_MAP,
+        "fetchStrategy": {
             "type": "object",
-            "required": ["nodeSelector", "fetchStrategy", "runtimeClass", "rolloutStrategy"],
+            "required": ["type", "anonHttp"],
             "properties": {
-                "nodeSelector": _STRING_MAP,
-                "fetchStrategy": {
+                "type": {"enum": ["anonymousHttp"]},
+                "anonHttp": {
                     "type": "object",
-                    "required": ["type", "anonHttp"],
-                    "properties": {
-                        "type": {"enum": ["anonymousHttp"]},
-                        "anonHttp": {
-                            "type": "object",
-                            "required": ["location"],
-                            "properties": {"location": {"type": "string", "pattern": "^https://"}},
-                        },
-                    },
+                    "required": ["location"],
+                    "properties": {"location": {"type": "string", "pattern": "^https://"}},
                 },
-                "runtimeClass": {
-                    "type": "object",
-                    "required": ["name", "handler"],
-                    "properties": {"name": {"type": "string"}, "handler": {"type": "string"}},
-                },
-                "rolloutStrategy": {
-                    "type": "object",
-                    "required": ["type"],
-                    "properties": {
-                        "type": {"enum": ["recreate", "rolling"]},
-                        "rolling": {"type": "object", "properties": {"maxUpdate": {"type": "integer", "minimum": 1}}},
-                    },
-                },
-                "containerdRuntimeOptions": _STRING_MAP,
             },
         },
+        "runtimeClass": {
+            "type": "object",
+            "required": ["name", "handler"],
+            "properties": {"name": {"type": "string"}, "handler": {"type": "string"}},
+        },
+        "rolloutStrategy": {
+            "type": "object",
+            "required": ["type"],
+            "properties": {
+                "type": {"enum": ["recreate", "rolling"]},
+                "rolling": {"type": "object", "properties": {"maxUpdate": {"type": "integer", "minimum": 1}}},
+            },
+        },
+        "containerdRuntimeOptions": _STRING_MAP,
     },
 })
 
