@@ -90,30 +90,18 @@ impl Guest for FeatureFlags {
         let declared = declared().await?;
         let declaration = declared.get(&flag).ok_or_else(|| Error::UnknownFlag(format!("no feature flag `{flag}`")))?;
         check_subject(&subject)?;
-        let workspace = get(&workspace_key(&subject.workspace_id, &flag)).await?;
-        let user = match &subject.user_id {
-            Some(user) => get(&user_key(&subject.workspace_id, user, &flag)).await?,
-            None => None,
-        };
+        let (workspace, user) = overrides(&subject, &flag).await?;
         Ok(evaluation(&flag, declaration, &subject, workspace, user))
     }
 
     async fn evaluate_all(subject: Subject) -> Result<Vec<Evaluation>, Error> {
         let declared = declared().await?;
         check_subject(&subject)?;
-        // One listing finds every override in the workspace; only those
-        // that apply to the subject are read.
-        let prefix = format!("ff:{}:", subject.workspace_id);
-        let keys = kv::list_keys(prefix).await.map_err(unavailable)?;
+        // Two reads per declared flag: a store lists keys by reading them
+        // all (Spin's `get-keys`), which grows with everything it holds.
         let mut evaluations = Vec::with_capacity(declared.len());
         for (name, declaration) in &declared {
-            let workspace_key = workspace_key(&subject.workspace_id, name);
-            let user_key = subject.user_id.as_ref().map(|user| user_key(&subject.workspace_id, user, name));
-            let workspace = if keys.contains(&workspace_key) { get(&workspace_key).await? } else { None };
-            let user = match user_key {
-                Some(key) if keys.contains(&key) => get(&key).await?,
-                _ => None,
-            };
+            let (workspace, user) = overrides(&subject, name).await?;
             evaluations.push(evaluation(name, declaration, &subject, workspace, user));
         }
         Ok(evaluations)
@@ -139,6 +127,16 @@ impl Guest for FeatureFlags {
         }
         Self::evaluate(flag, subject).await
     }
+}
+
+/// The workspace's and the member's overrides of `flag`, as stored.
+async fn overrides(subject: &Subject, flag: &str) -> Result<(Option<String>, Option<String>), Error> {
+    let workspace = get(&workspace_key(&subject.workspace_id, flag)).await?;
+    let user = match &subject.user_id {
+        Some(user) => get(&user_key(&subject.workspace_id, user, flag)).await?,
+        None => None,
+    };
+    Ok((workspace, user))
 }
 
 fn workspace_key(workspace: &str, flag: &str) -> String {
