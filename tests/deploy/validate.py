@@ -245,25 +245,26 @@ def name(doc: dict) -> str:
     return (doc.get("metadata") or {}).get("name", "?")
 
 
-def known_executors() -> set[str]:
-    names = set()
+def known_executors() -> dict[str, dict]:
+    """The SpinAppExecutors the repository installs, by name."""
+    executors = {}
     for path in sorted(EXECUTORS.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc.get("kind") == "SpinAppExecutor":
-                names.add(name(doc))
-    return names
+                executors[name(doc)] = doc
+    return executors
 
 
-def spinapp_errors(app: dict, docs: list[dict], executors: set[str]) -> list[str]:
+def spinapp_errors(app: dict, docs: list[dict], executors: dict[str, dict]) -> list[str]:
     errors = []
     where = f"SpinApp/{name(app)}"
     spec = app.get("spec") or {}
     if "replicas" in spec and spec.get("enableAutoscaling"):
         errors.append(f"{where}: replicas and enableAutoscaling are mutually exclusive")
-    local = {name(d) for d in docs if d.get("kind") == "SpinAppExecutor"}
+    known = set(executors) | {name(d) for d in docs if d.get("kind") == "SpinAppExecutor"}
     executor = spec.get("executor")
-    if executor and executor not in executors | local:
-        errors.append(f"{where}: executor {executor!r} is not defined (known: {', '.join(sorted(executors | local))})")
+    if executor and executor not in known:
+        errors.append(f"{where}: executor {executor!r} is not defined (known: {', '.join(sorted(known))})")
 
     bindings = spec.get("variables") or []
     seen = set()
@@ -363,17 +364,13 @@ def manifest_errors(where: str, path: Path, bindings: list[dict]) -> list[str]:
     return errors
 
 
-def shim_errors(shim: dict) -> list[str]:
+def shim_errors(shim: dict, executors: dict[str, dict]) -> list[str]:
     """A Shim must install what an executor runs: its RuntimeClass is one a
     SpinAppExecutor names, and it selects nodes by label."""
     errors = []
     spec = shim.get("spec") or {}
     runtime_class = (spec.get("runtimeClass") or {}).get("name")
-    named = set()
-    for path in sorted(EXECUTORS.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc and doc.get("kind") == "SpinAppExecutor":
-                named.add(((doc.get("spec") or {}).get("deploymentConfig") or {}).get("runtimeClassName"))
+    named = {((doc.get("spec") or {}).get("deploymentConfig") or {}).get("runtimeClassName") for doc in executors.values()}
     if runtime_class not in named:
         errors.append(f"Shim/{name(shim)}: RuntimeClass {runtime_class!r} is not the runtimeClassName of any executor")
     if not spec.get("nodeSelector"):
@@ -403,7 +400,7 @@ def check(docs: list[dict]) -> list[str]:
         if doc.get("kind") == "ScaledObject":
             errors += scaledobject_errors(doc)
         if doc.get("kind") == "Shim":
-            errors += shim_errors(doc)
+            errors += shim_errors(doc, executors)
     return errors
 
 

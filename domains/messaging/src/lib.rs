@@ -212,46 +212,51 @@ fn mentions(text: &str) -> Vec<&str> {
 /// The members `text` mentions, other than its author.
 async fn mentioned_members(workspace_id: &str, author_id: &str, text: &str) -> Result<Vec<String>, Error> {
     let mut candidates: Vec<String> = mentions(text).into_iter().map(str::to_owned).collect();
-    if has_name_mention(text) {
-        for id in named_members(workspace_id, text).await? {
-            if !candidates.contains(&id) {
-                candidates.push(id);
+    // Mentions by name are read against the member list, which then also
+    // answers which `<@usr_…>` are members.
+    let roster = if name_signs(text).next().is_some() { Some(roster(workspace_id).await?) } else { None };
+    if let Some(roster) = &roster {
+        let people: Vec<(&str, &str)> = roster.iter().map(|user| (user.id.as_str(), user.display_name.as_str())).collect();
+        for id in name_mentions(text, &people) {
+            if !candidates.iter().any(|candidate| candidate == id) {
+                candidates.push(id.to_owned());
             }
         }
     }
     if candidates.len() > MAX_MENTIONS {
         return Err(Error::InvalidInput(format!("a message may mention at most {MAX_MENTIONS} people")));
     }
-    let mut members = Vec::new();
-    for id in candidates.into_iter().filter(|id| id != author_id) {
-        match workspaces::get_for_member(workspace_id.to_owned(), id.clone()).await {
-            Ok(_) => members.push(id),
-            Err(workspaces::Error::NotFound) => {}
-            Err(err) => return Err(keel_guest::repository_error!(err, workspaces => Error, "workspace not found")),
+    candidates.retain(|id| id != author_id);
+    let Some(roster) = roster else {
+        let mut members = Vec::with_capacity(candidates.len());
+        for id in candidates {
+            match workspaces::get_for_member(workspace_id.to_owned(), id.clone()).await {
+                Ok(_) => members.push(id),
+                Err(workspaces::Error::NotFound) => {}
+                Err(err) => return Err(keel_guest::repository_error!(err, workspaces => Error, "workspace not found")),
+            }
         }
-    }
-    Ok(members)
+        return Ok(members);
+    };
+    candidates.retain(|id| roster.iter().any(|user| &user.id == id));
+    Ok(candidates)
 }
 
-/// Whether `text` may mention someone by name: an `@` that does not
-/// follow `<` (a `<@usr_…>`) or a letter or digit (an address).
-fn has_name_mention(text: &str) -> bool {
+/// Where `text` may mention someone by name: each `@` that does not follow
+/// `<` (a `<@usr_…>`) or a letter or digit (`mail@bob` is an address).
+fn name_signs(text: &str) -> impl Iterator<Item = usize> + '_ {
     text.match_indices('@')
-        .any(|(at, _)| !text[..at].chars().next_back().is_some_and(|c| c == '<' || c.is_alphanumeric()))
+        .map(|(at, _)| at)
+        .filter(|at| !text[..*at].chars().next_back().is_some_and(|c| c == '<' || c.is_alphanumeric()))
 }
 
-/// The ids of the workspace's members that `text` mentions by name.
-async fn named_members(workspace_id: &str, text: &str) -> Result<Vec<String>, Error> {
+/// The workspace's members, as users.
+async fn roster(workspace_id: &str) -> Result<Vec<users::User>, Error> {
     let memberships = workspaces::list_members(workspace_id.to_owned())
         .await
         .map_err(|err| keel_guest::repository_error!(err, workspaces => Error, "workspace not found"))?;
     let ids: Vec<String> = memberships.into_iter().map(|membership| membership.user_id).collect();
-    let people = users::get_many(ids).await.map_err(|err| match err {
-        users::Error::Unavailable(message) => Error::Unavailable(message),
-        other => Error::Internal(format!("{other:?}")),
-    })?;
-    let named: Vec<(&str, &str)> = people.iter().map(|user| (user.id.as_str(), user.display_name.as_str())).collect();
-    Ok(name_mentions(text, &named).into_iter().map(str::to_owned).collect())
+    users::get_many(ids).await.map_err(|err| keel_guest::repository_error!(err, users => Error, "user not found"))
 }
 
 /// How many `@`s of one message are read as mentions by name: the cost of
@@ -271,12 +276,8 @@ fn name_mentions<'p>(text: &str, people: &[(&'p str, &'p str)]) -> Vec<&'p str> 
         .map(|(id, name)| (*id, name.to_lowercase(), name.chars().count()))
         .collect();
     let longest = names.iter().map(|(_, _, chars)| *chars).max().unwrap_or(0);
-    let signs = text
-        .match_indices('@')
-        .filter(|(at, _)| !text[..*at].chars().next_back().is_some_and(|c| c == '<' || c.is_alphanumeric()))
-        .take(MAX_AT_SIGNS);
     let mut found: Vec<&str> = Vec::new();
-    for (at, _) in signs {
+    for at in name_signs(text).take(MAX_AT_SIGNS) {
         let after = &text[at + 1..];
         // Where each of the first `longest + 1` characters after the `@` starts.
         let starts: Vec<usize> = after.char_indices().map(|(i, _)| i).take(longest + 1).collect();
@@ -376,20 +377,26 @@ async fn notify_mentioned(
         return;
     }
     let send = async {
-        let author = users::get(posted.author_id.clone()).await.map(|user| user.display_name);
-        let mut recipients = Vec::with_capacity(mentioned.len());
-        for id in mentioned {
-            match users::get(id.clone()).await {
-                Ok(user) => recipients.push(user),
-                Err(err) => eprintln!("messaging: mention mail to {id} not sent: {err:?}"),
+        let mut ids = mentioned.to_vec();
+        ids.push(posted.author_id.clone());
+        let mut people = match users::get_many(ids).await {
+            Ok(people) => people,
+            Err(err) => {
+                eprintln!("messaging: mention mails for {} not sent: {err:?}", posted.id);
+                return;
             }
-        }
+        };
+        let author = people
+            .iter()
+            .position(|user| user.id == posted.author_id)
+            .map(|at| people.swap_remove(at).display_name);
+        let recipients: Vec<users::User> = people.into_iter().filter(|user| mentioned.contains(&user.id)).collect();
         // People read mentions by name: `<@usr_…>` becomes `@Display Name`.
         let mut text = posted.text.clone();
         for user in &recipients {
             text = text.replace(&format!("<@{}>", user.id), &format!("@{}", user.display_name));
         }
-        let author = author.unwrap_or_else(|_| "Someone".to_owned());
+        let author = author.unwrap_or_else(|| "Someone".to_owned());
         for user in recipients {
             let event = notifications::Mentioned {
                 recipient_email: user.email,
@@ -475,7 +482,7 @@ mod tests {
         assert_eq!(name_mentions("@Alice, @alice and <@usr_b>", &people), ["usr_a"]);
         assert!(name_mentions("@Alicia @bobby @Al mail@bob", &people).is_empty());
         assert_eq!(name_mentions("@émile: ça va", &people), ["usr_e"]);
-        assert!(has_name_mention("hey @bob") && !has_name_mention("hey <@usr_b> mail@bob"));
+        assert!(name_signs("hey @bob").next().is_some() && name_signs("hey <@usr_b> mail@bob").next().is_none());
     }
 
     #[test]
