@@ -27,6 +27,7 @@ COMPOSITIONS=(
     "team-collab-postgres products/team-collab/team-collab.wac --plug sql-spin-sqlite=sql-postgres"
     "team-collab-mysql products/team-collab/team-collab.wac --plug sql-spin-sqlite=sql-mysql"
     "team-collab-sendgrid products/team-collab/team-collab.wac --plug email-outbox=email-sendgrid"
+    "team-collab-otel products/team-collab/team-collab.wac --plug observability-off=observability"
     "layers/team-collab-js packages/team-collab-js/team-collab-js.wac --import keel:infrastructure/sql@ --import keel:infrastructure/kv@"
     "dev-outbox products/dev-outbox/dev-outbox.wac"
     "dev-outbox-postgres products/dev-outbox/dev-outbox.wac --plug sql-spin-sqlite=sql-postgres"

@@ -25,6 +25,7 @@ mod kv;
 pub mod oci;
 pub mod scaffold;
 mod server;
+mod telemetry;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,6 +66,9 @@ pub struct RuntimeOptions {
     /// Take components from this bundle (sources are digests) instead of
     /// reading and compiling files.
     pub bundle: Option<Arc<bundle::Embedded>>,
+    /// Export OpenTelemetry traces and metrics as the `OTEL_*` environment
+    /// variables configure them (none unless an OTLP endpoint is set).
+    pub otel_from_env: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -87,6 +91,7 @@ impl Default for RuntimeOptions {
             pooling: true,
             access_log: false,
             bundle: None,
+            otel_from_env: false,
         }
     }
 }
@@ -94,6 +99,7 @@ impl Default for RuntimeOptions {
 /// A loaded application, ready to serve.
 pub struct App {
     router: Arc<server::Router>,
+    telemetry: Arc<telemetry::Telemetry>,
     name: String,
     /// Where the app listens, for its requests to itself.
     self_origin: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
@@ -135,6 +141,11 @@ impl App {
             Err(e) => return Err(e),
         };
         let linker = host::linker(&engine)?;
+        let telemetry = Arc::new(if options.otel_from_env {
+            telemetry::Telemetry::from_env(&manifest.name, tokio::runtime::Handle::current())?
+        } else {
+            telemetry::Telemetry::disabled()
+        });
 
         // Every capability checks the app's use of it and opens what its
         // components share, all the problems reported at once; then each
@@ -180,9 +191,11 @@ impl App {
                 pre,
                 services: services[&component.id].clone(),
                 limits: options.limits.clone(),
+                telemetry: telemetry.clone(),
             };
             routes.push(server::RouteTarget {
                 route: route.route.clone(),
+                pattern: route.route.as_spin_str(),
                 component: component.id.clone(),
                 handler: ProxyHandler::new(handler),
             });
@@ -205,7 +218,7 @@ impl App {
             options.admission.queue_timeout,
         );
 
-        let metrics = server::Metrics::new(routes.iter().map(|t| (t.route.as_spin_str(), t.component.clone())));
+        let metrics = server::Metrics::new(routes.iter().map(|t| (t.pattern.clone(), t.component.clone())));
         Ok(App {
             self_origin,
             name: manifest.name,
@@ -216,7 +229,9 @@ impl App {
                 metrics,
                 admission: server::Admission::new(concurrent, &options.admission),
                 access_log: options.access_log,
+                telemetry: telemetry.clone(),
             }),
+            telemetry,
         })
     }
 
@@ -230,7 +245,7 @@ impl App {
         self.router
             .routes
             .iter()
-            .map(|t| (t.route.as_spin_str(), t.component.clone()))
+            .map(|t| (t.pattern.clone(), t.component.clone()))
             .collect()
     }
 
@@ -240,9 +255,16 @@ impl App {
         tokio::spawn(server::serve_admin(self.router.clone(), listener));
     }
 
-    /// Serve HTTP on `listener` until `shutdown` resolves.
+    /// Serve HTTP on `listener` until `shutdown` resolves; then export
+    /// the telemetry still buffered.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let _ = self.self_origin.set(host::self_origin(listener.local_addr()?));
-        server::serve(self.router, listener, shutdown).await
+        let served = server::serve(self.router, listener, shutdown).await;
+        if self.telemetry.enabled() {
+            // The SDK's shut-down blocks until its export, which runs on this runtime.
+            let telemetry = self.telemetry.clone();
+            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+        }
+        served
     }
 }

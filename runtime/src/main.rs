@@ -325,6 +325,7 @@ async fn serve(
         pooling: !args.no_pooling,
         access_log: args.access_log,
         bundle,
+        otel_from_env: true,
         ..RuntimeOptions::default()
     };
     options.limits.max_reuse = args.max_instance_reuse_count.max(1);

@@ -49,7 +49,7 @@ fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 }
 
 async fn start(bundle: &Path, flags: &[&str]) -> Result<Keel, String> {
-    Keel::launch(bundle, &[], TempDir::new("bundle-state"), flags, None).await
+    Keel::launch(bundle, &[], TempDir::new("bundle-state"), flags, None, &[]).await
 }
 
 /// The bundle's header (JSON) and where it starts, read from its trailer.
@@ -161,7 +161,7 @@ async fn code_precompiled_for_another_engine_is_compiled_again() {
     let dir = TempDir::new("bundle-engine");
     let file = bundle(&dir.0, None);
     claim_another_engine(&file);
-    let keel = Keel::launch(&file, &[], TempDir::new("bundle-engine-state"), &[], None)
+    let keel = Keel::launch(&file, &[], TempDir::new("bundle-engine-state"), &[], None, &[])
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(keel.request("GET", "/healthz", None, "").await.status, 200);

@@ -41,6 +41,13 @@ fn imports(_world: &mut KeelWorld, path: String, name: String) {
     assert!(imports.contains(&name), "{path} imports {imports:?}");
 }
 
+#[then(expr = "the component {string} does not import {string}")]
+fn does_not_import(_world: &mut KeelWorld, path: String, name: String) {
+    let (imports, _) = interface_names(&path);
+    assert!(!imports.is_empty(), "{path} has no imports");
+    assert!(!imports.contains(&name), "{path} imports {name}");
+}
+
 #[then(expr = "the component {string} exports {string}")]
 fn exports(_world: &mut KeelWorld, path: String, name: String) {
     let (_, exports) = interface_names(&path);

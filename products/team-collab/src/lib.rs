@@ -13,6 +13,7 @@ mod trail;
 mod views;
 
 use keel::domains::{messaging, user_lifecycle, workspace_management};
+use keel::platform::observability;
 use keel_guest::http::{self as respond, Response};
 use router::{Endpoint, Routed};
 use trail::Trail;
@@ -36,10 +37,16 @@ async fn handle(request: Request) -> Response {
     let request_id = trail::request_id(request.headers());
     let client = limits::client_address(request.headers());
     let mut trail = Trail::default();
-    let mut response = match serve(request, &client, &mut trail).await {
+    let mut span = None;
+    let mut response = match serve(request, &client, &mut trail, &mut span).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     };
+    if let Some(span) = span {
+        let status = response.status();
+        span.set_attribute("http.response.status_code", status.as_str());
+        span.end(status.is_server_error().then(|| status.to_string()).as_deref());
+    }
     trail.record(response.status(), &request_id, &client).await;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
@@ -79,7 +86,13 @@ impl ApiError {
     }
 }
 
-async fn serve(request: Request, client: &str, trail: &mut Trail) -> Result<Response, ApiError> {
+/// Serve `request`; `span` receives the span of the endpoint's work.
+async fn serve(
+    request: Request,
+    client: &str,
+    trail: &mut Trail,
+    span: &mut Option<observability::Span>,
+) -> Result<Response, ApiError> {
     let (endpoint, params) = match router::route(request.method(), request.uri().path()) {
         Routed::Found(endpoint, params) => (endpoint, params),
         Routed::MethodNotAllowed(allow) => {
@@ -93,6 +106,11 @@ async fn serve(request: Request, client: &str, trail: &mut Trail) -> Result<Resp
         }
     };
     trail.endpoint = Some(endpoint);
+    let attribute = |key: &str, value: String| observability::Attribute { key: key.to_owned(), value };
+    *span = Some(observability::Span::new(
+        &format!("team-collab {} {}", request.method(), router::pattern(endpoint)),
+        &[attribute("keel.endpoint", format!("{endpoint:?}"))],
+    ));
     let in_workspace = request.uri().path().starts_with("/v1/workspaces/");
     let token = if endpoint.requires_auth() { bearer_token(&request)? } else { String::new() };
     let actor =

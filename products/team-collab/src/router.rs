@@ -168,6 +168,14 @@ pub fn route(method: &Method, path: &str) -> Routed {
     Routed::NotFound
 }
 
+/// The route template `endpoint` is served at (`/v1/workspaces/{}/…`).
+pub fn pattern(endpoint: Endpoint) -> &'static str {
+    ROUTES
+        .iter()
+        .find(|route| route.methods.iter().any(|(_, served)| *served == endpoint))
+        .map_or("", |route| route.pattern)
+}
+
 fn capture(pattern: &str, path: &str) -> Option<Vec<String>> {
     let mut pattern_segments = pattern.split('/');
     let mut path_segments = path.split('/');

@@ -35,6 +35,7 @@ use super::{AppContext, Capability, HostState, Spin};
 use crate::config::manifest::Component;
 use crate::config::runtime_config::KeyValueBackend;
 use crate::kv::{self, KeyValueStore, KvError};
+use crate::telemetry::{Call, HostCall};
 
 /// `[key_value_store.<label>]` in the runtime config.
 #[derive(Deserialize)]
@@ -142,12 +143,20 @@ pub struct Cas {
     seen: Option<Vec<u8>>,
 }
 
-/// Run a blocking backend call off the async executor.
+/// Run a blocking backend call off the async executor; `call` ends with it.
 async fn blocking<R: Send + 'static>(
-    store: Arc<dyn KeyValueStore>,
-    f: impl FnOnce(&dyn KeyValueStore) -> R + Send + 'static,
-) -> R {
-    tokio::task::spawn_blocking(move || f(store.as_ref())).await.expect("key-value task does not panic")
+    (store, call): (Arc<dyn KeyValueStore>, HostCall),
+    f: impl FnOnce(&dyn KeyValueStore) -> Result<R, KvError> + Send + 'static,
+) -> Result<R, KvError> {
+    let result = tokio::task::spawn_blocking(move || f(store.as_ref())).await.expect("key-value task does not panic");
+    finish(call, &result);
+    result
+}
+
+/// End an operation's telemetry (an error by its kind only: its text may
+/// name keys).
+fn finish<R>(call: HostCall, result: &Result<R, KvError>) {
+    call.finish(result.as_ref().err().map(|_| "error"), None);
 }
 
 impl HostState {
@@ -159,11 +168,27 @@ impl HostState {
         Ok(self.table.get(store)?.0.clone())
     }
 
-    /// Run `f` on the store of a synchronous (`wasi:keyvalue`) call; the
-    /// call blocks, so the executor's other tasks move off this thread.
-    fn kv_sync<R>(&self, store: &Resource<Store>, f: impl FnOnce(&dyn KeyValueStore) -> R) -> wasmtime::Result<R> {
-        let kv = self.kv_store(store)?;
-        Ok(super::block_in_place(|| f(kv.as_ref())))
+    /// The store of an `operation`, and the operation's telemetry.
+    fn kv_call(
+        &self,
+        store: &Resource<Store>,
+        operation: &'static str,
+    ) -> wasmtime::Result<(Arc<dyn KeyValueStore>, HostCall)> {
+        Ok((self.kv_store(store)?, self.host_call(Call::KeyValue { operation })))
+    }
+
+    /// Run `f`, a synchronous (`wasi:keyvalue`) `operation`, on the store;
+    /// the call blocks, so the executor's other tasks move off this thread.
+    fn kv_sync<R>(
+        &self,
+        store: &Resource<Store>,
+        operation: &'static str,
+        f: impl FnOnce(&dyn KeyValueStore) -> Result<R, KvError>,
+    ) -> wasmtime::Result<Result<R, KvError>> {
+        let (kv, call) = self.kv_call(store, operation)?;
+        let result = super::block_in_place(|| f(kv.as_ref()));
+        finish(call, &result);
+        Ok(result)
     }
 }
 
@@ -228,8 +253,8 @@ impl<T> HostStoreWithStore<T> for Spin {
         store: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
-        let kv = accessor.with(|mut access| access.get().kv_store(&store))?;
-        Ok(blocking(kv, move |kv| kv.get(&key).and_then(capped_value)).await.map_err(spin_error))
+        let call = accessor.with(|mut access| access.get().kv_call(&store, "get"))?;
+        Ok(blocking(call, move |kv| kv.get(&key).and_then(capped_value)).await.map_err(spin_error))
     }
 
     async fn set(
@@ -238,8 +263,8 @@ impl<T> HostStoreWithStore<T> for Spin {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
-        let kv = accessor.with(|mut access| access.get().kv_store(&store))?;
-        Ok(blocking(kv, move |kv| kv.set(&key, &value)).await.map_err(spin_error))
+        let call = accessor.with(|mut access| access.get().kv_call(&store, "set"))?;
+        Ok(blocking(call, move |kv| kv.set(&key, &value)).await.map_err(spin_error))
     }
 
     async fn delete(
@@ -247,8 +272,8 @@ impl<T> HostStoreWithStore<T> for Spin {
         store: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
-        let kv = accessor.with(|mut access| access.get().kv_store(&store))?;
-        Ok(blocking(kv, move |kv| kv.delete(&key)).await.map_err(spin_error))
+        let call = accessor.with(|mut access| access.get().kv_call(&store, "delete"))?;
+        Ok(blocking(call, move |kv| kv.delete(&key)).await.map_err(spin_error))
     }
 
     async fn exists(
@@ -256,16 +281,16 @@ impl<T> HostStoreWithStore<T> for Spin {
         store: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<bool, spin_kv::Error>> {
-        let kv = accessor.with(|mut access| access.get().kv_store(&store))?;
-        Ok(blocking(kv, move |kv| kv.exists(&key)).await.map_err(spin_error))
+        let call = accessor.with(|mut access| access.get().kv_call(&store, "exists"))?;
+        Ok(blocking(call, move |kv| kv.exists(&key)).await.map_err(spin_error))
     }
 
     async fn get_keys(
         accessor: &Accessor<T, Self>,
         store: Resource<Store>,
     ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), spin_kv::Error>>)> {
-        let kv = accessor.with(|mut access| access.get().kv_store(&store))?;
-        let (keys, result) = match blocking(kv, |kv| kv.keys().and_then(capped_keys)).await {
+        let call = accessor.with(|mut access| access.get().kv_call(&store, "get-keys"))?;
+        let (keys, result) = match blocking(call, |kv| kv.keys().and_then(capped_keys)).await {
             Ok(keys) => (keys, Ok(())),
             Err(e) => (Vec::new(), Err(spin_error(e))),
         };
@@ -292,7 +317,7 @@ impl wasi_store::HostBucket for HostState {
         bucket: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, |kv| kv.get(&key).and_then(capped_value))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "get", |kv| kv.get(&key).and_then(capped_value))?.map_err(wasi_error))
     }
 
     fn set(
@@ -301,15 +326,15 @@ impl wasi_store::HostBucket for HostState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, |kv| kv.set(&key, &value))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "set", |kv| kv.set(&key, &value))?.map_err(wasi_error))
     }
 
     fn delete(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, |kv| kv.delete(&key))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "delete", |kv| kv.delete(&key))?.map_err(wasi_error))
     }
 
     fn exists(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<bool, wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, |kv| kv.exists(&key))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "exists", |kv| kv.exists(&key))?.map_err(wasi_error))
     }
 
     fn list_keys(
@@ -318,7 +343,7 @@ impl wasi_store::HostBucket for HostState {
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_store::KeyResponse, wasi_store::Error>> {
         // One page holding every key after the cursor (keys are sorted).
-        let keys = match self.kv_sync(&bucket, |kv| kv.keys().and_then(capped_keys))? {
+        let keys = match self.kv_sync(&bucket, "list-keys", |kv| kv.keys().and_then(capped_keys))? {
             Ok(keys) => keys,
             Err(e) => return Ok(Err(wasi_error(e))),
         };
@@ -342,17 +367,19 @@ impl atomics::Host for HostState {
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, |kv| kv.increment(&key, delta))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "increment", |kv| kv.increment(&key, delta))?.map_err(wasi_error))
     }
 
     fn swap(&mut self, cas: Resource<Cas>, value: Vec<u8>) -> wasmtime::Result<Result<(), atomics::CasError>> {
         let handle = self.table.delete(cas)?;
+        let call = self.host_call(Call::KeyValue { operation: "swap" });
         let swapped = super::block_in_place(|| {
             handle.store.compare_and_swap(&handle.key, handle.seen.as_deref(), &value).and_then(|swapped| {
                 // On failure, hand back a fresh handle so the guest can retry.
                 Ok(if swapped { None } else { Some(handle.store.get(&handle.key)?) })
             })
         });
+        finish(call, &swapped);
         match swapped {
             Ok(None) => Ok(Ok(())),
             Ok(Some(seen)) => {
@@ -370,8 +397,10 @@ impl atomics::HostCas for HostState {
         bucket: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, wasi_store::Error>> {
-        let store = self.kv_store(&bucket)?;
-        let seen = match super::block_in_place(|| store.get(&key)) {
+        let (store, call) = self.kv_call(&bucket, "cas-new")?;
+        let seen = super::block_in_place(|| store.get(&key));
+        finish(call, &seen);
+        let seen = match seen {
             Ok(seen) => seen,
             Err(e) => return Ok(Err(wasi_error(e))),
         };
@@ -379,8 +408,11 @@ impl atomics::HostCas for HostState {
     }
 
     fn current(&mut self, cas: Resource<Cas>) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
+        let call = self.host_call(Call::KeyValue { operation: "cas-current" });
         let handle = self.table.get_mut(&cas)?;
-        match super::block_in_place(|| handle.store.get(&handle.key).and_then(capped_value)) {
+        let current = super::block_in_place(|| handle.store.get(&handle.key).and_then(capped_value));
+        finish(call, &current);
+        match current {
             Ok(seen) => {
                 handle.seen = seen.clone();
                 Ok(Ok(seen))
@@ -401,7 +433,7 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_store::Error>> {
-        let found = self.kv_sync(&bucket, |kv| {
+        let found = self.kv_sync(&bucket, "get-many", |kv| {
             let found = kv.get_many(&keys)?;
             capped(found.iter().map(|(k, v)| 2 * ENTRY_OVERHEAD + k.len() + v.len()).sum())?;
             Ok(found)
@@ -414,7 +446,7 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, |kv| kv.set_many(&key_values))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "set-many", |kv| kv.set_many(&key_values))?.map_err(wasi_error))
     }
 
     fn delete_many(
@@ -422,7 +454,7 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, |kv| kv.delete_many(&keys))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "delete-many", |kv| kv.delete_many(&keys))?.map_err(wasi_error))
     }
 }
 

@@ -15,6 +15,7 @@
 mod key_value;
 mod mysql;
 mod networking;
+mod otel;
 mod outbound_http;
 mod postgres;
 mod redis;
@@ -34,6 +35,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::config::manifest::{Component, Manifest};
 use crate::config::runtime_config::RuntimeConfig;
 use crate::config::variables::Variables;
+use crate::telemetry::{Call, HostCall, InstanceTrace, RequestTrace, Telemetry};
 pub(crate) use key_value::StoreConfig as KeyValueStoreConfig;
 use outbound_http::OutboundHooks;
 pub(crate) use outbound_http::self_origin;
@@ -45,6 +47,7 @@ mod bindings {
         world: "keel:runtime/spin-host",
         imports: { default: trappable },
         with: {
+            "wasi:clocks/wall-clock": wasmtime_wasi::p2::bindings::clocks::wall_clock,
             "spin:sqlite/sqlite.connection": super::sqlite::Connection,
             "spin:key-value/key-value.store": super::key_value::Store,
             "wasi:keyvalue/store.bucket": super::key_value::Store,
@@ -207,6 +210,8 @@ macro_rules! capabilities {
         pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
             let mut linker = Linker::new(engine);
             $(<$capability as Capability>::link(&mut linker)?;)*
+            // Guest spans: nothing to configure and nothing to grant.
+            otel::link(&mut linker)?;
             Ok(linker)
         }
     };
@@ -248,6 +253,23 @@ pub struct HostState {
     sqlite_connections: usize,
     /// `spin:redis` connections open in this instance.
     redis_connections: usize,
+    telemetry: Arc<Telemetry>,
+    /// Requests this instance has started.
+    requests: u64,
+}
+
+impl HostState {
+    /// The instance starts serving a request traced by `trace`.
+    pub(crate) fn start_request(&mut self, trace: RequestTrace) {
+        self.telemetry.record_instance(&self.services.id, self.requests > 0);
+        self.requests += 1;
+        self.hooks.trace = InstanceTrace::new(trace);
+    }
+
+    /// Start the telemetry of a host call made for the current request.
+    pub(crate) fn host_call(&self, call: Call<'_>) -> HostCall {
+        self.telemetry.host_call(&self.hooks.trace, call)
+    }
 }
 
 impl WasiView for HostState {
@@ -308,16 +330,28 @@ pub(crate) fn block_in_place<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Create a store for one instance of the component `services` describes.
-pub fn new_store(engine: &Engine, services: Arc<ComponentServices>, memory_limit: usize) -> Store<HostState> {
+pub fn new_store(
+    engine: &Engine,
+    services: Arc<ComponentServices>,
+    memory_limit: usize,
+    telemetry: Arc<Telemetry>,
+) -> Store<HostState> {
     let state = HostState {
         table: ResourceTable::new(),
         wasi: wasi::context(&services.wasi),
         http: WasiHttpCtx::new(),
-        hooks: OutboundHooks::new(services.outbound.clone(), services.id.clone(), services.http.clone()),
+        hooks: OutboundHooks::new(
+            services.outbound.clone(),
+            services.id.clone(),
+            services.http.clone(),
+            telemetry.clone(),
+        ),
         services,
         limiter: MemoryLimiter { limit: memory_limit, used: 0 },
         sqlite_connections: 0,
         redis_connections: 0,
+        telemetry,
+        requests: 0,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -454,7 +488,7 @@ key_value_stores = ["cache"]
 
     /// A store for one instance of `services`, to call host functions on.
     pub fn store(services: Arc<ComponentServices>) -> Store<HostState> {
-        new_store(&Engine::default(), services, 64 << 20)
+        new_store(&Engine::default(), services, 64 << 20, Arc::new(Telemetry::disabled()))
     }
 
     /// The host must implement exactly the WIT that spin-sdk ships; this

@@ -50,6 +50,7 @@ use super::bindings::spin::mysql::mysql::{
 };
 use super::{HostState, Spin};
 use crate::config::outbound::OutboundPolicy;
+use crate::telemetry::{Call, HostCall};
 
 /// The MySQL capability (`spin:mysql`): each component
 /// gets its own pools; every address is checked against its allow list.
@@ -319,6 +320,25 @@ impl HostConnection for HostState {
     }
 }
 
+/// The connection `conn`, and the telemetry of the statement it is to run.
+fn mysql_call<T>(
+    accessor: &Accessor<T, Spin>,
+    conn: &Resource<MysqlConnection>,
+    operation: &'static str,
+    statement: &str,
+) -> wasmtime::Result<(MysqlConnection, HostCall)> {
+    accessor.with(|mut access| {
+        let state = access.get();
+        Ok((state.mysql(conn)?, state.host_call(Call::Sql { system: "mysql", operation, statement })))
+    })
+}
+
+/// End a statement's telemetry: an error by its kind only (its text may
+/// quote the data).
+fn finish<R>(call: HostCall, result: &Result<R, Error>) {
+    call.finish(result.as_ref().err().map(|_| "query-failed"), None);
+}
+
 impl<T> HostConnectionWithStore<T> for Spin {
     async fn open(
         accessor: &Accessor<T, Self>,
@@ -338,8 +358,10 @@ impl<T> HostConnectionWithStore<T> for Spin {
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<(Vec<Column>, StreamReader<Vec<DbValue>>, FutureReader<Result<(), Error>>), Error>>
     {
-        let conn = accessor.with(|mut access| access.get().mysql(&conn))?;
-        let (columns, rows) = match conn.query(&statement, params).await {
+        let (conn, call) = mysql_call(accessor, &conn, "query", &statement)?;
+        let result = conn.query(&statement, params).await;
+        finish(call, &result);
+        let (columns, rows) = match result {
             Ok(out) => out,
             Err(e) => return Ok(Err(e)),
         };
@@ -356,8 +378,10 @@ impl<T> HostConnectionWithStore<T> for Spin {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let conn = accessor.with(|mut access| access.get().mysql(&conn))?;
-        Ok(conn.execute(&statement, params).await)
+        let (conn, call) = mysql_call(accessor, &conn, "execute", &statement)?;
+        let result = conn.execute(&statement, params).await;
+        finish(call, &result);
+        Ok(result)
     }
 }
 

@@ -24,6 +24,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use super::{Capability, HostState};
 use crate::config::manifest::Component;
 use crate::config::outbound::OutboundPolicy;
+use crate::telemetry::{Call, InstanceTrace, Telemetry};
 
 /// The outbound HTTP capability (`wasi:http` 0.2 and 0.3).
 pub(crate) struct OutboundHttp;
@@ -48,11 +49,41 @@ pub struct OutboundHooks {
     policy: Arc<OutboundPolicy>,
     component: String,
     self_origin: Arc<OnceLock<SocketAddr>>,
+    telemetry: Arc<Telemetry>,
+    /// The trace of the request the instance serves (the last one to
+    /// start, when it serves several at once), which host calls join.
+    pub(crate) trace: InstanceTrace,
 }
 
 impl OutboundHooks {
-    pub fn new(policy: Arc<OutboundPolicy>, component: String, self_origin: Arc<OnceLock<SocketAddr>>) -> Self {
-        OutboundHooks { policy, component, self_origin }
+    pub fn new(
+        policy: Arc<OutboundPolicy>,
+        component: String,
+        self_origin: Arc<OnceLock<SocketAddr>>,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
+        OutboundHooks { policy, component, self_origin, telemetry, trace: InstanceTrace::default() }
+    }
+
+    /// Send `request` traced: a client span around it, whose context goes
+    /// out in the request's `traceparent`.
+    fn send_traced(
+        &self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> SendFuture {
+        let call = self.telemetry.host_call(&self.trace, Call::Http { method: request.method(), uri: request.uri() });
+        call.inject(request.headers_mut());
+        let sent = Box::into_pin(wasmtime_wasi_http::default_hooks().send_request(request, options, fut));
+        Box::new(async move {
+            let result = sent.await;
+            match &result {
+                Ok((response, _)) => call.finish(None, Some(response.status().as_u16())),
+                Err(e) => call.finish(Some(&format!("{e:?}")), None),
+            }
+            result
+        })
     }
 }
 
@@ -112,7 +143,7 @@ impl WasiHttpHooks for OutboundHooks {
             *request.uri_mut() = target;
             let host = http::HeaderValue::from_str(&origin.to_string()).expect("an address is a valid header");
             request.headers_mut().insert(http::header::HOST, host);
-            return wasmtime_wasi_http::default_hooks().send_request(request, options, fut);
+            return self.send_traced(request, options, fut);
         }
         let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
         let host = uri.host().unwrap_or_default().to_string();
@@ -124,7 +155,7 @@ impl WasiHttpHooks for OutboundHooks {
             );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        wasmtime_wasi_http::default_hooks().send_request(request, options, fut)
+        self.send_traced(request, options, fut)
     }
 }
 

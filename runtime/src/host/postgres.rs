@@ -63,6 +63,7 @@ use super::bindings::spin::postgres::postgres::{
 };
 use super::{HostState, Spin};
 use crate::config::outbound::OutboundPolicy;
+use crate::telemetry::{Call, HostCall};
 
 /// The PostgreSQL capability (`spin:postgres`): each component
 /// gets its own pools; every address is checked against its allow list.
@@ -749,6 +750,27 @@ async fn pg_open_async<T>(
     }
 }
 
+/// The client of `conn`, and the telemetry of the statement it is to run.
+#[allow(clippy::type_complexity)]
+fn pg_call<T>(
+    accessor: &Accessor<T, Spin>,
+    conn: &Resource<PgConnection>,
+    operation: &'static str,
+    statement: &str,
+) -> wasmtime::Result<(Arc<tokio_postgres::Client>, Arc<std::sync::atomic::AtomicBool>, HostCall)> {
+    accessor.with(|mut access| {
+        let state = access.get();
+        let (client, tainted) = state.pg(conn)?;
+        Ok((client, tainted, state.host_call(Call::Sql { system: "postgresql", operation, statement })))
+    })
+}
+
+/// End a statement's telemetry: an error by its kind only (its text may
+/// quote the data).
+fn finish<R>(call: HostCall, result: &Result<R, Error>) {
+    call.finish(result.as_ref().err().map(|_| "query-failed"), None);
+}
+
 impl wit::Host for HostState {}
 
 impl HostConnection for HostState {
@@ -763,7 +785,10 @@ impl HostConnection for HostState {
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, Error>> {
         let (client, tainted) = self.pg(&conn)?;
-        Ok(block_on(run_query(&client, &tainted, &statement, params)))
+        let call = self.host_call(Call::Sql { system: "postgresql", operation: "query", statement: &statement });
+        let result = block_on(run_query(&client, &tainted, &statement, params));
+        finish(call, &result);
+        Ok(result)
     }
 
     fn execute(
@@ -773,7 +798,10 @@ impl HostConnection for HostState {
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<u64, Error>> {
         let (client, tainted) = self.pg(&conn)?;
-        Ok(block_on(run_execute(&client, &tainted, &statement, params)))
+        let call = self.host_call(Call::Sql { system: "postgresql", operation: "execute", statement: &statement });
+        let result = block_on(run_execute(&client, &tainted, &statement, params));
+        finish(call, &result);
+        Ok(result)
     }
 
     fn drop(&mut self, conn: Resource<PgConnection>) -> wasmtime::Result<()> {
@@ -797,8 +825,10 @@ impl<T> HostConnectionWithStore<T> for Spin {
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<(Vec<Column>, StreamReader<Vec<DbValue>>, FutureReader<Result<(), Error>>), Error>>
     {
-        let (client, tainted) = accessor.with(|mut access| access.get().pg(&conn))?;
-        let RowSet { columns, rows } = match run_query(&client, &tainted, &statement, params).await {
+        let (client, tainted, call) = pg_call(accessor, &conn, "query", &statement)?;
+        let result = run_query(&client, &tainted, &statement, params).await;
+        finish(call, &result);
+        let RowSet { columns, rows } = match result {
             Ok(set) => set,
             Err(e) => return Ok(Err(e)),
         };
@@ -815,8 +845,10 @@ impl<T> HostConnectionWithStore<T> for Spin {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<u64, Error>> {
-        let (client, tainted) = accessor.with(|mut access| access.get().pg(&conn))?;
-        Ok(run_execute(&client, &tainted, &statement, params).await)
+        let (client, tainted, call) = pg_call(accessor, &conn, "execute", &statement)?;
+        let result = run_execute(&client, &tainted, &statement, params).await;
+        finish(call, &result);
+        Ok(result)
     }
 }
 

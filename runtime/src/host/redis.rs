@@ -36,6 +36,7 @@ use super::bindings::spin::redis::redis::{
 };
 use super::{HostState, Spin};
 use crate::config::outbound::OutboundPolicy;
+use crate::telemetry::{Call, HostCall};
 
 /// The Redis capability (`spin:redis`): each component
 /// gets its own pools; every address is checked against its allow list.
@@ -247,10 +248,30 @@ impl HostConnection for HostState {
 async fn on<T, R>(
     accessor: &Accessor<T, Spin>,
     conn: &Resource<RedisConnection>,
+    name: &'static str,
     command: impl AsyncFnOnce(MultiplexedConnection) -> redis::RedisResult<R>,
 ) -> wasmtime::Result<Result<R, Error>> {
-    let session = accessor.with(|mut access| access.get().redis(conn))?;
-    Ok(session.checked(command(session.conn.clone()).await).map_err(other))
+    let (session, call) = session(accessor, conn, name)?;
+    let result = session.checked(command(session.conn.clone()).await).map_err(other);
+    finish(call, &result);
+    Ok(result)
+}
+
+/// The session of `conn`, and the telemetry of the command `name` on it.
+fn session<T>(
+    accessor: &Accessor<T, Spin>,
+    conn: &Resource<RedisConnection>,
+    name: &'static str,
+) -> wasmtime::Result<(Arc<Session>, HostCall)> {
+    accessor.with(|mut access| {
+        let state = access.get();
+        Ok((state.redis(conn)?, state.host_call(Call::Redis { command: name })))
+    })
+}
+
+/// End a command's telemetry (an error by its kind only).
+fn finish<R>(call: HostCall, result: &Result<R, Error>) {
+    call.finish(result.as_ref().err().map(|_| "error"), None);
 }
 
 impl<T> HostConnectionWithStore<T> for Spin {
@@ -282,7 +303,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         channel: String,
         payload: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        on(accessor, &conn, async move |mut c| c.publish(channel, payload).await).await
+        on(accessor, &conn, "publish", async move |mut c| c.publish(channel, payload).await).await
     }
 
     async fn get(
@@ -290,7 +311,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         conn: Resource<RedisConnection>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        let value = on(accessor, &conn, async move |mut c| c.get::<_, Option<Vec<u8>>>(key).await).await?;
+        let value = on(accessor, &conn, "get", async move |mut c| c.get::<_, Option<Vec<u8>>>(key).await).await?;
         Ok(value.and_then(|v| match v {
             Some(v) if v.len() > MAX_RESULT_BYTES => Err(too_large()),
             v => Ok(v),
@@ -303,7 +324,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        on(accessor, &conn, async move |mut c| c.set(key, value).await).await
+        on(accessor, &conn, "set", async move |mut c| c.set(key, value).await).await
     }
 
     async fn incr(
@@ -311,7 +332,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         conn: Resource<RedisConnection>,
         key: String,
     ) -> wasmtime::Result<Result<i64, Error>> {
-        on(accessor, &conn, async move |mut c| c.incr(key, 1).await).await
+        on(accessor, &conn, "incr", async move |mut c| c.incr(key, 1).await).await
     }
 
     async fn del(
@@ -319,7 +340,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         conn: Resource<RedisConnection>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        on(accessor, &conn, async move |mut c| c.del(keys).await).await
+        on(accessor, &conn, "del", async move |mut c| c.del(keys).await).await
     }
 
     async fn sadd(
@@ -328,15 +349,17 @@ impl<T> HostConnectionWithStore<T> for Spin {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        let session = accessor.with(|mut access| access.get().redis(&conn))?;
+        let (session, call) = session(accessor, &conn, "sadd")?;
         // As Spin: only `sadd` tells a wrong-type key apart.
-        Ok(session.checked(session.conn.clone().sadd(key, values).await).map_err(|e| {
+        let result = session.checked(session.conn.clone().sadd(key, values).await).map_err(|e| {
             if e.code() == Some("WRONGTYPE") || e.kind() == redis::ErrorKind::UnexpectedReturnType {
                 Error::TypeError
             } else {
                 other(e)
             }
-        }))
+        });
+        finish(call, &result);
+        Ok(result)
     }
 
     async fn smembers(
@@ -344,7 +367,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         conn: Resource<RedisConnection>,
         key: String,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        on(accessor, &conn, async move |mut c| c.smembers(key).await).await
+        on(accessor, &conn, "smembers", async move |mut c| c.smembers(key).await).await
     }
 
     async fn srem(
@@ -353,7 +376,7 @@ impl<T> HostConnectionWithStore<T> for Spin {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        on(accessor, &conn, async move |mut c| c.srem(key, values).await).await
+        on(accessor, &conn, "srem", async move |mut c| c.srem(key, values).await).await
     }
 
     async fn execute(
@@ -362,8 +385,10 @@ impl<T> HostConnectionWithStore<T> for Spin {
         command: String,
         arguments: Vec<RedisParameter>,
     ) -> wasmtime::Result<Result<Vec<RedisResult>, Error>> {
-        let session = accessor.with(|mut access| access.get().redis(&conn))?;
-        Ok(session.execute(&command, arguments).await)
+        let (session, call) = session(accessor, &conn, "execute")?;
+        let result = session.execute(&command, arguments).await;
+        finish(call, &result);
+        Ok(result)
     }
 }
 

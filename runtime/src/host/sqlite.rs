@@ -56,6 +56,7 @@ use super::bindings::spin::sqlite::sqlite::{
 use super::{AppContext, Capability, HostState, Spin};
 use crate::config::manifest::Component;
 use crate::config::runtime_config::SqliteBackend;
+use crate::telemetry::{Call, HostCall};
 
 /// `[sqlite_database.<label>]` in the runtime config.
 #[derive(Deserialize)]
@@ -340,6 +341,19 @@ impl Connection {
     }
 }
 
+/// End a statement's telemetry: an error by its kind only (its text may
+/// quote the data).
+fn finish<T>(call: HostCall, result: &Result<T, Error>) {
+    let error = result.as_ref().err().map(|e| match e {
+        Error::NoSuchDatabase => "no-such-database",
+        Error::AccessDenied => "access-denied",
+        Error::InvalidConnection => "invalid-connection",
+        Error::DatabaseFull => "database-full",
+        Error::Io(_) => "io",
+    });
+    call.finish(error, None);
+}
+
 fn io_error(e: impl std::fmt::Display) -> Error {
     Error::Io(e.to_string())
 }
@@ -516,10 +530,13 @@ impl HostConnection for HostState {
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         let conn = self.connection(&conn)?;
-        if let Some(result) = conn.try_run_inline(&statement, &parameters) {
-            return Ok(result);
-        }
-        Ok(conn.with_sync(|c| c.run(&statement, parameters)))
+        let call = self.host_call(Call::Sql { system: "sqlite", operation: "execute", statement: &statement });
+        let result = match conn.try_run_inline(&statement, &parameters) {
+            Some(result) => result,
+            None => conn.with_sync(|c| c.run(&statement, parameters)),
+        };
+        finish(call, &result);
+        Ok(result)
     }
 
     fn last_insert_rowid(&mut self, conn: Resource<Connection>) -> wasmtime::Result<i64> {
@@ -551,11 +568,16 @@ impl<T> HostConnectionWithStore<T> for Spin {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<(Vec<String>, StreamReader<RowResult>, FutureReader<Result<(), Error>>), Error>> {
-        let conn = accessor.with(|mut access| access.get().connection(&conn))?;
+        let (conn, call) = accessor.with(|mut access| {
+            let state = access.get();
+            let call = state.host_call(Call::Sql { system: "sqlite", operation: "execute", statement: &statement });
+            state.connection(&conn).map(|conn| (conn, call))
+        })?;
         let result = match conn.try_run_inline(&statement, &parameters) {
             Some(result) => result,
             None => conn.with(move |c| c.run(&statement, parameters)).await,
         };
+        finish(call, &result);
         let QueryResult { columns, rows } = match result {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),

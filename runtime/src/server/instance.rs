@@ -14,6 +14,7 @@ use wasmtime_wasi_http::handler::{
 };
 
 use crate::host::{self, ComponentServices, HostState};
+use crate::telemetry::{RequestTrace, Telemetry};
 
 /// Limits applied to every component instance.
 #[derive(Debug, Clone)]
@@ -38,6 +39,7 @@ pub struct ComponentHandler {
     pub(crate) pre: ProxyPre<HostState>,
     pub(crate) services: Arc<ComponentServices>,
     pub(crate) limits: InstanceLimits,
+    pub(crate) telemetry: Arc<Telemetry>,
 }
 
 impl HandlerState for ComponentHandler {
@@ -46,7 +48,8 @@ impl HandlerState for ComponentHandler {
     type WorkerState = Worker;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<HostState, Expiry, Worker>> {
-        let mut store = host::new_store(&self.engine, self.services.clone(), self.limits.memory_limit);
+        let mut store =
+            host::new_store(&self.engine, self.services.clone(), self.limits.memory_limit, self.telemetry.clone());
         // Yield at every epoch tick so a busy guest cannot hold the thread
         // and its expiry is noticed.
         store.epoch_deadline_async_yield_and_update(1);
@@ -105,7 +108,7 @@ pub struct Worker {
 
 impl WorkerState for Worker {
     type StoreData = HostState;
-    type RequestData = ();
+    type RequestData = RequestTrace;
 
     fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
         if total >= self.limits.max_reuse {
@@ -119,10 +122,11 @@ impl WorkerState for Worker {
 
     fn on_request_start(
         &self,
-        _store: StoreContextMut<'_, HostState>,
-        _data: (),
+        mut store: StoreContextMut<'_, HostState>,
+        trace: RequestTrace,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        store.data_mut().start_request(trace);
         Box::pin(tokio::time::sleep(self.limits.request_timeout))
     }
 

@@ -22,6 +22,7 @@ use hyper::body::Incoming;
 use wasmtime_wasi_http::handler::{ExpirationError, InstantiationError, ProxyHandler};
 
 use crate::config::manifest::Route;
+use crate::telemetry::{RequestTrace, Telemetry};
 pub use admission::AdmissionLimits;
 pub(crate) use admission::Admission;
 pub(crate) use instance::ComponentHandler;
@@ -34,6 +35,8 @@ pub(crate) use metrics::Metrics;
 /// One routable component.
 pub(crate) struct RouteTarget {
     pub route: Route,
+    /// The route as the manifest writes it (`/v1/...`).
+    pub pattern: String,
     pub component: String,
     pub handler: ProxyHandler<ComponentHandler>,
 }
@@ -48,6 +51,8 @@ pub(crate) struct Router {
     pub access_log: bool,
     /// Counters per route, for `/metrics`.
     pub metrics: Metrics,
+    /// Spans and OTLP metrics.
+    pub telemetry: Arc<Telemetry>,
 }
 
 type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -231,11 +236,16 @@ impl Router {
         // dispatch all use it.
         let route = self.routes.iter().enumerate().find_map(|(i, t)| t.route.matches(&path).map(|info| (i, info.to_string())));
         let index = route.as_ref().map(|(i, _)| *i);
+        let named = index.map(|i| (self.routes[i].pattern.as_str(), self.routes[i].component.as_str()));
+        let trace = self.telemetry.start_request(req.headers(), &method, &path, named, client);
         let response = match route {
-            Some((i, path_info)) => self.dispatch(&self.routes[i], path_info, req, client, local).await,
+            Some((i, path_info)) => self.dispatch(&self.routes[i], path_info, req, client, local, &trace).await,
             None => json_error(StatusCode::NOT_FOUND, "not_found", "no component serves this route"),
         };
-        self.metrics.record(index, response.status().as_u16(), started.elapsed());
+        let status = response.status().as_u16();
+        self.metrics.record(index, status, started.elapsed());
+        self.telemetry.record_request(&method, named, status, started.elapsed());
+        trace.finish(status);
         let response = if self.access_log {
             let component = index.map(|i| self.routes[i].component.clone());
             let request_id = response.headers().get(REQUEST_ID).or(request_id.as_ref()).and_then(|v| v.to_str().ok());
@@ -268,6 +278,7 @@ impl Router {
         req: Request<Incoming>,
         client: SocketAddr,
         local: SocketAddr,
+        trace: &RequestTrace,
     ) -> Response<Body> {
         let Some(authority) = request_authority(&req, local) else {
             return json_error(StatusCode::BAD_REQUEST, "bad_request", "invalid Host header");
@@ -298,7 +309,7 @@ impl Router {
             .path_and_query(path_and_query)
             .build()
             .expect("scheme, authority and path are each valid");
-        let route = target.route.as_spin_str();
+        let route = target.pattern.clone();
         let spin_headers = [
             ("spin-full-url", uri.to_string()),
             ("spin-path-info", path_info),
@@ -326,7 +337,7 @@ impl Router {
         let started = Instant::now();
         let queue_deadline = started + self.admission.queue_timeout;
         loop {
-            match target.handler.handle((), request.build()).await {
+            match target.handler.handle(trace.clone(), request.build()).await {
                 Ok(response) => {
                     return response.map(|b| b.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed_unsync());
                 }

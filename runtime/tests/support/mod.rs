@@ -71,7 +71,13 @@ impl Keel {
         runtime_config: Option<&str>,
     ) -> Result<Keel, String> {
         let up = ["up".into(), "-f".into(), app_argument(manifest)];
-        Self::launch(Path::new(env!("CARGO_BIN_EXE_keel")), &up, state, flags, runtime_config).await
+        Self::launch(Path::new(env!("CARGO_BIN_EXE_keel")), &up, state, flags, runtime_config, &[]).await
+    }
+
+    /// Start `keel up` with `env` added to its environment.
+    pub async fn start_with_env(manifest: &str, flags: &[&str], env: &[(&str, &str)]) -> Result<Keel, String> {
+        let up = ["up".into(), "-f".into(), app_argument(manifest)];
+        Self::launch(Path::new(env!("CARGO_BIN_EXE_keel")), &up, TempDir::new("state"), flags, None, env).await
     }
 
     /// Run `program` with `leading` arguments then `up`'s serving flags
@@ -83,8 +89,10 @@ impl Keel {
         state: TempDir,
         flags: &[&str],
         runtime_config: Option<&str>,
+        env: &[(&str, &str)],
     ) -> Result<Keel, String> {
         let mut command = Command::new(program);
+        command.envs(env.iter().copied());
         command
             .args(leading)
             .args(["--listen", "127.0.0.1:0", "--variable", "token_secret=hardening-test-secret-0123456789abcdef"])

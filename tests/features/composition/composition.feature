@@ -11,6 +11,10 @@ Feature: One deployable component
     And the component "dist/team-collab.wasm" exports "wasi:http/handler@0.3.0"
     And the component "dist/kv-conformance-spin.wasm" imports "spin:key-value/key-value@3.0.0"
 
+  Scenario: Only the guest-span build needs wasi:otel, which Spin links only on request
+    Then the component "dist/team-collab-otel.wasm" imports "wasi:otel/tracing@0.2.0-rc.2"
+    And the component "dist/team-collab.wasm" does not import "wasi:otel/tracing@0.2.0-rc.2"
+
   Scenario: Every composed component imports only Spin and WASI interfaces
     Then every component in "dist" imports only "spin:" and "wasi:" interfaces
 
@@ -22,3 +26,4 @@ Feature: One deployable component
       | dist/team-collab-postgres.wasm |
       | dist/team-collab-mysql.wasm    |
       | dist/team-collab-sendgrid.wasm |
+      | dist/team-collab-otel.wasm     |
