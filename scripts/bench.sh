@@ -10,6 +10,8 @@
 #   bash scripts/bench.sh --compare /path/to/spin          # and a second runtime, same run
 #   bash scripts/bench.sh --compare /tmp/keel-old --manifest /tmp/old/spin.toml --histogram
 #   bash scripts/bench.sh --bundle                         # and `keel bundle` of the same product
+#   bash scripts/bench.sh --otel                           # and the same runtime exporting OpenTelemetry
+#                                                          # (spin-otel.toml: guest spans too) to a local sink
 #   bash scripts/bench.sh --soak [SECONDS]                 # instead: SECONDS (60) of reads and writes
 #                                                          # at 64 connections at once, RSS every 5 s;
 #                                                          # fails on any error or unexpected status
@@ -19,7 +21,10 @@
 # `--manifest FILE` after `--compare BIN` serves that runtime another
 # manifest (e.g. a copy of an older build's spin.toml and dist/).
 # `--bundle` adds the single-binary bundle of spin.toml (`keel bundle`), run
-# with `up`'s flags, and prints its size next to the keel binary's.
+# with `up`'s flags, and prints its size next to the keel binary's. `--otel`
+# adds Keel serving products/team-collab/spin-otel.toml with
+# OTEL_EXPORTER_OTLP_ENDPOINT set to a sink that accepts every export: the
+# cost of traces, metrics and guest spans against the first run.
 # SECONDS_PER_RUN (default 10) sets each run's length; RATE_LIMIT (default
 # 100000000/60, counted) sets the login and write limits, RATE_LIMIT=off skips them.
 set -euo pipefail
@@ -29,9 +34,10 @@ seconds="${SECONDS_PER_RUN:-10}"
 port="${BENCH_PORT:-3917}"
 base="http://127.0.0.1:$port"
 
-runtimes=()   # "binary|manifest"; manifest "-" for a bundle
+runtimes=()   # "binary|manifest[|otel]"; manifest "-" for a bundle
 histogram=()
 bundle=0
+otel=0
 soak=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -41,6 +47,7 @@ while [ $# -gt 0 ]; do
             runtimes[-1]="${runtimes[-1]%%|*}|$2"; shift 2 ;;
         --histogram) histogram=(--histogram); shift ;;
         --bundle) bundle=1; shift ;;
+        --otel) otel=1; shift ;;
         --soak)
             soak=60; shift
             if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then soak=$1; shift; fi ;;
@@ -61,6 +68,27 @@ if [ "$bundle" -eq 1 ]; then
     echo "bundle $(mb "$work/team-collab") = keel binary $(mb "$target/release/keel") + components and their precompiled code"
 fi
 
+sink=""
+if [ "$otel" -eq 1 ]; then
+    # An OTLP/HTTP sink: every export read whole and answered 200.
+    sink_port=$((port + 1))
+    python3 - "$sink_port" <<'PY' &
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+PY
+    sink=$!
+    runtimes+=("$target/release/keel|products/team-collab/spin-otel.toml|otel")
+fi
+
 state=""
 server=""
 stop() {
@@ -68,7 +96,7 @@ stop() {
     [ -n "$state" ] && rm -rf "$state"
     server="" state=""
 }
-trap 'stop; rm -rf "$work"' EXIT
+trap 'stop; [ -n "$sink" ] && kill "$sink" 2>/dev/null; rm -rf "$work"' EXIT
 
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$server/status"; }
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
@@ -78,9 +106,10 @@ run() { "$bench" "$@" --seconds "$seconds" "${histogram[@]}"; }
 echo "keel-bench: ${seconds}s per run, $(nproc) cores, $(date -u +%FT%TZ)"
 # Start the runtime on $state; sets $server and $start_ms (to the first 200).
 start_server() {
-    local started app=(up -f "$manifest")
+    local started app=(up -f "$manifest") telemetry=()
     # A bundle is the runtime and the app: it takes `up`'s flags only.
     [ "$manifest" = "-" ] && app=()
+    [ "$exporting" = otel ] && telemetry=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port")
     started=$(date +%s%N)
     # Logins and writes are rate limited; the limits stay on (each pays for
     # its counters) but high enough for a benchmark from one user.
@@ -89,7 +118,7 @@ start_server() {
     SPIN_VARIABLE_RATE_LIMIT_LOGIN_PER_EMAIL="${RATE_LIMIT:-100000000/60}" \
     SPIN_VARIABLE_RATE_LIMIT_WRITES_PER_USER="${RATE_LIMIT:-100000000/60}" \
     SPIN_VARIABLE_RATE_LIMIT_PASSWORD_HASHES="${RATE_LIMIT:-100000000/60}" \
-        "$runtime" "${app[@]}" --listen "127.0.0.1:$port" --state-dir "$state" >>"$state/server.log" 2>&1 &
+        env "${telemetry[@]}" "$runtime" "${app[@]}" --listen "127.0.0.1:$port" --state-dir "$state" >>"$state/server.log" 2>&1 &
     server=$!
     until curl -fs "$base/healthz" >/dev/null 2>&1; do
         kill -0 "$server" 2>/dev/null || { cat "$state/server.log" >&2; exit 1; }
@@ -99,11 +128,11 @@ start_server() {
 }
 
 for entry in "${runtimes[@]}"; do
-    runtime="${entry%%|*}" manifest="${entry#*|}"
+    IFS='|' read -r runtime manifest exporting <<<"$entry"
     state=$(mktemp -d)
     secret="bench-secret-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
     echo
-    echo "== $runtime ($("$runtime" --version 2>/dev/null | head -1)) serving $manifest"
+    echo "== $runtime ($("$runtime" --version 2>/dev/null | head -1)) serving $manifest${exporting:+, exporting OpenTelemetry}"
     # The first start may compile (empty compile cache); the second is what
     # a restarted pod sees.
     start_server
