@@ -141,11 +141,6 @@ impl App {
             Err(e) => return Err(e),
         };
         let linker = host::linker(&engine)?;
-        let telemetry = Arc::new(if options.otel_from_env {
-            telemetry::Telemetry::from_env(&manifest.name, tokio::runtime::Handle::current())?
-        } else {
-            telemetry::Telemetry::disabled()
-        });
 
         // Every capability checks the app's use of it and opens what its
         // components share, all the problems reported at once; then each
@@ -163,9 +158,21 @@ impl App {
         let services = capabilities.grant_all(&manifest);
 
         let self_origin = capabilities.self_origin();
+        // Routes are matched most specific first; metrics list them so.
+        let mut http_routes: Vec<_> = manifest.http_routes.iter().collect();
+        http_routes.sort_by_key(|route| std::cmp::Reverse(route.route.specificity()));
+        let metrics = Arc::new(server::Metrics::new(
+            http_routes.iter().map(|route| (route.route.as_spin_str(), route.component.clone())),
+        ));
+        let telemetry = Arc::new(if options.otel_from_env {
+            telemetry::Telemetry::from_env(&manifest.name, metrics, tokio::runtime::Handle::current())?
+        } else {
+            telemetry::Telemetry::local(metrics)
+        });
+
         let mut routes = Vec::new();
         let mut needs = engine::InstanceNeeds::default();
-        for route in &manifest.http_routes {
+        for route in http_routes {
             let component = &manifest.components[&route.component];
             let ctx = |what: &str| format!("component `{}`: {what}", component.id);
             let (wasm, component_needs) = match &options.bundle {
@@ -200,7 +207,6 @@ impl App {
                 handler: ProxyHandler::new(handler),
             });
         }
-        routes.sort_by_key(|t| std::cmp::Reverse(t.route.specificity()));
 
         // As many requests at once as the pool holds instances for (each
         // serving up to `max_concurrent` requests), less an eighth for
@@ -218,21 +224,17 @@ impl App {
             options.admission.queue_timeout,
         );
 
-        let metrics = server::Metrics::new(routes.iter().map(|t| (t.pattern.clone(), t.component.clone())));
-        Ok(App {
-            self_origin,
-            name: manifest.name,
-            router: Arc::new(server::Router {
-                routes,
-                limits: options.limits.clone(),
-                connections: options.connections.clone(),
-                metrics,
-                admission: server::Admission::new(concurrent, &options.admission),
-                access_log: options.access_log,
-                telemetry: telemetry.clone(),
-            }),
-            telemetry,
-        })
+        let router = Arc::new(server::Router {
+            routes,
+            limits: options.limits.clone(),
+            connections: options.connections.clone(),
+            admission: server::Admission::new(concurrent, &options.admission),
+            access_log: options.access_log,
+            telemetry: telemetry.clone(),
+        });
+        let weak = Arc::downgrade(&router);
+        telemetry.observe_in_flight(move || weak.upgrade().map_or(0, |router| router.admission.in_flight() as u64));
+        Ok(App { self_origin, name: manifest.name, router, telemetry })
     }
 
     /// The application's name (`[application] name`).
@@ -260,7 +262,7 @@ impl App {
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let _ = self.self_origin.set(host::self_origin(listener.local_addr()?));
         let served = server::serve(self.router, listener, shutdown).await;
-        if self.telemetry.enabled() {
+        if self.telemetry.exporting() {
             // The SDK's shut-down blocks until its export, which runs on this runtime.
             let telemetry = self.telemetry.clone();
             let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;

@@ -32,9 +32,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::server::{HostCallLabels, Metrics};
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
+use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _, ObservableGauge};
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
@@ -50,10 +51,12 @@ use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracer, SdkTracerProvider,
 /// SDK's default).
 const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The process's telemetry: what is exported, and the instruments.
+/// An app's telemetry: the Prometheus metrics it always keeps, and what it
+/// exports over OTLP.
 pub struct Telemetry {
+    prometheus: Arc<Metrics>,
     traces: Option<Traces>,
-    metrics: Option<Metrics>,
+    otlp: Option<Instruments>,
 }
 
 struct Traces {
@@ -87,8 +90,10 @@ impl SpanProcessor for SharedProcessor {
     }
 }
 
-struct Metrics {
+struct Instruments {
     provider: SdkMeterProvider,
+    /// `keel.requests.in_flight`, once registered.
+    in_flight: std::sync::OnceLock<ObservableGauge<u64>>,
     requests: Histogram<f64>,
     instances_created: Counter<u64>,
     instances_reused: Counter<u64>,
@@ -99,10 +104,7 @@ struct Metrics {
 
 impl fmt::Debug for Telemetry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Telemetry")
-            .field("traces", &self.traces.is_some())
-            .field("metrics", &self.metrics.is_some())
-            .finish()
+        f.debug_struct("Telemetry").field("traces", &self.traces.is_some()).field("otlp", &self.otlp.is_some()).finish()
     }
 }
 
@@ -131,20 +133,30 @@ fn check_protocol(signal: &str) -> anyhow::Result<()> {
 }
 
 impl Telemetry {
-    /// No telemetry: every span and measurement is skipped.
-    pub fn disabled() -> Telemetry {
-        Telemetry { traces: None, metrics: None }
+    /// Prometheus metrics only: nothing exported.
+    pub(crate) fn local(prometheus: Arc<Metrics>) -> Telemetry {
+        Telemetry { prometheus, traces: None, otlp: None }
+    }
+
+    /// No routes, nothing exported (for tests of the host alone).
+    #[cfg(test)]
+    pub(crate) fn disabled() -> Telemetry {
+        Telemetry::local(Arc::new(Metrics::new([])))
     }
 
     /// Telemetry as the `OTEL_*` environment variables configure it, for
-    /// the app `app_name`; exports run on `runtime`.
-    pub fn from_env(app_name: &str, runtime: tokio::runtime::Handle) -> anyhow::Result<Telemetry> {
+    /// the app `app_name` keeping `prometheus`; exports run on `runtime`.
+    pub(crate) fn from_env(
+        app_name: &str,
+        prometheus: Arc<Metrics>,
+        runtime: tokio::runtime::Handle,
+    ) -> anyhow::Result<Telemetry> {
         if env("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
-            return Ok(Telemetry::disabled());
+            return Ok(Telemetry::local(prometheus));
         }
         let (traces, metrics) = (signal_enabled("TRACES"), signal_enabled("METRICS"));
         if !traces && !metrics {
-            return Ok(Telemetry::disabled());
+            return Ok(Telemetry::local(prometheus));
         }
         let client = Arc::new(ExportClient::new(runtime)?) as Arc<dyn HttpClient>;
         let mut resource = Resource::builder();
@@ -185,27 +197,47 @@ impl Telemetry {
                 .build()
                 .context("OTLP metric exporter (OTEL_EXPORTER_OTLP_*)")?;
             let provider = SdkMeterProvider::builder().with_periodic_exporter(exporter).with_resource(resource).build();
-            Some(Metrics::new(provider))
+            Some(Instruments::new(provider))
         } else {
             None
         };
-        Ok(Telemetry { traces, metrics })
+        Ok(Telemetry { prometheus, traces, otlp: metrics })
     }
 
     /// Whether anything is exported.
-    pub fn enabled(&self) -> bool {
-        self.traces.is_some() || self.metrics.is_some()
+    pub(crate) fn exporting(&self) -> bool {
+        self.traces.is_some() || self.otlp.is_some()
+    }
+
+    /// The metrics in Prometheus' text format, with the admission queue's
+    /// gauges.
+    pub(crate) fn metrics_text(&self, in_flight: usize, queued: usize, slots: usize) -> String {
+        self.prometheus.render(in_flight, queued, slots)
+    }
+
+    /// Export `keel.requests.in_flight` (instances in use), read by `read`.
+    pub(crate) fn observe_in_flight(&self, read: impl Fn() -> u64 + Send + Sync + 'static) {
+        if let Some(otlp) = &self.otlp {
+            let gauge = otlp
+                .provider
+                .meter("keel")
+                .u64_observable_gauge("keel.requests.in_flight")
+                .with_description("Requests holding a slot (an instance) now")
+                .with_callback(move |observer| observer.observe(read(), &[]))
+                .build();
+            let _ = otlp.in_flight.set(gauge);
+        }
     }
 
     /// Export what is buffered and stop; called once, at shut-down.
-    pub fn shutdown(&self) {
+    pub(crate) fn shutdown(&self) {
         if let Some(traces) = &self.traces
             && let Err(e) = traces.provider.shutdown()
         {
             tracing::warn!("OTLP traces not flushed: {e}");
         }
-        if let Some(metrics) = &self.metrics
-            && let Err(e) = metrics.provider.shutdown()
+        if let Some(otlp) = &self.otlp
+            && let Err(e) = otlp.provider.shutdown()
         {
             tracing::warn!("OTLP metrics not flushed: {e}");
         }
@@ -245,15 +277,18 @@ impl Telemetry {
         RequestTrace { context: Some(parent.with_span(span)) }
     }
 
-    /// Count a request answered with `status` after `elapsed`.
+    /// Count a request answered with `status` after `elapsed`: `index` is
+    /// its route's in the router (`route`: its pattern and component).
     pub(crate) fn record_request(
         &self,
+        index: Option<usize>,
         method: &http::Method,
         route: Option<(&str, &str)>,
         status: u16,
         elapsed: std::time::Duration,
     ) {
-        let Some(metrics) = &self.metrics else { return };
+        self.prometheus.record(index, status, elapsed);
+        let Some(metrics) = &self.otlp else { return };
         let (route, component) = route.unwrap_or(("", ""));
         metrics.requests.record(
             elapsed.as_secs_f64(),
@@ -269,21 +304,18 @@ impl Telemetry {
     /// Count an instance of `component` created (`reused`: false) or one
     /// serving another request (`reused`: true).
     pub(crate) fn record_instance(&self, component: &str, reused: bool) {
-        let Some(metrics) = &self.metrics else { return };
+        self.prometheus.record_instance(component, reused);
+        let Some(metrics) = &self.otlp else { return };
         let counter = if reused { &metrics.instances_reused } else { &metrics.instances_created };
         counter.add(1, &[KeyValue::new("keel.component", component.to_owned())]);
     }
 
     /// Start the span and timer of a host call made for `trace`.
     pub(crate) fn host_call(self: &Arc<Self>, trace: &InstanceTrace, call: Call<'_>) -> HostCall {
-        if !self.enabled() {
-            return HostCall {
-                telemetry: None,
-                context: None,
-                started: Instant::now(),
-                kind: call.kind(),
-                attributes: Vec::new(),
-            };
+        let labels = call.labels();
+        if !self.exporting() {
+            let (telemetry, started, attributes) = (Some(self.clone()), Instant::now(), Vec::new());
+            return HostCall { telemetry, context: None, started, labels, attributes };
         }
         let attributes = call.attributes();
         let context = match (&self.traces, trace.parent()) {
@@ -298,7 +330,7 @@ impl Telemetry {
             }
             _ => None,
         };
-        HostCall { telemetry: Some(self.clone()), context, started: Instant::now(), kind: call.kind(), attributes }
+        HostCall { telemetry: Some(self.clone()), context, started: Instant::now(), labels, attributes }
     }
 
     /// Export a span a guest ended (`wasi:otel/tracing`), if sampled.
@@ -390,19 +422,14 @@ pub(crate) enum Call<'a> {
     Http { method: &'a http::Method, uri: &'a http::Uri },
 }
 
-#[derive(Clone, Copy)]
-enum CallKind {
-    Sql,
-    KeyValue,
-    Http,
-}
-
 impl Call<'_> {
-    fn kind(&self) -> CallKind {
+    /// Kind (`sql`, `kv`, `http`), system and operation.
+    fn labels(&self) -> HostCallLabels {
         match self {
-            Call::Sql { .. } => CallKind::Sql,
-            Call::KeyValue { .. } | Call::Redis { .. } => CallKind::KeyValue,
-            Call::Http { .. } => CallKind::Http,
+            Call::Sql { system, operation, .. } => ("sql", system, operation),
+            Call::KeyValue { operation } => ("kv", "keyvalue", operation),
+            Call::Redis { command } => ("kv", "redis", command),
+            Call::Http { .. } => ("http", "http", "request"),
         }
     }
 
@@ -458,7 +485,7 @@ pub(crate) struct HostCall {
     telemetry: Option<Arc<Telemetry>>,
     context: Option<Context>,
     started: Instant,
-    kind: CallKind,
+    labels: HostCallLabels,
     attributes: Vec<KeyValue>,
 }
 
@@ -480,6 +507,8 @@ impl HostCall {
 
     fn end(&mut self, error: Option<&str>, status: Option<u16>) {
         let Some(telemetry) = self.telemetry.take() else { return };
+        let elapsed = self.started.elapsed();
+        telemetry.prometheus.record_host_call(self.labels, elapsed);
         if let Some(status) = status {
             self.attributes.push(KeyValue::new("http.response.status_code", i64::from(status)));
         }
@@ -493,16 +522,16 @@ impl HostCall {
             }
             span.end();
         }
-        if let Some(metrics) = &telemetry.metrics {
+        if let Some(metrics) = &telemetry.otlp {
             if error.is_some() {
                 self.attributes.push(KeyValue::new("error.type", "error"));
             }
-            let histogram = match self.kind {
-                CallKind::Sql => &metrics.sql,
-                CallKind::KeyValue => &metrics.key_value,
-                CallKind::Http => &metrics.outbound_http,
+            let histogram = match self.labels.0 {
+                "sql" => &metrics.sql,
+                "kv" => &metrics.key_value,
+                _ => &metrics.outbound_http,
             };
-            histogram.record(self.started.elapsed().as_secs_f64(), &self.attributes);
+            histogram.record(elapsed.as_secs_f64(), &self.attributes);
         }
     }
 }
@@ -513,13 +542,14 @@ impl Drop for HostCall {
     }
 }
 
-impl Metrics {
-    fn new(provider: SdkMeterProvider) -> Metrics {
+impl Instruments {
+    fn new(provider: SdkMeterProvider) -> Instruments {
         let meter = provider.meter("keel");
         let seconds = |name: &'static str, description: &'static str| {
             meter.f64_histogram(name).with_unit("s").with_description(description).build()
         };
-        Metrics {
+        Instruments {
+            in_flight: std::sync::OnceLock::new(),
             requests: seconds("http.server.request.duration", "Time from a request to its response head"),
             instances_created: meter
                 .u64_counter("keel.instances.created")

@@ -81,6 +81,16 @@ async fn metrics_are_served_on_the_admin_address_and_move_with_traffic() {
             .sum::<f64>()
     };
     assert!(timed(&after) >= timed(&before) + 4.0, "the latency histogram did not count the requests");
+    // The probe's key-value operations and its instances are counted too.
+    let family = |samples: &[(String, f64)], prefix: &str| {
+        samples.iter().filter(|(s, _)| s.starts_with(prefix)).map(|(_, v)| v).sum::<f64>()
+    };
+    let kv_calls = r#"keel_host_call_duration_seconds_count{kind="kv",system="keyvalue",operation="get""#;
+    assert!(family(&after, kv_calls) - family(&before, kv_calls) >= 3.0, "the key-value gets were not timed");
+    let served = |samples: &[(String, f64)]| {
+        family(samples, "keel_instances_created_total{") + family(samples, "keel_instances_reused_total{")
+    };
+    assert!(served(&after) - served(&before) >= 3.0, "instances did not count their requests");
     assert_eq!(sample(&after, "keel_requests_queued"), 0.0);
     assert!(sample(&after, "keel_request_slots") >= 1.0);
 

@@ -284,6 +284,7 @@ async fn a_request_is_one_trace_of_server_guest_and_host_spans_and_metrics_count
         enough.then_some(counts)
     })
     .await;
+    assert!(metrics.contains_key("keel.requests.in_flight"), "{metrics:?}");
     assert!(!metrics.contains_key("http.client.request.duration"), "no outbound request was made: {metrics:?}");
     assert!(received.lock().unwrap().refused.is_empty(), "{:?}", received.lock().unwrap().refused);
 }
@@ -355,6 +356,14 @@ fn metric_counts(received: &Mutex<Received>) -> HashMap<String, u64> {
                             || attribute(&p.attributes, "http.route").as_deref() == Some("/...")
                     })
                     .map(|p| p.count)
+                    .sum(),
+                Some(Data::Gauge(gauge)) => gauge
+                    .data_points
+                    .iter()
+                    .map(|p| match p.value {
+                        Some(Value::AsInt(i)) => i.max(0) as u64,
+                        _ => 0,
+                    })
                     .sum(),
                 Some(Data::Sum(sum)) => sum
                     .data_points

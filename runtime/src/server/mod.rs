@@ -30,7 +30,7 @@ pub use instance::InstanceLimits;
 pub use listener::ConnectionLimits;
 pub(crate) use admin::serve as serve_admin;
 pub(crate) use listener::serve;
-pub(crate) use metrics::Metrics;
+pub(crate) use metrics::{HostCallLabels, Metrics};
 
 /// One routable component.
 pub(crate) struct RouteTarget {
@@ -49,9 +49,7 @@ pub(crate) struct Router {
     pub admission: Admission,
     /// Write an access-log line per request.
     pub access_log: bool,
-    /// Counters per route, for `/metrics`.
-    pub metrics: Metrics,
-    /// Spans and OTLP metrics.
+    /// Metrics (`/metrics`, OTLP) and spans.
     pub telemetry: Arc<Telemetry>,
 }
 
@@ -224,7 +222,7 @@ impl Drop for Logged {
 impl Router {
     /// The metrics in Prometheus' text format.
     pub(crate) fn metrics_text(&self) -> String {
-        self.metrics.render(self.admission.in_flight(), self.admission.queued(), self.admission.concurrent())
+        self.telemetry.metrics_text(self.admission.in_flight(), self.admission.queued(), self.admission.concurrent())
     }
 
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, client: SocketAddr, local: SocketAddr) -> Response<Body> {
@@ -243,8 +241,7 @@ impl Router {
             None => json_error(StatusCode::NOT_FOUND, "not_found", "no component serves this route"),
         };
         let status = response.status().as_u16();
-        self.metrics.record(index, status, started.elapsed());
-        self.telemetry.record_request(&method, named, status, started.elapsed());
+        self.telemetry.record_request(index, &method, named, status, started.elapsed());
         trace.finish(status);
         let response = if self.access_log {
             let component = index.map(|i| self.routes[i].component.clone());
