@@ -341,8 +341,12 @@ async fn an_outbound_request_carries_the_trace_on() {
 /// data points' counts; sums: their values), by name; request durations
 /// only for the route `/...`.
 fn metric_counts(received: &Mutex<Received>) -> HashMap<String, u64> {
+    use opentelemetry_proto::tonic::metrics::v1::NumberDataPoint;
     use opentelemetry_proto::tonic::metrics::v1::metric::Data;
     use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
+    let integers = |points: &[NumberDataPoint]| -> u64 {
+        points.iter().map(|p| if let Some(Value::AsInt(i)) = p.value { i.max(0) as u64 } else { 0 }).sum()
+    };
     let received = received.lock().unwrap();
     let mut counts: HashMap<String, u64> = HashMap::new();
     for export in &received.metrics {
@@ -357,22 +361,8 @@ fn metric_counts(received: &Mutex<Received>) -> HashMap<String, u64> {
                     })
                     .map(|p| p.count)
                     .sum(),
-                Some(Data::Gauge(gauge)) => gauge
-                    .data_points
-                    .iter()
-                    .map(|p| match p.value {
-                        Some(Value::AsInt(i)) => i.max(0) as u64,
-                        _ => 0,
-                    })
-                    .sum(),
-                Some(Data::Sum(sum)) => sum
-                    .data_points
-                    .iter()
-                    .map(|p| match p.value {
-                        Some(Value::AsInt(i)) => i.max(0) as u64,
-                        _ => 0,
-                    })
-                    .sum(),
+                Some(Data::Gauge(gauge)) => integers(&gauge.data_points),
+                Some(Data::Sum(sum)) => integers(&sum.data_points),
                 _ => 0,
             };
             let seen = counts.entry(metric.name.clone()).or_default();
