@@ -48,8 +48,10 @@ impl Guest for UserLifecycle {
         let display_name = validate::display_name(&display_name).map_err(invalid)?;
         let password_hash = hash_password(&password)?;
         let user = users::create(NewUser { email, display_name, password_hash }).await.map_err(repository_error)?;
+        // The session first: a sign-up that fails mails no link.
+        let session = start_session(user.clone()).await?;
         send_link(&user, TicketPurpose::VerifyEmail).await;
-        start_session(user).await
+        Ok(session)
     }
 
     async fn login(email: String, password: String) -> Result<Session, Error> {
@@ -252,6 +254,7 @@ fn security_error(err: security_context::Error) -> Error {
             Error::Unauthorized(message)
         }
         security_context::Error::Unavailable(message) => Error::Unavailable(message),
+        security_context::Error::Misconfigured(message) => Error::Internal(message),
     }
 }
 

@@ -149,9 +149,8 @@ fn check_policy(password: &str) -> Result<(), String> {
 async fn session_ttl() -> Result<u32, Error> {
     match configuration::number(TTL_VARIABLE.to_owned(), TTL_BOUNDS).await {
         Ok(ttl) => Ok(ttl.map_or(DEFAULT_TTL_SECONDS, |ttl| ttl as u32)),
-        Err(configuration::Error::Invalid(message) | configuration::Error::Unavailable(message)) => {
-            Err(Error::Unavailable(message))
-        }
+        Err(configuration::Error::Invalid(message)) => Err(Error::Misconfigured(message)),
+        Err(configuration::Error::Unavailable(message)) => Err(Error::Unavailable(message)),
     }
 }
 

@@ -26,3 +26,10 @@ Feature: Configuration
     And "alice" has signed up without confirming their email
     Then "alice" received 1 email
     And the last email to "alice" says 'https://collab.keel.example/verify-email?token='
+
+  Scenario: A token lifetime out of bounds is the operator's error: a 500 naming it only in the log, no mail
+    Given a running team-collab server whose variable "token_ttl_seconds" is "15"
+    When "alice" signs up with email "alice@example.com" and password "correct-horse-1"
+    Then the response status is 500
+    And the response body does not mention "token_ttl_seconds"
+    And the address "alice@example.com" received 0 emails
