@@ -1,5 +1,7 @@
+//! An app's telemetry: metrics it always keeps (served in Prometheus' text
+//! format on the admin listener, `server::metrics`), and
 //! OpenTelemetry traces and metrics over OTLP, configured as Spin configures
-//! them: with the standard `OTEL_*` environment variables, and nothing at all
+//! them: with the standard `OTEL_*` environment variables, and nothing
 //! exported while no endpoint is set.
 //!
 //! - Traces (`OTEL_EXPORTER_OTLP_ENDPOINT` or `…_TRACES_ENDPOINT`): a server
@@ -8,25 +10,30 @@
 //!   span per host call: each SQL statement (its text, never its
 //!   parameters), each key-value operation, each Redis command and each
 //!   outbound HTTP request, which carries the trace on in its own
-//!   `traceparent`.
+//!   `traceparent`. Guests add spans of their own through `wasi:otel`
+//!   (`host::otel`): they go to the same batch processor, and
+//!   host calls made while one is open are its children.
 //! - Metrics (`OTEL_EXPORTER_OTLP_ENDPOINT` or `…_METRICS_ENDPOINT`, every
 //!   `OTEL_METRIC_EXPORT_INTERVAL`): `http.server.request.duration` by
 //!   method, route, component and status; `keel.instances.created` and
-//!   `keel.instances.reused` by component; `db.client.operation.duration`,
-//!   `keel.kv.operation.duration` and `http.client.request.duration`.
+//!   `keel.instances.reused` by component; `keel.requests.in_flight`;
+//!   `db.client.operation.duration`, `keel.kv.operation.duration` and
+//!   `http.client.request.duration`. The same measurements feed the
+//!   Prometheus metrics: one recording point for both.
 //!
 //! Export is OTLP/HTTP with protobuf bodies (`OTEL_EXPORTER_OTLP_PROTOCOL`
 //! `http/protobuf`, the default; gRPC and JSON are refused at start-up)
 //! through the runtime's own HTTP client, TLS included. `OTEL_SERVICE_NAME`
 //! names the service (the app's name when unset), `OTEL_SDK_DISABLED=true`
-//! turns everything off, and the exporter and batch variables
+//! turns exporting off, and the exporter and batch variables
 //! (`OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`, `OTEL_BSP_*`,
 //! `OTEL_TRACES_SAMPLER`) work as the OpenTelemetry SDK documents them.
 //!
-//! Each instance serves one request at a time, so a store's host calls
-//! belong to the request it serves: the request's context travels to the
-//! instance with the request ([`RequestTrace`]) and host calls start their
-//! spans under it ([`HostCall`]).
+//! An instance serves one request at a time by default, so its host calls
+//! belong to that request: the request's context travels to the instance
+//! with the request ([`RequestTrace`]) and host calls start their spans
+//! under it ([`HostCall`]). With `--max-instance-concurrent-reuse-count`
+//! above 1 they join the trace of the request that entered last.
 
 use std::fmt;
 use std::sync::Arc;
@@ -50,6 +57,9 @@ use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracer, SdkTracerProvider,
 /// The exporters' timeout when `OTEL_EXPORTER_OTLP_TIMEOUT` is unset (the
 /// SDK's default).
 const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The least time between two warnings about failed exports.
+const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// An app's telemetry: the Prometheus metrics it always keeps, and what it
 /// exports over OTLP.
@@ -499,8 +509,8 @@ impl HostCall {
         }
     }
 
-    /// End the call: `outcome` is its error, if it failed; `status` the
-    /// HTTP status of an outbound request.
+    /// End the call: `error` says how it failed, if it did (never data);
+    /// `status` is an outbound request's HTTP status.
     pub(crate) fn finish(mut self, error: Option<&str>, status: Option<u16>) {
         self.end(error, status);
     }
@@ -574,6 +584,8 @@ impl Instruments {
 struct ExportClient {
     client: reqwest::Client,
     runtime: tokio::runtime::Handle,
+    /// When a failed export was last reported.
+    last_warning: std::sync::Mutex<Option<Instant>>,
 }
 
 impl ExportClient {
@@ -582,13 +594,31 @@ impl ExportClient {
             .and_then(|ms| ms.trim().parse().ok())
             .map_or(EXPORT_TIMEOUT, std::time::Duration::from_millis);
         let client = reqwest::Client::builder().timeout(timeout).build().context("the OTLP HTTP client")?;
-        Ok(ExportClient { client, runtime })
+        Ok(ExportClient { client, runtime, last_warning: std::sync::Mutex::new(None) })
+    }
+}
+
+impl ExportClient {
+    /// Say that exports to `uri` fail (at most every [`WARN_EVERY`]): the
+    /// SDK drops what it cannot export without a word.
+    fn warn(&self, uri: &http::Uri, failure: &str) {
+        let mut last = self.last_warning.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+            *last = Some(Instant::now());
+            // Scheme, authority without user info, path: never credentials.
+            let port = uri.port_u16().map(|port| format!(":{port}")).unwrap_or_default();
+            let (scheme, host, path) = (uri.scheme_str().unwrap_or("http"), uri.host().unwrap_or(""), uri.path());
+            tracing::warn!(
+                "OTLP export to {scheme}://{host}{port}{path} failed: {failure}; telemetry is being dropped (check OTEL_EXPORTER_OTLP_ENDPOINT)"
+            );
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl HttpClient for ExportClient {
     async fn send_bytes(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, HttpError> {
+        let uri = request.uri().clone();
         let request = reqwest::Request::try_from(request)?;
         let client = self.client.clone();
         let exchange = async move {
@@ -600,6 +630,12 @@ impl HttpClient for ExportClient {
             let body = response.bytes().await?;
             Ok::<_, HttpError>(answer.body(body)?)
         };
-        self.runtime.spawn(exchange).await?
+        let result = self.runtime.spawn(exchange).await.map_err(HttpError::from).and_then(|answer| answer);
+        match &result {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => self.warn(&uri, &format!("the collector answered {}", response.status())),
+            Err(e) => self.warn(&uri, &e.to_string()),
+        }
+        result
     }
 }

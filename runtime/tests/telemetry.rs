@@ -29,6 +29,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
 use support::Keel;
+use tokio::io::AsyncBufReadExt;
 
 /// What the collector (and the mail provider beside it) received.
 #[derive(Default)]
@@ -385,6 +386,31 @@ async fn an_otlp_protocol_keel_cannot_speak_is_refused_at_start_naming_the_varia
     let Err(stderr) = refused else { panic!("keel up served with OTEL_EXPORTER_OTLP_PROTOCOL=grpc") };
     assert!(stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc") && stderr.contains("http/protobuf"), "{stderr}");
     assert!(received.lock().unwrap().traces.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_that_fail_are_reported_not_silently_dropped() {
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let endpoint = format!("http://{closed}");
+    let mut keel = Keel::start_with_env(support::PROBE, &[], &otlp(&endpoint)).await.unwrap();
+    let op = r#"{"op":"get","key":"k"}"#;
+    assert_eq!(keel.request("POST", "/op", None, op).await.status, 200, "requests are served all the same");
+    let mut stderr = tokio::io::BufReader::new(keel.child.stderr.take().unwrap()).lines();
+    let warning = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            if line.contains("OTLP export to") {
+                return line;
+            }
+        }
+        String::new()
+    })
+    .await
+    .expect("a warning within 10 s");
+    assert!(
+        warning.contains(&format!("{endpoint}/v1/")) && warning.contains("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "{warning}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
