@@ -89,13 +89,18 @@ async fn a_burst_of_400_clients_gets_no_5xx() {
     for _ in 0..400 {
         let keel = keel.clone();
         let token = token.clone();
-        clients.spawn(async move { keel.request("GET", "/v1/me", Some(&token), "").await.status });
+        clients.spawn(async move { keel.request("GET", "/v1/me", Some(&token), "").await });
     }
     let mut statuses = std::collections::BTreeMap::new();
-    while let Some(status) = clients.join_next().await {
-        *statuses.entry(status.unwrap()).or_insert(0) += 1;
+    let mut refused = Vec::new();
+    while let Some(response) = clients.join_next().await {
+        let response = response.unwrap();
+        *statuses.entry(response.status).or_insert(0) += 1;
+        if response.status != 200 {
+            refused.push(format!("{} {}", response.status, response.body));
+        }
     }
-    assert_eq!(statuses.get(&200), Some(&400), "statuses: {statuses:?}");
+    assert_eq!(statuses.get(&200), Some(&400), "statuses: {statuses:?}; answers other than 200: {refused:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
