@@ -35,10 +35,15 @@ pub fn error(error: sqlite::Error) -> Error {
     }
 }
 
-/// Engine messages: constraint violations are conflicts; syntax, schema and
+/// Engine messages: constraint violations are conflicts; a database still
+/// locked by other writers after the host's wait (SQLite's `SQLITE_BUSY`)
+/// is unavailable, which a retry may fix; syntax, schema and
 /// parameter-binding errors are invalid queries; the rest is internal.
 fn classify_message(message: String) -> Error {
     let lower = message.to_lowercase();
+    if lower.contains("database is locked") || lower.contains("database is busy") {
+        return Error::Unavailable(message);
+    }
     const INVALID_QUERY: &[&str] = &[
         "syntax error",
         "incomplete input",
@@ -70,5 +75,6 @@ mod tests {
         assert!(matches!(classify_message("near \"SELEC\": syntax error".into()), Error::InvalidQuery(_)));
         assert!(matches!(classify_message("no such table: nope".into()), Error::InvalidQuery(_)));
         assert!(matches!(classify_message("disk I/O error".into()), Error::Internal(_)));
+        assert!(matches!(classify_message("database is locked".into()), Error::Unavailable(_)));
     }
 }
