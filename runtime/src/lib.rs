@@ -82,6 +82,7 @@ impl Default for RuntimeOptions {
                 max_reuse: 128,
                 max_concurrent: 1,
                 request_timeout: Duration::from_secs(10),
+                post_response_timeout: Duration::from_secs(600),
                 idle_timeout: Duration::from_secs(1),
                 memory_limit: 256 << 20,
                 max_body_bytes: 1 << 20,
@@ -185,26 +186,29 @@ impl App {
                 .instantiate_pre(&wasm)
                 .map_err(anyhow::Error::from)
                 .with_context(|| ctx("imports an interface keel does not provide"))?;
-            let pre = match wasmtime_wasi_http::p3::bindings::ServicePre::new(pre.clone()) {
+            let pre = Arc::new(match wasmtime_wasi_http::p3::bindings::ServicePre::new(pre.clone()) {
                 Ok(p3) => ProxyPre::P3(p3),
                 Err(_) => ProxyPre::P2(
                     wasmtime_wasi_http::p2::bindings::ProxyPre::new(pre)
                         .map_err(anyhow::Error::from)
                         .with_context(|| ctx("does not export wasi:http/handler@0.3 or wasi:http/incoming-handler@0.2"))?,
                 ),
-            };
-            let handler = server::ComponentHandler {
-                engine: engine.clone(),
-                pre,
-                services: services[&component.id].clone(),
-                limits: options.limits.clone(),
-                telemetry: telemetry.clone(),
+            });
+            let handler = |limits: InstanceLimits| {
+                ProxyHandler::new(server::ComponentHandler {
+                    engine: engine.clone(),
+                    pre: pre.clone(),
+                    services: services[&component.id].clone(),
+                    limits,
+                    telemetry: telemetry.clone(),
+                })
             };
             routes.push(server::RouteTarget {
                 route: route.route.clone(),
                 pattern: route.route.as_spin_str(),
                 component: component.id.clone(),
-                handler: ProxyHandler::new(handler),
+                handler: handler(options.limits.clone()),
+                streams: handler(InstanceLimits { max_reuse: server::STREAMS_PER_INSTANCE, ..options.limits.clone() }),
             });
         }
 

@@ -188,6 +188,11 @@ struct ServeArgs {
     /// Time a request may run before it gets 504 (e.g. `10s`, `500ms`).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     request_timeout: Duration,
+    /// Time an instance may keep running after it has responded: writing a
+    /// streamed body such as Server-Sent Events, or background work. A
+    /// stream still open then is cut (the client reconnects).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    post_response_timeout: Duration,
     /// Time an idle instance is kept for reuse.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     idle_instance_timeout: Duration,
@@ -331,6 +336,7 @@ async fn serve(
     options.limits.max_reuse = args.max_instance_reuse_count.max(1);
     options.limits.max_concurrent = args.max_instance_concurrent_reuse_count.max(1);
     options.limits.request_timeout = args.request_timeout;
+    options.limits.post_response_timeout = args.post_response_timeout;
     options.limits.idle_timeout = args.idle_instance_timeout;
     options.limits.memory_limit = args.instance_memory_mib << 20;
     options.limits.max_body_bytes = args.max_request_body_kib << 10;

@@ -5,6 +5,7 @@ mod composition;
 mod contract;
 mod http;
 mod inbox;
+mod live;
 mod mysql;
 mod postgres;
 mod redis;
@@ -80,6 +81,9 @@ pub struct Reply {
 #[derive(Debug, cucumber::World)]
 #[world(init = Self::new)]
 pub struct KeelWorld {
+    /// Event streams being read, by the user who opened them (first:
+    /// closed before the server stops).
+    streams: HashMap<String, live::EventStream>,
     server: Option<Server>,
     client: reqwest::Client,
     reply: Option<Reply>,
@@ -124,6 +128,7 @@ impl KeelWorld {
             issuer: None,
             tls_front: None,
             redis_database: None,
+            streams: HashMap::new(),
         }
     }
 

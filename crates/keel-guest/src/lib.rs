@@ -10,7 +10,9 @@
 //! HTTP surface uses; the `email` feature adds the `keel:infrastructure/email`
 //! export bindings every email adapter shares plus message validation, and
 //! `email-provider` the outbound-HTTP plumbing of the provider adapters;
-//! the `time` feature adds waiting on a future with a deadline.
+//! the `time` feature adds waiting on a future with a deadline, and
+//! `events` the bindings of the `keel:repositories/events` import with
+//! best-effort recording.
 
 pub mod clock;
 pub mod ids;
@@ -18,6 +20,8 @@ pub mod validate;
 
 #[cfg(feature = "email")]
 pub mod email;
+#[cfg(feature = "events")]
+pub mod events;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "kv")]

@@ -22,6 +22,7 @@ use exports::keel::domains::messaging::{Channel, Error, Guest, Message, MessageP
 use keel::platform::security_context::{self, Permission};
 use keel::platform::{feature_flags, notifications};
 use keel::repositories::{channels, messages, users, workspaces};
+use keel_guest::events::{self, Kind};
 use keel_guest::validate;
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains"],
     world: "keel:domains/messaging-domain",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
+    with: { "keel:repositories/events@0.1.0": keel_guest::events::bindings::keel::repositories::events },
     generate_all,
 });
 
@@ -66,6 +68,7 @@ impl Guest for Messaging {
         let posted = messages::post(workspace_id, channel_id, actor_id, text, parent_id, mentioned.clone())
             .await
             .map_err(message_error)?;
+        publish(Kind::MessageCreated, &posted).await;
         notify_mentioned(&membership.workspace, &found, &posted, &mentioned).await;
         Ok(message(posted))
     }
@@ -118,7 +121,9 @@ impl Guest for Messaging {
             return Err(Error::Forbidden("message editing is turned off in this workspace".into()));
         }
         let mentioned = mentioned_members(&workspace_id, &actor_id, &text).await?;
-        messages::edit(workspace_id, channel_id, message_id, text, mentioned).await.map(message).map_err(message_error)
+        let edited = messages::edit(workspace_id, channel_id, message_id, text, mentioned).await.map_err(message_error)?;
+        publish(Kind::MessageUpdated, &edited).await;
+        Ok(message(edited))
     }
 
     async fn delete_message(
@@ -132,7 +137,16 @@ impl Guest for Messaging {
         if found.author_id != actor_id && !security_context::allows(role, Permission::MessageModerate) {
             return Err(Error::Forbidden("only its author or a workspace admin can delete a message".into()));
         }
-        messages::delete(workspace_id, channel_id, message_id).await.map_err(message_error)
+        messages::delete(workspace_id.clone(), channel_id.clone(), message_id.clone()).await.map_err(message_error)?;
+        events::record(events::NewEvent {
+            workspace_id,
+            channel_id: Some(channel_id),
+            kind: Kind::MessageDeleted,
+            subject_id: message_id,
+            actor_id,
+        })
+        .await;
+        Ok(())
     }
 
     async fn list_mentions(
@@ -154,10 +168,11 @@ impl Guest for Messaging {
         emoji: String,
     ) -> Result<Message, Error> {
         let emoji = reaction(&actor_id, &workspace_id, &emoji).await?;
-        messages::add_reaction(workspace_id, channel_id, message_id, actor_id, emoji)
+        let reacted = messages::add_reaction(workspace_id, channel_id, message_id, actor_id.clone(), emoji)
             .await
-            .map(message)
-            .map_err(message_error)
+            .map_err(message_error)?;
+        publish_by(Kind::ReactionAdded, &reacted, actor_id).await;
+        Ok(message(reacted))
     }
 
     async fn remove_reaction(
@@ -168,11 +183,29 @@ impl Guest for Messaging {
         emoji: String,
     ) -> Result<Message, Error> {
         let emoji = reaction(&actor_id, &workspace_id, &emoji).await?;
-        messages::remove_reaction(workspace_id, channel_id, message_id, actor_id, emoji)
+        let reacted = messages::remove_reaction(workspace_id, channel_id, message_id, actor_id.clone(), emoji)
             .await
-            .map(message)
-            .map_err(message_error)
+            .map_err(message_error)?;
+        publish_by(Kind::ReactionRemoved, &reacted, actor_id).await;
+        Ok(message(reacted))
     }
+}
+
+/// Record that `changed`'s author did `kind` to it, for live subscribers.
+async fn publish(kind: Kind, changed: &messages::Message) {
+    publish_by(kind, changed, changed.author_id.clone()).await;
+}
+
+/// Record that `actor_id` did `kind` to `changed`, for live subscribers.
+async fn publish_by(kind: Kind, changed: &messages::Message, actor_id: String) {
+    events::record(events::NewEvent {
+        workspace_id: changed.workspace_id.clone(),
+        channel_id: Some(changed.channel_id.clone()),
+        kind,
+        subject_id: changed.id.clone(),
+        actor_id,
+    })
+    .await;
 }
 
 /// A page of the channel's messages, or of the replies to `thread`.

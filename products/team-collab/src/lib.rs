@@ -8,18 +8,25 @@
 //! the product suites hold every response to.
 
 mod limits;
+mod live;
 mod router;
 mod trail;
 mod views;
 
-use keel::domains::{messaging, user_lifecycle, workspace_management};
+use keel::domains::{messaging, real_time_messaging, user_lifecycle, workspace_management};
 use keel::platform::observability;
 use keel_guest::http::{self as respond, Response};
 use router::{Endpoint, Routed};
 use trail::Trail;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::LocalBoxStream;
 use serde::de::DeserializeOwned;
 use spin_sdk::http::body::IncomingBodyExt;
-use spin_sdk::http::{HeaderName, HeaderValue, Request, StatusCode};
+use spin_sdk::http::{FullBody, HeaderName, HeaderValue, Request, StatusCode};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// The API's OpenAPI 3.1 description.
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -32,15 +39,36 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 
+/// A response body: a JSON document, or a stream of events ([`live`]).
+pub enum Body {
+    Full(FullBody<Bytes>),
+    Events(LocalBoxStream<'static, Bytes>),
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Full(full) => Pin::new(full).poll_frame(cx),
+            Body::Events(chunks) => chunks.poll_next_unpin(cx).map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c)))),
+        }
+    }
+}
+
 #[spin_sdk::http_service]
-async fn handle(request: Request) -> Response {
+async fn handle(request: Request) -> spin_sdk::http::Response<Body> {
     let request_id = trail::request_id(request.headers());
     let client = limits::client_address(request.headers());
     let mut trail = Trail::default();
     let mut span = None;
     let mut response = match serve(request, &client, &mut trail, &mut span).await {
         Ok(response) => response,
-        Err(err) => err.into_response(),
+        Err(err) => err.into_response().map(Body::Full),
     };
     if let Some(span) = span {
         let status = response.status();
@@ -92,7 +120,7 @@ async fn serve(
     client: &str,
     trail: &mut Trail,
     span: &mut Option<observability::Span>,
-) -> Result<Response, ApiError> {
+) -> Result<spin_sdk::http::Response<Body>, ApiError> {
     let (endpoint, params) = match router::route(request.method(), request.uri().path()) {
         Routed::Found(endpoint, params) => (endpoint, params),
         Routed::MethodNotAllowed(allow) => {
@@ -122,6 +150,7 @@ async fn serve(
         trail.workspace = params.first().cloned();
     }
     let query = request.uri().query().map(str::to_owned);
+    let last_event_id = request.headers().get("last-event-id").and_then(|id| id.to_str().ok()).map(str::to_owned);
     let body =
         request.into_body().bytes().await.map_err(|err| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("cannot read body: {err:?}"))
@@ -330,7 +359,11 @@ async fn serve(
             StatusCode::OK,
             &views::Message::from(messaging::remove_reaction(actor, param(0), param(1), param(2), param(3)).await?),
         ),
-    })
+        Endpoint::WorkspaceEvents | Endpoint::ChannelEvents => {
+            return live::open(actor, param(0), params.get(1).cloned(), last_event_id).await;
+        }
+    }
+    .map(Body::Full))
 }
 
 /// The request's bearer token.
@@ -404,7 +437,7 @@ macro_rules! domain_error {
     )*};
 }
 
-domain_error!(workspace_management, messaging);
+domain_error!(workspace_management, messaging, real_time_messaging);
 
 /// A backend failure: the detail (driver or provider text) goes to the
 /// component's log (stderr, which Spin and Keel keep per component), never

@@ -51,6 +51,10 @@ pub enum Endpoint {
     AddReaction,
     RemoveReaction,
     ListMentions,
+    /// Server-Sent Events of a whole workspace.
+    WorkspaceEvents,
+    /// Server-Sent Events of one channel (and the workspace-wide ones).
+    ChannelEvents,
 }
 
 impl Endpoint {
@@ -107,6 +111,7 @@ const ROUTES: &[Route] = &[
     Route { pattern: "/v1/workspaces/{}/audit", methods: &[(Method::GET, Endpoint::AuditTrail)] },
     Route { pattern: "/v1/workspaces/{}/audit/verify", methods: &[(Method::GET, Endpoint::VerifyAuditTrail)] },
     Route { pattern: "/v1/workspaces/{}/mentions", methods: &[(Method::GET, Endpoint::ListMentions)] },
+    Route { pattern: "/v1/workspaces/{}/events", methods: &[(Method::GET, Endpoint::WorkspaceEvents)] },
     Route { pattern: "/v1/workspaces/{}/features", methods: &[(Method::GET, Endpoint::ListFeatures)] },
     Route {
         pattern: "/v1/workspaces/{}/features/{}",
@@ -120,6 +125,7 @@ const ROUTES: &[Route] = &[
         pattern: "/v1/workspaces/{}/channels",
         methods: &[(Method::GET, Endpoint::ListChannels), (Method::POST, Endpoint::CreateChannel)],
     },
+    Route { pattern: "/v1/workspaces/{}/channels/{}/events", methods: &[(Method::GET, Endpoint::ChannelEvents)] },
     Route {
         pattern: "/v1/workspaces/{}/channels/{}/messages",
         methods: &[(Method::GET, Endpoint::ListMessages), (Method::POST, Endpoint::PostMessage)],

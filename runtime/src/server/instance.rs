@@ -25,6 +25,9 @@ pub struct InstanceLimits {
     pub max_concurrent: usize,
     /// Time a request may run before it is cut off (504).
     pub request_timeout: Duration,
+    /// Time an instance may keep running after its last response: writing
+    /// a streamed body (Server-Sent Events) or finishing background work.
+    pub post_response_timeout: Duration,
     /// Time an idle instance is kept for reuse.
     pub idle_timeout: Duration,
     /// Linear memory of one instance, all its core modules together.
@@ -36,7 +39,7 @@ pub struct InstanceLimits {
 /// Creates instances of one component for `ProxyHandler`.
 pub struct ComponentHandler {
     pub(crate) engine: wasmtime::Engine,
-    pub(crate) pre: ProxyPre<HostState>,
+    pub(crate) pre: Arc<ProxyPre<HostState>>,
     pub(crate) services: Arc<ComponentServices>,
     pub(crate) limits: InstanceLimits,
     pub(crate) telemetry: Arc<Telemetry>,
@@ -60,6 +63,7 @@ impl HandlerState for ComponentHandler {
             view: |state: &mut HostState| state.http(),
             expiration: Expiry {
                 request_timeout: self.limits.request_timeout,
+                post_response_timeout: self.limits.post_response_timeout,
                 idle_timeout: self.limits.idle_timeout,
                 timer: None,
             },
@@ -71,9 +75,11 @@ impl HandlerState for ComponentHandler {
     }
 }
 
-/// Drops an instance whose requests overran the timeout, or that sat idle.
+/// Drops an instance whose requests overran the timeout, whose work after
+/// responding (a streamed body) overran its own, or that sat idle.
 pub struct Expiry {
     request_timeout: Duration,
+    post_response_timeout: Duration,
     idle_timeout: Duration,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -82,7 +88,8 @@ impl WorkerExpiration for Expiry {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>, status: WorkerStatus, start: Instant) -> Poll<()> {
         let limit = match status {
             WorkerStatus::Idle => self.idle_timeout,
-            WorkerStatus::Requests | WorkerStatus::PostReturn => self.request_timeout,
+            WorkerStatus::Requests => self.request_timeout,
+            WorkerStatus::PostReturn => self.post_response_timeout,
         };
         let deadline = tokio::time::Instant::from_std(start + limit);
         if tokio::time::Instant::now() >= deadline {

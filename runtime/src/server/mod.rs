@@ -39,7 +39,16 @@ pub(crate) struct RouteTarget {
     pub pattern: String,
     pub component: String,
     pub handler: ProxyHandler<ComponentHandler>,
+    /// Instances for requests that ask for an event stream (`Accept:
+    /// text/event-stream`). A stream keeps its instance alive after the
+    /// response, so streams share a few long-lived instances (up to
+    /// [`STREAMS_PER_INSTANCE`] each) instead of pinning one of the
+    /// short-lived ones each, which would fill the instance pool.
+    pub streams: ProxyHandler<ComponentHandler>,
 }
+
+/// Event streams one instance opens before it is replaced.
+pub(crate) const STREAMS_PER_INSTANCE: usize = 4096;
 
 pub(crate) struct Router {
     /// Most specific first.
@@ -331,10 +340,11 @@ impl Router {
                 return overloaded();
             }
         };
+        let handler = if request.wants_event_stream() { &target.streams } else { &target.handler };
         let started = Instant::now();
         let queue_deadline = started + self.admission.queue_timeout;
         loop {
-            match target.handler.handle(trace.clone(), request.build()).await {
+            match handler.handle(trace.clone(), request.build()).await {
                 Ok(response) => {
                     return response.map(|b| b.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed_unsync());
                 }
@@ -418,6 +428,15 @@ struct GuestRequest {
 }
 
 impl GuestRequest {
+    /// Whether the client asks for Server-Sent Events.
+    fn wants_event_stream(&self) -> bool {
+        self.headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|value| value.split(',').any(|media| media.trim().starts_with("text/event-stream")))
+    }
+
     fn build(&self) -> wasmtime_wasi_http::handler::Request {
         let mut request = Request::new(Full::new(self.body.clone()).map_err(|never| match never {}).boxed_unsync());
         *request.method_mut() = self.method.clone();
