@@ -47,12 +47,18 @@ async fn run_suite(label: &str, path: &str, target: Target) -> (usize, usize, us
         Target::Faults | Target::Artifacts => false,
     };
     steps::set_target(target);
+    // KEEL_SCENARIOS narrows a run to the features or scenarios whose name
+    // holds the text (while working on one).
+    let only = std::env::var("KEEL_SCENARIOS").ok();
     let summary = KeelWorld::cucumber()
         .max_concurrent_scenarios(2)
         .with_writer(writer::Basic::stdout().summarized())
         .fail_on_skipped()
         .filter_run(path, move |feature, _, scenario| {
             let tagged = |name: &str| feature.tags.iter().chain(&scenario.tags).any(|tag| tag == name);
+            if only.as_ref().is_some_and(|text| !feature.name.contains(text.as_str()) && !scenario.name.contains(text.as_str())) {
+                return false;
+            }
             if external && tagged("keel-only") {
                 skipped_in_filter.fetch_add(1, Ordering::Relaxed);
                 return false;

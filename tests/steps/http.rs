@@ -100,6 +100,19 @@ async fn anonymous_request_with_header(world: &mut KeelWorld, method: String, pa
     world.send_with_headers(&method, &path, None, vec![(name, value)]).await;
 }
 
+#[when(expr = "{string} sends {word} {string} with header {string} set to {string}")]
+async fn user_request_with_header(
+    world: &mut KeelWorld,
+    user: String,
+    method: String,
+    path: String,
+    name: String,
+    value: String,
+) {
+    let token = world.user(&user).token.clone();
+    world.send_with_headers(&method, &path, None, vec![("authorization".into(), format!("Bearer {token}")), (name, value)]).await;
+}
+
 #[when(expr = "{string} sends {word} {string}")]
 async fn user_request(world: &mut KeelWorld, user: String, method: String, path: String) {
     world.send(Some(&user), &method, &path, None).await;

@@ -114,7 +114,13 @@ impl KeelWorld {
 
     /// Wait up to `limit` for an unconsumed event matching `wanted`; the
     /// events before it are consumed with it.
-    async fn await_event(&mut self, user: &str, limit: Duration, wanted: impl Fn(&SseEvent) -> bool) -> SseEvent {
+    async fn await_event(
+        &mut self,
+        user: &str,
+        what: &str,
+        limit: Duration,
+        wanted: impl Fn(&SseEvent) -> bool,
+    ) -> SseEvent {
         let deadline = Instant::now() + limit;
         loop {
             let stream = self.stream(user);
@@ -127,7 +133,10 @@ impl KeelWorld {
                     return found;
                 }
                 if Instant::now() >= deadline || seen.closed {
-                    panic!("{user}'s stream: no such event within {limit:?}; seen {:#?} (closed: {})", seen.events, seen.closed);
+                    panic!(
+                        "{user}'s stream: no {what} within {limit:?} after the first {} events; seen {:#?} (closed: {})",
+                        stream.consumed, seen.events, seen.closed
+                    );
                 }
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -164,7 +173,7 @@ async fn close_stream(world: &mut KeelWorld, user: String) {
 async fn receives(world: &mut KeelWorld, seconds: u64, user: String, kind: String, path: String, value: String) {
     let value = world.interpolate(&value);
     let event = world
-        .await_event(&user, Duration::from_secs(seconds), |event| {
+        .await_event(&user, &format!("{kind} with {path} = {value}"), Duration::from_secs(seconds), |event| {
             event.event == kind && field(&event.data, &path).is_some_and(|found| found.as_str() == Some(value.as_str()) || found.to_string() == value)
         })
         .await;
@@ -172,19 +181,20 @@ async fn receives(world: &mut KeelWorld, seconds: u64, user: String, kind: Strin
     assert!(event.id.as_deref().is_some_and(|id| id.parse::<u64>().is_ok()), "an event id: {event:?}");
 }
 
-#[then(regex = r#"^"([^"]+)" has received, in order, (.+)$"#)]
+#[then(regex = r#"^"([^"]+)" then receives, in order, (.+)$"#)]
 async fn received_in_order(world: &mut KeelWorld, user: String, list: String) {
     let wanted: Vec<String> = list.split(", ").map(|kind| kind.trim_matches('"').to_string()).collect();
+    let start = world.stream(&user).consumed;
     let mut ids = Vec::new();
     for kind in &wanted {
-        let event = world.await_event(&user, Duration::from_secs(5), |event| &event.event == kind).await;
+        let event = world.await_event(&user, kind, Duration::from_secs(5), |event| &event.event == kind).await;
         ids.push(event.id.clone().expect("an event id").parse::<u64>().expect("a numeric id"));
     }
     assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "event ids increase: {ids:?}");
     let stream = world.stream(&user);
     let seen = stream.seen.lock().unwrap();
-    let skipped: Vec<&str> = seen.events[..stream.consumed].iter().map(|event| event.event.as_str()).collect();
-    assert_eq!(skipped, wanted, "{user} got exactly these events, in this order");
+    let got: Vec<&str> = seen.events[start..stream.consumed].iter().map(|event| event.event.as_str()).collect();
+    assert_eq!(got, wanted, "{user} got exactly these events, in this order");
 }
 
 #[then(expr = "{string} has received no other event within {int} second(s)")]
@@ -197,7 +207,7 @@ async fn nothing_more(world: &mut KeelWorld, user: String, seconds: u64) {
 
 #[then(expr = "within {int} seconds {string}'s stream ends with reason {string}")]
 async fn stream_ends(world: &mut KeelWorld, seconds: u64, user: String, reason: String) {
-    let end = world.await_event(&user, Duration::from_secs(seconds), |event| event.event == "end").await;
+    let end = world.await_event(&user, "end", Duration::from_secs(seconds), |event| event.event == "end").await;
     assert_eq!(end.data["reason"], reason.as_str(), "{end:?}");
     let deadline = Instant::now() + Duration::from_secs(2);
     while !world.stream(&user).seen.lock().unwrap().closed {
