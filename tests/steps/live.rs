@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cucumber::{then, when};
+use cucumber::{given, then, when};
 use serde_json::Value;
 
 use super::KeelWorld;
@@ -78,9 +78,10 @@ fn parse_events(buffer: &mut String, seen: &mut Seen) {
 impl KeelWorld {
     /// Open `path`'s event stream as `user` (optionally after an event id)
     /// and read it in the background under `user`'s name.
-    async fn open_stream(&mut self, user: &str, path: &str, after: Option<String>) {
+    async fn open_stream(&mut self, user: &str, path: &str, after: Option<String>, on_second: bool) {
         let path = self.interpolate(path);
-        let url = format!("{}{}", self.server().base, path);
+        let base = if on_second { &self.second_server.as_ref().expect("a second server").base } else { &self.server().base };
+        let url = format!("{base}{path}");
         let token = self.user(user).token.clone();
         let mut request = self.client.get(url).header("authorization", format!("Bearer {token}")).header("accept", "text/event-stream");
         if let Some(after) = after {
@@ -148,7 +149,19 @@ impl KeelWorld {
 async fn open_channel_stream(world: &mut KeelWorld, user: String, channel: String) {
     let workspace = world.channel_workspace[&channel].clone();
     let path = format!("/v1/workspaces/{{workspace:{workspace}}}/channels/{{channel:{channel}}}/events");
-    world.open_stream(&user, &path, None).await;
+    world.open_stream(&user, &path, None, false).await;
+}
+
+#[when(expr = "{string} opens the event stream of channel {string} on the second server")]
+async fn open_channel_stream_on_second(world: &mut KeelWorld, user: String, channel: String) {
+    let workspace = world.channel_workspace[&channel].clone();
+    let path = format!("/v1/workspaces/{{workspace:{workspace}}}/channels/{{channel:{channel}}}/events");
+    world.open_stream(&user, &path, None, true).await;
+}
+
+#[given("a second team-collab server on the same databases")]
+async fn second_server(world: &mut KeelWorld) {
+    world.second_server = Some(world.server().alongside().await);
 }
 
 #[when(expr = "{string} opens the event stream of channel {string} after the event remembered as {string}")]
@@ -156,12 +169,12 @@ async fn reopen_channel_stream(world: &mut KeelWorld, user: String, channel: Str
     let workspace = world.channel_workspace[&channel].clone();
     let path = format!("/v1/workspaces/{{workspace:{workspace}}}/channels/{{channel:{channel}}}/events");
     let after = world.remembered[&name].as_str().expect("a remembered event id").to_string();
-    world.open_stream(&user, &path, Some(after)).await;
+    world.open_stream(&user, &path, Some(after), false).await;
 }
 
 #[when(expr = "{string} opens the event stream of workspace {string}")]
 async fn open_workspace_stream(world: &mut KeelWorld, user: String, workspace: String) {
-    world.open_stream(&user, &format!("/v1/workspaces/{{workspace:{workspace}}}/events"), None).await;
+    world.open_stream(&user, &format!("/v1/workspaces/{{workspace:{workspace}}}/events"), None, false).await;
 }
 
 #[when(expr = "{string} closes their event stream")]

@@ -85,6 +85,8 @@ pub struct KeelWorld {
     /// closed before the server stops).
     streams: HashMap<String, live::EventStream>,
     server: Option<Server>,
+    /// Another runtime serving the same app on the same databases.
+    second_server: Option<Server>,
     client: reqwest::Client,
     reply: Option<Reply>,
     users: HashMap<String, User>,
@@ -112,6 +114,7 @@ impl KeelWorld {
     fn new() -> Self {
         KeelWorld {
             server: None,
+            second_server: None,
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()

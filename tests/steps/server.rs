@@ -382,6 +382,9 @@ pub struct Server {
     variables: Vec<(String, String)>,
     request_timeout: Duration,
     running: Option<Running>,
+    /// Whether dropping the server removes `state_dir` (not for a server
+    /// started alongside another, which shares it).
+    owns_state: bool,
 }
 
 /// A runtime serving the app: in this process, or a child process.
@@ -445,6 +448,24 @@ impl Server {
             variables,
             request_timeout,
             running: None,
+            owns_state: true,
+        };
+        server.boot().await;
+        server
+    }
+
+    /// Another process (or, in process, another runtime) serving the same
+    /// app on the same databases and key-value stores.
+    pub async fn alongside(&self) -> Server {
+        let mut server = Server {
+            base: String::new(),
+            manifest: self.manifest.clone(),
+            state_dir: self.state_dir.clone(),
+            runtime_config: self.runtime_config.clone(),
+            variables: self.variables.clone(),
+            request_timeout: self.request_timeout,
+            running: None,
+            owns_state: false,
         };
         server.boot().await;
         server
@@ -612,7 +633,9 @@ impl Drop for Server {
             }
             None => {}
         }
-        let _ = std::fs::remove_dir_all(&self.state_dir);
+        if self.owns_state {
+            let _ = std::fs::remove_dir_all(&self.state_dir);
+        }
     }
 }
 

@@ -26,6 +26,14 @@ Feature: Live events
     Then "bob" then receives, in order, "message.updated", "reaction.added", "message.created", "message.deleted"
     And "bob" has received no other event within 1 second
 
+  Scenario: An event recorded by one server reaches a stream served by another on the same database
+    Given a second team-collab server on the same databases
+    When "bob" opens the event stream of channel "general" on the second server
+    Given "alice" has posted "across processes" to channel "general" as "across"
+    Then within 5 seconds "bob" receives "message.created" with "message.text" = "across processes"
+    When "alice" sends DELETE "/v1/workspaces/{workspace:acme}/members/{user:bob}"
+    Then within 5 seconds "bob"'s stream ends with reason "membership"
+
   Scenario: Events carry the message as the API shows it
     When "bob" opens the event stream of channel "general"
     Given "alice" has posted "hello <@{user:bob}>" to channel "general" as "hello"
