@@ -296,3 +296,76 @@ async fn the_access_log_has_one_json_line_per_request() {
     assert!(healthz["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{healthz}");
     assert!(healthz["client"].as_str().is_some_and(|client| client.starts_with("127.0.0.1:")), "{healthz}");
 }
+
+/// A channel of a fresh workspace: (token, events path, messages path).
+async fn channel(keel: &Keel, email: &str) -> (String, String, String) {
+    let token = keel.signup(email).await;
+    let created = keel.request("POST", "/v1/workspaces", Some(&token), r#"{"name":"acme"}"#).await;
+    let workspace: serde_json::Value = serde_json::from_str(&created.body).unwrap();
+    let base = format!("/v1/workspaces/{}", workspace["id"].as_str().unwrap());
+    let created = keel.request("POST", &format!("{base}/channels"), Some(&token), r#"{"name":"general"}"#).await;
+    let channel: serde_json::Value = serde_json::from_str(&created.body).unwrap();
+    let base = format!("{base}/channels/{}", channel["id"].as_str().unwrap());
+    (token, format!("{base}/events"), format!("{base}/messages"))
+}
+
+/// Open an event stream and read up to its first event or comment.
+async fn open_stream(keel: &Keel, path: &str, token: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(keel.addr).await.unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\naccept: text/event-stream\r\nauthorization: Bearer {token}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let opened = read_until(&mut stream, ": open", Duration::from_secs(10)).await;
+    assert!(opened.starts_with("HTTP/1.1 200"), "{opened}");
+    assert!(opened.to_ascii_lowercase().contains("content-type: text/event-stream"), "{opened}");
+    stream
+}
+
+/// What `stream` sends until `wanted` appears (panics after `within`).
+async fn read_until(stream: &mut TcpStream, wanted: &str, within: Duration) -> String {
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + within;
+    while !String::from_utf8_lossy(&seen).contains(wanted) {
+        let mut chunk = [0u8; 4096];
+        let read = tokio::time::timeout_at(deadline.into(), stream.read(&mut chunk)).await;
+        match read {
+            Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&chunk[..n]),
+            other => panic!("no {wanted:?} ({other:?}); got {:?}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stream_outlives_the_request_timeout() {
+    // Streams were cut once the instance had spent a request timeout after
+    // its last response.
+    let keel = Keel::start(PRODUCT, &["--request-timeout", "1s"]).await;
+    let (token, events, messages) = channel(&keel, "streams@example.com").await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        streams.push(open_stream(&keel, &events, &token).await);
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let posted = keel.request("POST", &messages, Some(&token), r#"{"text":"still there?"}"#).await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    for stream in &mut streams {
+        let got = read_until(stream, "still there?", Duration::from_secs(5)).await;
+        assert!(got.contains("event: message.created"), "{got}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_do_not_pin_an_instance_each() {
+    // With instances replaced after every other request, streams opened
+    // between ordinary requests each held a retired instance alive (a pool
+    // slot and its memory) until the stream ended, and the pool ran out.
+    let keel = Keel::start(PRODUCT, &["--max-instance-reuse-count", "2"]).await;
+    let (token, events, _) = channel(&keel, "pinned@example.com").await;
+    let mut streams = Vec::new();
+    for _ in 0..150 {
+        streams.push(open_stream(&keel, &events, &token).await);
+        let me = keel.request("GET", "/v1/me", Some(&token), "").await;
+        assert_eq!(me.status, 200, "with {} streams open: {}", streams.len(), me.body);
+    }
+}
