@@ -15,6 +15,9 @@
 #   bash scripts/bench.sh --soak [SECONDS]                 # instead: SECONDS (60) of reads and writes
 #                                                          # at 64 connections at once, RSS every 5 s;
 #                                                          # fails on any error or unexpected status
+#   bash scripts/bench.sh --live [SUBSCRIBERS]             # instead: live events (tests/bench/live.py):
+#                                                          # POST → SSE delivery p50/p99 to 1 stream and to
+#                                                          # SUBSCRIBERS (1000) streams, RSS per stream
 #
 # A runtime is any binary with Spin's command line (`up --listen ADDR
 # --state-dir DIR -f spin.toml`): a real `spin`, or another `keel` build;
@@ -39,6 +42,7 @@ histogram=()
 bundle=0
 otel=0
 soak=0
+live=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --compare) runtimes+=("$2|spin.toml"); shift 2 ;;
@@ -51,6 +55,9 @@ while [ $# -gt 0 ]; do
         --soak)
             soak=60; shift
             if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then soak=$1; shift; fi ;;
+        --live)
+            live=1000; shift
+            if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then live=$1; shift; fi ;;
         *) echo "bench.sh: unknown argument $1 (see the comment at the top)" >&2; exit 2 ;;
     esac
 done
@@ -152,6 +159,15 @@ for entry in "${runtimes[@]}"; do
         curl -fs -o /dev/null -X POST "$messages" -H "$auth" -d '{"text":"seed message"}'
     done
 
+    if [ "$live" -gt 0 ]; then
+        # One stream per connection; the load generator needs the descriptors.
+        ulimit -n "$(( live + 256 > 4096 ? live + 256 : 4096 ))"
+        python3 tests/bench/live.py "$base" 1 50 0.1 "$server"
+        python3 tests/bench/live.py "$base" "$live" 20 0.25 "$server"
+        echo "RSS after the runs: $(rss_mb) MB"
+        stop
+        continue
+    fi
     if [ "$soak" -gt 0 ]; then
         # Half the connections read, half write, all at once; RSS sampled
         # meanwhile. keel-bench exits non-zero on any failed request.

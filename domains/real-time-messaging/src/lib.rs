@@ -6,8 +6,8 @@
 //! subscriber, on Spin as on Keel's runtime. Within one instance the
 //! subscriptions share what is read of the log, the [`Hub`]: while anyone
 //! waits, one of the waiting tasks reads the log every [`POLL_INTERVAL`]
-//! and the others find its events there (they look every [`TICK`]), so an
-//! instance holding a thousand streams makes one query per interval, not a
+//! and the others find its events there just after, so an instance
+//! holding a thousand streams makes one query per interval, not a
 //! thousand. A
 //! subscription that resumes after an event id, or that fell behind the
 //! hub's window, first reads its workspace's events from the log itself.
@@ -42,9 +42,9 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 /// How often the hub reads the log while someone waits.
-const POLL_INTERVAL: Duration = Duration::from_millis(40);
-/// How often a waiting subscription looks at the hub.
-const TICK: Duration = Duration::from_millis(20);
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How long after a read is due the other waiting tasks look at the hub.
+const READ_GRACE: Duration = Duration::from_millis(8);
 /// The most events one read of the log asks for.
 const READ_BATCH: u32 = 500;
 /// The largest read the event repository answers.
@@ -275,6 +275,8 @@ struct Hub {
     gaps: Vec<(u64, i64)>,
     /// Whether a task is reading the log.
     reading: bool,
+    /// Whether a waiting task is elected to do the next read.
+    elected: bool,
     last_read_ms: i64,
 }
 
@@ -323,21 +325,27 @@ impl Hub {
     }
 }
 
-/// Wait one [`TICK`] (or until `deadline`, in ms), reading the log first
-/// if a read is due and no other task is reading it.
+/// Wait for the hub's next read (or until `deadline`, in ms), doing that
+/// read if it is this task's turn.
 ///
-/// Waiting tasks look at the hub on a timer rather than being woken by the
-/// reader: a wake-up from one component-model task to another
-/// (wit-bindgen's `inter-task-wakeup`) traps on wasmtime 48, which Keel's
-/// runtime and Spin 4 are built on.
+/// One waiting task is elected to read the log when the next read is due;
+/// the others sleep until [`READ_GRACE`] after that and find its events in
+/// the hub, so each waiting task wakes about once per [`POLL_INTERVAL`].
+/// Tasks look at the hub on timers rather than being woken by the reader:
+/// a wake-up from one component-model task to another (wit-bindgen's
+/// `inter-task-wakeup`) traps on wasmtime 48, which Keel's runtime and
+/// Spin 4 are built on.
 async fn wait(deadline: i64) -> Result<(), Error> {
     let now = clock::now_ms();
-    let due = HUB.with_borrow_mut(|hub| {
-        let due = !hub.reading && now - hub.last_read_ms >= POLL_INTERVAL.as_millis() as i64;
-        hub.reading |= due;
-        due
+    let interval = POLL_INTERVAL.as_millis() as i64;
+    let (read_now, elected, due_at) = HUB.with_borrow_mut(|hub| {
+        let due_at = hub.last_read_ms + interval;
+        let read_now = !hub.reading && now >= due_at;
+        hub.reading |= read_now;
+        let elected = !read_now && !hub.reading && !std::mem::replace(&mut hub.elected, true);
+        (read_now, elected, due_at)
     });
-    if due {
+    if read_now {
         let _reading = Reading;
         let (after, limit) = HUB.with_borrow(|hub| hub.next_read());
         let read = events::since(after, limit).await.map_err(event_error)?;
@@ -351,8 +359,10 @@ async fn wait(deadline: i64) -> Result<(), Error> {
         });
         return Ok(());
     }
-    let left = u64::try_from(deadline - now).unwrap_or(0);
-    spin_sdk::time::sleep(Duration::from_millis(left.min(TICK.as_millis() as u64))).await;
+    let _elected = elected.then_some(Elected);
+    let wake_at = if elected { due_at } else { due_at.max(now) + READ_GRACE.as_millis() as i64 };
+    let wake_at = wake_at.min(deadline);
+    spin_sdk::time::sleep(Duration::from_millis(u64::try_from(wake_at - now).unwrap_or(0))).await;
     Ok(())
 }
 
@@ -363,6 +373,16 @@ struct Reading;
 impl Drop for Reading {
     fn drop(&mut self) {
         HUB.with_borrow_mut(|hub| hub.reading = false);
+    }
+}
+
+/// The election of a waiting task as the next reader, given back when it
+/// wakes (or its request ends).
+struct Elected;
+
+impl Drop for Elected {
+    fn drop(&mut self) {
+        HUB.with_borrow_mut(|hub| hub.elected = false);
     }
 }
 
