@@ -44,17 +44,20 @@ impl Drop for EventStream {
     }
 }
 
-/// Parse the complete events in `buffer` (leaving a partial one there).
-fn parse_events(buffer: &mut String, seen: &mut Seen) {
-    while let Some(end) = buffer.find("\n\n") {
-        let block: String = buffer.drain(..end + 2).collect();
+/// Parse the complete events in `buffer` (leaving a partial one there: a
+/// read may end inside an event, even inside a character).
+fn parse_events(buffer: &mut Vec<u8>, seen: &mut Seen) {
+    while let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
+        let block: Vec<u8> = buffer.drain(..end + 2).collect();
+        let block = String::from_utf8(block).expect("UTF-8 events");
         let (mut id, mut event, mut data, mut comment) = (None, String::from("message"), Vec::new(), false);
         for line in block.lines().filter(|line| !line.is_empty()) {
             if line.starts_with(':') {
                 comment = true;
                 continue;
             }
-            let (name, value) = line.split_once(':').map(|(n, v)| (n, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
+            let (name, value) =
+                line.split_once(':').map(|(n, v)| (n, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
             match name {
                 "id" => id = Some(value.to_string()),
                 "event" => event = value.to_string(),
@@ -80,10 +83,15 @@ impl KeelWorld {
     /// and read it in the background under `user`'s name.
     async fn open_stream(&mut self, user: &str, path: &str, after: Option<String>, on_second: bool) {
         let path = self.interpolate(path);
-        let base = if on_second { &self.second_server.as_ref().expect("a second server").base } else { &self.server().base };
+        let base =
+            if on_second { &self.second_server.as_ref().expect("a second server").base } else { &self.server().base };
         let url = format!("{base}{path}");
         let token = self.user(user).token.clone();
-        let mut request = self.client.get(url).header("authorization", format!("Bearer {token}")).header("accept", "text/event-stream");
+        let mut request = self
+            .client
+            .get(url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", "text/event-stream");
         if let Some(after) = after {
             request = request.header("last-event-id", after);
         }
@@ -94,15 +102,10 @@ impl KeelWorld {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let shared = seen.clone();
         let reader = tokio::spawn(async move {
-            let mut buffer = String::new();
-            loop {
-                match response.chunk().await {
-                    Ok(Some(chunk)) => {
-                        buffer.push_str(std::str::from_utf8(&chunk).expect("UTF-8 stream"));
-                        parse_events(&mut buffer, &mut shared.lock().unwrap());
-                    }
-                    Ok(None) | Err(_) => break,
-                }
+            let mut buffer = Vec::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                buffer.extend_from_slice(&chunk);
+                parse_events(&mut buffer, &mut shared.lock().unwrap());
             }
             shared.lock().unwrap().closed = true;
         });
@@ -187,7 +190,11 @@ async fn receives(world: &mut KeelWorld, seconds: u64, user: String, kind: Strin
     let value = world.interpolate(&value);
     let event = world
         .await_event(&user, &format!("{kind} with {path} = {value}"), Duration::from_secs(seconds), |event| {
-            event.event == kind && field(&event.data, &path).is_some_and(|found| found.as_str() == Some(value.as_str()) || found.to_string() == value)
+            event.event == kind
+                && field(&event.data, &path).is_some_and(|found| {
+                    found.as_str() == Some(value.as_str())
+                        || value.parse::<Value>().is_ok_and(|parsed| parsed == *found)
+                })
         })
         .await;
     assert_eq!(event.data["type"], kind, "an event's `type` is its SSE event name: {event:?}");

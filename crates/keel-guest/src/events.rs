@@ -14,7 +14,9 @@ pub mod bindings {
     });
 }
 
-pub use bindings::keel::repositories::events::{Error, Event, Kind, NewEvent, append, latest, since, since_in_workspace};
+pub use bindings::keel::repositories::events::{
+    Error, Event, Kind, NewEvent, append, latest, since, since_in_workspace,
+};
 
 /// Record `event` for live subscribers, after the change it reports was
 /// made. Best-effort: the change stands whether or not the event is

@@ -29,9 +29,9 @@ use std::time::Duration;
 
 use exports::keel::domains::real_time_messaging::{Error, Event, Guest, GuestSubscription, Kind as EventKind};
 use keel::platform::security_context::{self, Permission};
-use keel_guest::events::{self, Kind};
 use keel::repositories::{channels, workspaces};
 use keel_guest::clock;
+use keel_guest::events::{self, Kind};
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains"],
@@ -93,7 +93,8 @@ impl Guest for RealTimeMessaging {
             HUB.with_borrow_mut(|hub| _ = *hub.high_water.get_or_insert(latest));
         }
         let (position, now_at) = HUB.with_borrow(|hub| (hub.end(), hub.high_water.unwrap_or(0)));
-        let replay = after.filter(|after| *after < now_at).map(|after| Replay { after, until: now_at, delivered: Vec::new() });
+        let replay =
+            after.filter(|after| *after < now_at).map(|after| Replay { after, until: now_at, delivered: Vec::new() });
         Ok(exports::keel::domains::real_time_messaging::Subscription::new(Subscription {
             actor_id,
             workspace_id,
@@ -151,7 +152,7 @@ impl GuestSubscription for Subscription {
             if !replayed.is_empty() {
                 return Ok(self.deliver(replayed));
             }
-            let read = HUB.with_borrow(|hub| self.from_hub(hub));
+            let read = HUB.with_borrow(|hub| self.read_hub(hub));
             if !read.is_empty() {
                 return Ok(self.deliver(read));
             }
@@ -197,7 +198,7 @@ impl Subscription {
     /// The subscription's next events in the hub's window (at most
     /// [`PAGE`]); when it fell behind the window, a replay from its last
     /// event is set up instead.
-    fn from_hub(&self, hub: &Hub) -> Vec<events::Event> {
+    fn read_hub(&self, hub: &Hub) -> Vec<events::Event> {
         if self.replaying() {
             return Vec::new();
         }

@@ -124,8 +124,8 @@ impl Stream {
 
     /// One event as SSE text.
     async fn render(&self, event: live::Event) -> Bytes {
-        if let Some(rendered) =
-            RENDERED_EVENTS.with_borrow(|cache| cache.iter().find(|(id, _)| *id == event.id).map(|(_, text)| text.clone()))
+        if let Some(rendered) = RENDERED_EVENTS
+            .with_borrow(|cache| cache.iter().find(|(id, _)| *id == event.id).map(|(_, text)| text.clone()))
         {
             return rendered;
         }
@@ -148,7 +148,9 @@ impl Stream {
             )
             .await
             {
-                Ok(message) => data["message"] = serde_json::to_value(views::Message::from(message)).unwrap_or_default(),
+                Ok(message) => {
+                    data["message"] = serde_json::to_value(views::Message::from(message)).unwrap_or_default()
+                }
                 Err(err) => {
                     eprintln!("team-collab: message {} of event {} not read: {err:?}", event.subject_id, event.id);
                     data["message_id"] = event.subject_id.clone().into();

@@ -9,8 +9,8 @@
 mod schema;
 
 use exports::keel::repositories::events::{Error, Event, Guest, Kind, NewEvent};
-use keel_guest::sql::{self, Autocommit, Dialect, Executor, RowRef, Value};
 use keel_guest::clock;
+use keel_guest::sql::{self, Autocommit, Dialect, Executor, RowRef, Value};
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories"],
@@ -75,10 +75,10 @@ impl Guest for EventRepository {
     async fn since(after: u64, limit: u32) -> Result<Vec<Event>, Error> {
         schema::MIGRATOR.ensure().await?;
         let rows = Autocommit
-            .fetch(&format!("SELECT {COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"), vec![
-                position(after)?,
-                bounded(limit)?,
-            ])
+            .fetch(
+                &format!("SELECT {COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+                vec![position(after)?, bounded(limit)?],
+            )
             .await?;
         Ok(rows.decode(decode)?)
     }
@@ -90,27 +90,28 @@ impl Guest for EventRepository {
         limit: u32,
     ) -> Result<Vec<Event>, Error> {
         schema::MIGRATOR.ensure().await?;
-        let rows = match channel_id {
-            Some(channel_id) => {
-                Autocommit
+        let rows =
+            match channel_id {
+                Some(channel_id) => {
+                    Autocommit
+                        .fetch(
+                            &format!(
+                                "SELECT {COLUMNS} FROM events WHERE workspace_id = ?1 AND seq > ?2 \
+                             AND channel_id IN (?3, '') ORDER BY seq LIMIT ?4"
+                            ),
+                            vec![workspace_id.into(), position(after)?, channel_id.into(), bounded(limit)?],
+                        )
+                        .await?
+                }
+                None => Autocommit
                     .fetch(
                         &format!(
-                            "SELECT {COLUMNS} FROM events WHERE workspace_id = ?1 AND seq > ?2 \
-                             AND channel_id IN (?3, '') ORDER BY seq LIMIT ?4"
+                            "SELECT {COLUMNS} FROM events WHERE workspace_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
                         ),
-                        vec![workspace_id.into(), position(after)?, channel_id.into(), bounded(limit)?],
-                    )
-                    .await?
-            }
-            None => {
-                Autocommit
-                    .fetch(
-                        &format!("SELECT {COLUMNS} FROM events WHERE workspace_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"),
                         vec![workspace_id.into(), position(after)?, bounded(limit)?],
                     )
-                    .await?
-            }
-        };
+                    .await?,
+            };
         Ok(rows.decode(decode)?)
     }
 

@@ -4,8 +4,10 @@
 
 use keel_guest::migrations::{Migration, Migrator, PerDialect};
 
-pub static MIGRATOR: Migrator =
-    Migrator::new("event-repository", PerDialect { sqlite: Some(SQLITE), postgres: Some(POSTGRES), mysql: Some(MYSQL) });
+pub static MIGRATOR: Migrator = Migrator::new(
+    "event-repository",
+    PerDialect { sqlite: Some(SQLITE), postgres: Some(POSTGRES), mysql: Some(MYSQL) },
+);
 
 const SQLITE: &[Migration] = &[Migration {
     version: 1,
@@ -43,8 +45,7 @@ const POSTGRES: &[Migration] = &[Migration {
 
 const MYSQL: &[Migration] = &[Migration {
     version: 1,
-    statements: &[
-        "CREATE TABLE IF NOT EXISTS events (
+    statements: &["CREATE TABLE IF NOT EXISTS events (
             seq BIGINT AUTO_INCREMENT PRIMARY KEY,
             workspace_id VARCHAR(64) NOT NULL,
             channel_id VARCHAR(64) NOT NULL,
@@ -54,6 +55,5 @@ const MYSQL: &[Migration] = &[Migration {
             created_at BIGINT NOT NULL,
             INDEX events_by_workspace (workspace_id, seq),
             INDEX events_by_age (created_at)
-        ) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin",
-    ],
+        ) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"],
 }];
