@@ -78,6 +78,14 @@ async fn run_suite(label: &str, path: &str, target: Target) -> (usize, usize, us
 
 #[tokio::main]
 async fn main() {
+    // The in-process runtime's errors go to stderr: a scenario that gets a
+    // 500 then shows why (KEEL_LOG widens it, as for `keel up`).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG").unwrap_or_else(|_| "keel_runtime=error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let root = steps::repo_root();
     let features = root.join("tests/features");
     let mut passed = 0;
