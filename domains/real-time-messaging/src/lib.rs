@@ -425,3 +425,66 @@ fn event_error(err: events::Error) -> Error {
 }
 
 export!(RealTimeMessaging);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> events::Event {
+        events::Event {
+            seq,
+            workspace_id: "wsp_1".into(),
+            channel_id: Some("chn_1".into()),
+            kind: Kind::MessageCreated,
+            subject_id: format!("msg_{seq}"),
+            actor_id: "usr_1".into(),
+            created_at: 0,
+        }
+    }
+
+    fn seqs(hub: &Hub) -> Vec<u64> {
+        hub.window.iter().map(|event| event.seq).collect()
+    }
+
+    #[test]
+    fn a_late_commit_is_delivered_once_and_its_gap_closed() {
+        let mut hub = Hub { high_water: Some(0), ..Hub::default() };
+        hub.absorb(vec![event(1), event(2), event(4)], 1_000);
+        assert_eq!(seqs(&hub), [1, 2, 4]);
+        // The next read goes back to just before the gap, far enough to
+        // cover what was read since.
+        assert_eq!(hub.next_read(), (2, 2 + READ_BATCH));
+        hub.absorb(vec![event(3), event(4), event(5)], 1_050);
+        assert_eq!(seqs(&hub), [1, 2, 4, 3, 5]);
+        assert!(hub.gaps.is_empty());
+        assert_eq!(hub.next_read(), (5, READ_BATCH));
+    }
+
+    #[test]
+    fn a_gap_that_never_fills_is_given_up_after_a_while() {
+        let mut hub = Hub { high_water: Some(0), ..Hub::default() };
+        hub.absorb(vec![event(1), event(3)], 1_000);
+        hub.absorb(Vec::new(), 1_000 + GAP_WAIT_MS - 1);
+        assert_eq!(hub.next_read().0, 1);
+        hub.absorb(Vec::new(), 1_000 + GAP_WAIT_MS);
+        assert_eq!(hub.next_read(), (3, READ_BATCH));
+    }
+
+    #[test]
+    fn a_jump_in_numbering_is_not_waited_for() {
+        let mut hub = Hub { high_water: Some(10), ..Hub::default() };
+        hub.absorb(vec![event(11 + MAX_GAP + 1)], 1_000);
+        assert!(hub.gaps.is_empty());
+        assert_eq!(hub.next_read(), (11 + MAX_GAP + 1, READ_BATCH));
+    }
+
+    #[test]
+    fn the_window_keeps_the_latest_events_and_counts_positions_on() {
+        let mut hub = Hub { high_water: Some(0), ..Hub::default() };
+        hub.absorb((1..=WINDOW as u64 + 3).map(event).collect(), 1_000);
+        assert_eq!(hub.window.len(), WINDOW);
+        assert_eq!(hub.first, 3);
+        assert_eq!(hub.end(), WINDOW as u64 + 3);
+        assert_eq!(hub.window.front().map(|event| event.seq), Some(4));
+    }
+}

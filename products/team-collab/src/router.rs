@@ -80,6 +80,7 @@ struct Route {
 
 const ROUTES: &[Route] = &[
     Route { pattern: "/healthz", methods: &[(Method::GET, Endpoint::Healthz)] },
+    Route { pattern: "/openapi.json", methods: &[(Method::GET, Endpoint::OpenApi)] },
     Route { pattern: "/v1/openapi.json", methods: &[(Method::GET, Endpoint::OpenApi)] },
     Route { pattern: "/v1/auth/signup", methods: &[(Method::POST, Endpoint::Signup)] },
     Route { pattern: "/v1/auth/login", methods: &[(Method::POST, Endpoint::Login)] },

@@ -48,7 +48,7 @@ pub(crate) struct RouteTarget {
 }
 
 /// Event streams one instance opens before it is replaced.
-pub(crate) const STREAMS_PER_INSTANCE: usize = 4096;
+pub(crate) const STREAMS_PER_INSTANCE: usize = 512;
 
 pub(crate) struct Router {
     /// Most specific first.

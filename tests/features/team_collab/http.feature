@@ -10,6 +10,15 @@ Feature: HTTP behaviour
     Then the response status is 200
     And the response field "status" is "ok"
 
+  Scenario: The API's OpenAPI document is served where tools look for it, without authentication
+    When a client sends GET "/openapi.json"
+    Then the response status is 200
+    And the response field "openapi" is "3.1.0"
+    And the response field "paths./v1/workspaces/{workspace_id}/channels/{channel_id}/events.get.operationId" is "streamChannelEvents"
+    When a client sends GET "/v1/openapi.json"
+    Then the response status is 200
+    And the response field "openapi" is "3.1.0"
+
   Scenario: A body just under the 1 MiB limit is read and answered on its merits
     When "alice" sends POST "/v1/workspaces" with a body of 1048500 bytes
     Then the response status is 400
