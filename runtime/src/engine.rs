@@ -136,9 +136,8 @@ impl InstanceNeeds {
 /// Whether a request failed because the instance pool had no room for
 /// another instance (a transient condition: wait and try again).
 pub fn is_pool_exhausted(error: &wasmtime::Error) -> bool {
-    use wasmtime_wasi_http::handler::InstantiationError;
     error
-        .downcast_ref::<InstantiationError<()>>()
+        .downcast_ref::<crate::server::HandlerInstantiationError>()
         .is_some_and(|e| e.error.is::<wasmtime::PoolConcurrencyLimitError>())
 }
 
@@ -207,4 +206,39 @@ fn compile_cached(engine: &Engine, wasm: &[u8], wasm_path: &Path, cache_dir: &Pa
     }
     // SAFETY: `compiled` was just produced by this engine.
     unsafe { Component::deserialize(engine, &compiled) }.map_err(anyhow::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_pool_is_told_apart_from_a_broken_component() {
+        // The handler's instantiation error carries the request's data: a
+        // downcast to another type (`InstantiationError<()>` once
+        // `RequestTrace` was added) missed every full pool, and requests
+        // that should have waited for a slot got 500.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(1);
+        let mut config = Config::new();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).unwrap();
+        // `(component)`: the smallest component there is.
+        let component = Component::new(&engine, b"\0asm\x0d\0\x01\0").unwrap();
+        let linker = wasmtime::component::Linker::<()>::new(&engine);
+        let mut first = wasmtime::Store::new(&engine, ());
+        linker.instantiate(&mut first, &component).unwrap();
+        let mut second = wasmtime::Store::new(&engine, ());
+        let full = linker.instantiate(&mut second, &component).unwrap_err();
+        let failed = |error: wasmtime::Error| -> wasmtime::Error {
+            crate::server::HandlerInstantiationError {
+                request_data: crate::telemetry::RequestTrace::default(),
+                request: std::sync::Mutex::new(http::Request::new(wasmtime_wasi_http::WasiBody::default())),
+                error: std::sync::Arc::new(error),
+            }
+            .into()
+        };
+        assert!(is_pool_exhausted(&failed(full)));
+        assert!(!is_pool_exhausted(&failed(wasmtime::Error::msg("a component that traps in its start function"))));
+    }
 }

@@ -93,6 +93,13 @@ impl Guest for RealTimeMessaging {
             HUB.with_borrow_mut(|hub| _ = *hub.high_water.get_or_insert(latest));
         }
         let (position, now_at) = HUB.with_borrow(|hub| (hub.end(), hub.high_water.unwrap_or(0)));
+        // A client may have seen events this instance has not read yet
+        // (from another process): the hub's copies of those are skipped. An
+        // id past the log's end skips nothing beyond it.
+        let seen_through = match after {
+            Some(after) if after > now_at => after.min(events::latest().await.map_err(event_error)?),
+            _ => 0,
+        };
         let replay =
             after.filter(|after| *after < now_at).map(|after| Replay { after, until: now_at, delivered: Vec::new() });
         Ok(exports::keel::domains::real_time_messaging::Subscription::new(Subscription {
@@ -102,6 +109,7 @@ impl Guest for RealTimeMessaging {
             position: Cell::new(position),
             last_seq: Cell::new(after.unwrap_or(now_at).min(now_at)),
             replay: RefCell::new(replay),
+            seen_through,
             ended: Cell::new(false),
             checked_at: Cell::new(clock::now_ms()),
         }))
@@ -119,6 +127,8 @@ pub struct Subscription {
     last_seq: Cell<u64>,
     /// Events to read from the log before the hub's.
     replay: RefCell<Option<Replay>>,
+    /// Events up to this one the client saw before subscribing.
+    seen_through: u64,
     /// The subscriber is no longer a member.
     ended: Cell<bool>,
     checked_at: Cell<i64>,
@@ -216,7 +226,7 @@ impl Subscription {
                 break;
             }
             position += 1;
-            if self.follows(event) && !self.replayed(event.seq) {
+            if self.follows(event) && !self.replayed(event.seq) && event.seq > self.seen_through {
                 found.push(event.clone());
             }
         }

@@ -47,6 +47,11 @@ pub(crate) struct RouteTarget {
     pub streams: ProxyHandler<ComponentHandler>,
 }
 
+/// The error of a request whose instance could not be created; it carries
+/// the request's data ([`crate::telemetry::RequestTrace`]), so a downcast
+/// must name exactly this type.
+pub(crate) type HandlerInstantiationError = InstantiationError<crate::telemetry::RequestTrace>;
+
 /// Event streams one instance opens before it is replaced.
 pub(crate) const STREAMS_PER_INSTANCE: usize = 512;
 
@@ -365,7 +370,7 @@ impl Router {
                     }
                     tokio::time::sleep(POOL_RETRY_PAUSE).await;
                 }
-                Err(e) if e.downcast_ref::<InstantiationError<()>>().is_some() => {
+                Err(e) if e.downcast_ref::<HandlerInstantiationError>().is_some() => {
                     tracing::error!(component = %target.component, "{e:#}");
                     return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the component could not be started");
                 }
