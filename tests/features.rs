@@ -6,10 +6,11 @@
 //! * `composition/` inspects the built components themselves (imports,
 //!   and that variants share every embedded component but the swapped
 //!   adapter), once.
-//! * `conformance/<interface>.feature` (sql, kv, email, email-outbox) runs
+//! * `conformance/<interface>.feature` (sql, kv, blob-store, email, email-outbox) runs
 //!   once per implementation listed in [`steps::implementations`], so every
 //!   adapter and host backend passes the same suite. Email scenarios tagged
-//!   `@provider` run only for adapters that talk to the mock provider.
+//!   `@provider` run only for adapters that talk to the mock provider,
+//!   blob-store scenarios tagged `@s3` only for the one on the mock S3.
 //! * Product scenarios tagged `@outbox` run only on deployments that keep
 //!   mail in the development outbox, `@provider` only on those that send it
 //!   to the mock provider.
@@ -41,6 +42,7 @@ async fn run_suite(label: &str, path: &str, target: Target) -> (usize, usize, us
     let skipped_in_filter = skipped.clone();
     // `@provider` scenarios need the mock email provider; `@outbox` ones
     // the development outbox of product deployments without one.
+    let with_s3 = matches!(&target, Target::Conformance(implementation) if implementation.uses_mock_s3());
     let with_provider = match &target {
         Target::Conformance(implementation) => implementation.uses_mock_provider(),
         Target::TeamCollab(deployment) => deployment.uses_mock_provider(),
@@ -61,6 +63,9 @@ async fn run_suite(label: &str, path: &str, target: Target) -> (usize, usize, us
             }
             if external && tagged("keel-only") {
                 skipped_in_filter.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+            if tagged("s3") && !with_s3 {
                 return false;
             }
             if with_provider { !tagged("outbox") } else { !tagged("provider") }
@@ -95,7 +100,7 @@ async fn main() {
     for deployment in steps::deployments() {
         suites.push((
             format!("team-collab product: {}", deployment.name),
-            features.join("team_collab"),
+            features.join(deployment.features),
             Target::TeamCollab(deployment),
         ));
     }

@@ -85,7 +85,7 @@ impl Default for RuntimeOptions {
                 post_response_timeout: Duration::from_secs(600),
                 idle_timeout: Duration::from_secs(1),
                 memory_limit: 256 << 20,
-                max_body_bytes: 1 << 20,
+                max_body_bytes: 32 << 20,
             },
             connections: ConnectionLimits::default(),
             admission: AdmissionLimits::default(),
@@ -235,6 +235,9 @@ impl App {
             admission: server::Admission::new(concurrent, &options.admission),
             access_log: options.access_log,
             telemetry: telemetry.clone(),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(
+                options.connections.max_buffered_body_bytes.div_ceil(1 << 10).max(1),
+            )),
         });
         let weak = Arc::downgrade(&router);
         telemetry.observe_in_flight(move || weak.upgrade().map_or(0, |router| router.admission.in_flight() as u64));

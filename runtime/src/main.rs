@@ -199,9 +199,15 @@ struct ServeArgs {
     /// Linear-memory limit of one instance, in MiB.
     #[arg(long, default_value_t = 256)]
     instance_memory_mib: usize,
-    /// Largest request body accepted, in KiB (413 beyond).
-    #[arg(long, default_value_t = 1024)]
+    /// Largest request body accepted, in KiB (413 beyond). Bodies are read
+    /// whole before the component sees them, so slow uploads never hold an
+    /// instance.
+    #[arg(long, default_value_t = 32768)]
     max_request_body_kib: usize,
+    /// Request-body memory of all requests together, in MiB; a body beyond
+    /// it is shed with 503 and Retry-After.
+    #[arg(long, default_value_t = 512)]
+    max_buffered_body_mib: usize,
     /// Allocate instances on demand instead of from a pre-reserved pool.
     #[arg(long)]
     no_pooling: bool,
@@ -349,6 +355,7 @@ async fn serve(
         max_connections: args.max_connections,
         header_read_timeout: args.header_read_timeout,
         body_read_timeout: args.body_read_timeout,
+        max_buffered_body_bytes: args.max_buffered_body_mib << 20,
         idle_timeout: args.connection_idle_timeout,
         shutdown_grace: args.shutdown_grace,
     };

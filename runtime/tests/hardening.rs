@@ -369,3 +369,21 @@ async fn event_streams_do_not_pin_an_instance_each() {
         assert_eq!(me.status, 200, "with {} streams open: {}", streams.len(), me.body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_beyond_the_buffer_budget_are_shed_and_change_nothing() {
+    let keel = Keel::start(PROBE, &["--max-buffered-body-mib", "1", "--max-request-body-kib", "4096"]).await;
+    let big = format!(r#"{{"op":"set","key":"big","value":"{}"}}"#, "x".repeat(2 << 20));
+    let shed = keel.request("POST", "/op", None, &big).await;
+    assert_eq!(shed.status, 503, "{}", shed.body);
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    assert!(shed.body.contains(r#""code":"overloaded""#), "{}", shed.body);
+    let read = keel.request("POST", "/op", None, r#"{"op":"get","key":"big"}"#).await;
+    assert_eq!(read.body, r#"{"value":null}"#, "a shed request must not reach the component");
+    // The budget is whole again: a body that fits it is served.
+    let fits = format!(r#"{{"op":"set","key":"fits","value":"{}"}}"#, "y".repeat(700 << 10));
+    assert_eq!(keel.request("POST", "/op", None, &fits).await.status, 200);
+    // Over the per-request limit is still 413, whatever the budget.
+    let huge = format!(r#"{{"op":"set","key":"huge","value":"{}"}}"#, "z".repeat(5 << 20));
+    assert_eq!(keel.request("POST", "/op", None, &huge).await.status, 413);
+}

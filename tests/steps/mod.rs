@@ -1,14 +1,17 @@
 //! Step definitions shared by all suites, and the server each scenario
 //! talks to.
 
+mod blob;
 mod composition;
 mod contract;
+mod files;
 mod http;
 mod inbox;
 mod live;
 mod mysql;
 mod postgres;
 mod redis;
+mod s3;
 mod mail;
 mod oidc;
 mod product;
@@ -99,8 +102,17 @@ pub struct KeelWorld {
     elapsed: std::time::Duration,
     pages: Vec<Vec<serde_json::Value>>,
     replies: Vec<Reply>,
+    /// What each key of a blob-store scenario, or each file uploaded,
+    /// should hold.
+    blobs: HashMap<String, Vec<u8>>,
+    /// Earlier versions of files, oldest first.
+    remembered_bytes: Vec<Vec<u8>>,
+    /// The bytes of the last download.
+    downloaded: Vec<u8>,
     /// The mock email provider of an email conformance scenario.
     mock: Option<mail::MockProvider>,
+    /// The mock S3 of a blob-store scenario on `blob-s3`.
+    s3: Option<s3::MockS3>,
     /// The local OpenID Connect issuer of an OIDC conformance scenario.
     issuer: Option<oidc::LocalIssuer>,
     /// The TLS front of a scenario on PostgreSQL over TLS.
@@ -127,8 +139,12 @@ impl KeelWorld {
             elapsed: std::time::Duration::ZERO,
             pages: Vec::new(),
             replies: Vec::new(),
+            blobs: HashMap::new(),
+            remembered_bytes: Vec::new(),
+            downloaded: Vec::new(),
             mock: None,
             issuer: None,
+            s3: None,
             tls_front: None,
             redis_database: None,
             streams: HashMap::new(),

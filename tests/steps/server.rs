@@ -34,6 +34,12 @@ impl Implementation {
         self.variables.iter().any(|(_, value)| value.contains(MOCK))
     }
 
+    /// Whether it stores in the mock S3 (scenarios tagged `@s3` run only
+    /// on such implementations).
+    pub fn uses_mock_s3(&self) -> bool {
+        self.variables.iter().any(|(_, value)| value.contains(S3))
+    }
+
     /// Whether its runtime configuration names a backend only Keel's
     /// runtime has (Spin has no `memory` or `rocksdb` store type).
     pub fn keel_only(&self) -> bool {
@@ -57,6 +63,8 @@ const POSTGRES_CA: &str = "{postgres-ca}";
 const MYSQL: &str = "{mysql}";
 /// Placeholder for the URL of a fresh Redis database in a runtime config.
 const REDIS: &str = "{redis}";
+/// Placeholder for the endpoint of the scenario's mock S3.
+const S3: &str = "{s3}";
 
 /// Fill in the placeholders of a suite's application variables, starting
 /// the scenario's PostgreSQL TLS front if they need one.
@@ -76,6 +84,11 @@ async fn resolve(world: &mut KeelWorld, variables: &[(&str, &str)], mock_base: &
             value.replace(POSTGRES, &super::postgres::fresh_schema_url().await)
         } else if value.contains(MYSQL) {
             value.replace(MYSQL, &super::mysql::fresh_database_url().await)
+        } else if value.contains(S3) {
+            if world.s3.is_none() {
+                world.s3 = Some(super::s3::MockS3::start().await);
+            }
+            value.replace(S3, &world.s3.as_ref().expect("a mock S3").base)
         } else if value.contains(REDIS) {
             let (url, database) = super::redis::fresh_database();
             world.redis_database = Some(database);
@@ -98,6 +111,9 @@ pub struct Deployment {
     component: &'static str,
     /// As [`Implementation::variables`].
     variables: &'static [(&'static str, &'static str)],
+    /// The product scenarios it runs, under `tests/features/`: all of
+    /// them, or those of the part the deployment changes.
+    pub features: &'static str,
 }
 
 impl Deployment {
@@ -117,18 +133,21 @@ pub fn deployments() -> Vec<Deployment> {
             manifest: "spin.toml",
             component: "dist/team-collab.wasm",
             variables: &[],
+            features: "team_collab",
         },
         Deployment {
             name: "sql-postgres on PostgreSQL",
             manifest: "products/team-collab/spin-postgres.toml",
             component: "dist/team-collab-postgres.wasm",
             variables: &[("postgres_url", POSTGRES)],
+            features: "team_collab",
         },
         Deployment {
             name: "sql-mysql on MariaDB",
             manifest: "products/team-collab/spin-mysql.toml",
             component: "dist/team-collab-mysql.wasm",
             variables: &[("mysql_url", MYSQL)],
+            features: "team_collab",
         },
         Deployment {
             name: "email-sendgrid against a mock SendGrid",
@@ -140,6 +159,20 @@ pub fn deployments() -> Vec<Deployment> {
                 ("mail_from", "team@keel.example"),
                 ("app_base_url", "https://collab.keel.example"),
             ],
+            features: "team_collab",
+        },
+        Deployment {
+            name: "blob-s3 against a mock S3 (file sharing)",
+            manifest: "products/team-collab/spin-s3.toml",
+            component: "dist/team-collab-s3.wasm",
+            variables: &[
+                ("s3_endpoint", S3),
+                ("s3_bucket", super::s3::BUCKET),
+                ("s3_region", super::s3::REGION),
+                ("s3_access_key_id", super::s3::ACCESS_KEY_ID),
+                ("s3_secret_access_key", super::s3::SECRET_ACCESS_KEY),
+            ],
+            features: "team_collab/files.feature",
         },
     ]
 }
@@ -181,6 +214,40 @@ pub fn implementations() -> Vec<Implementation> {
             manifest: "tests/probes/sql-probe/spin-mysql.toml",
             runtime_config: None,
             variables: &[("mysql_url", MYSQL)],
+        },
+        Implementation {
+            interface: "blob-store",
+            name: "blob-sql on a SQLite file",
+            manifest: "tests/probes/blob-probe/spin.toml",
+            runtime_config: None,
+            variables: &[],
+        },
+        Implementation {
+            interface: "blob-store",
+            name: "blob-sql on PostgreSQL",
+            manifest: "tests/probes/blob-probe/spin-postgres.toml",
+            runtime_config: None,
+            variables: &[("postgres_url", POSTGRES)],
+        },
+        Implementation {
+            interface: "blob-store",
+            name: "blob-sql on MariaDB",
+            manifest: "tests/probes/blob-probe/spin-mysql.toml",
+            runtime_config: None,
+            variables: &[("mysql_url", MYSQL)],
+        },
+        Implementation {
+            interface: "blob-store",
+            name: "blob-s3 against a mock S3",
+            manifest: "tests/probes/blob-probe/spin-s3.toml",
+            runtime_config: None,
+            variables: &[
+                ("s3_endpoint", S3),
+                ("s3_bucket", super::s3::BUCKET),
+                ("s3_region", super::s3::REGION),
+                ("s3_access_key_id", super::s3::ACCESS_KEY_ID),
+                ("s3_secret_access_key", super::s3::SECRET_ACCESS_KEY),
+            ],
         },
         Implementation {
             interface: "kv",

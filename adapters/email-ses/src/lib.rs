@@ -19,7 +19,7 @@
 
 use keel_guest::email::provider::{self, Reply};
 use keel_guest::email::{self, Address, Error, Guest, Message, mailbox};
-use keel_sigv4::{AmzDate, Credentials, Request};
+use keel_sigv4::{AmzDate, Credentials, Endpoint, Request};
 use serde_json::{Value as Json, json};
 
 const SEND_PATH: &str = "/v2/email/outbound-emails";
@@ -42,7 +42,8 @@ impl Guest for Ses {
             Some(endpoint) => endpoint,
             None => format!("https://email.{region}.amazonaws.com"),
         };
-        let target = Target::parse(&endpoint)?;
+        let target = Endpoint::parse(&endpoint)
+            .ok_or_else(|| Error::Unavailable(format!("variable `ses_endpoint` is not an http(s) URL: {endpoint}")))?;
         let body = request_body(&message, tags).to_string().into_bytes();
         let date = AmzDate::from_unix_seconds(keel_guest::clock::now_secs());
         let path = format!("{}{SEND_PATH}", target.prefix);
@@ -58,36 +59,9 @@ impl Guest for Ses {
         // `host` travels as the URL's authority, not as a header.
         let mut headers: Vec<(&str, &str)> = signed_headers.into_iter().filter(|(name, _)| *name != "host").collect();
         headers.push(("authorization", &signature.authorization));
-        let url = format!("{}://{}{path}", target.scheme, target.authority);
+        let url = target.url(&path, "");
         let reply = provider::post(&url, &headers, body).await?;
         reply.accepted(|reply| provider::with_address_hint(error_detail(reply)))?.json_id("MessageId", "SES")
-    }
-}
-
-/// The parts of the `ses_endpoint` URL.
-#[derive(Debug, PartialEq, Eq)]
-struct Target<'a> {
-    scheme: &'a str,
-    authority: &'a str,
-    /// A path prefix without trailing `/`, usually empty.
-    prefix: &'a str,
-}
-
-impl<'a> Target<'a> {
-    fn parse(endpoint: &'a str) -> Result<Target<'a>, Error> {
-        let invalid = || Error::Unavailable(format!("variable `ses_endpoint` is not an http(s) URL: {endpoint}"));
-        let (scheme, rest) = endpoint.split_once("://").ok_or_else(invalid)?;
-        if !matches!(scheme, "http" | "https") || rest.contains(['?', '#']) {
-            return Err(invalid());
-        }
-        let (authority, prefix) = match rest.find('/') {
-            Some(slash) => (&rest[..slash], rest[slash..].trim_end_matches('/')),
-            None => (rest, ""),
-        };
-        if authority.is_empty() || authority.contains('@') {
-            return Err(invalid());
-        }
-        Ok(Target { scheme, authority, prefix })
     }
 }
 
@@ -162,21 +136,6 @@ keel_guest::email::export_email!(Ses);
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints_are_split_for_signing() {
-        assert_eq!(
-            Target::parse("https://email.eu-west-1.amazonaws.com").ok(),
-            Some(Target { scheme: "https", authority: "email.eu-west-1.amazonaws.com", prefix: "" })
-        );
-        assert_eq!(
-            Target::parse("http://127.0.0.1:4566/ses/").ok(),
-            Some(Target { scheme: "http", authority: "127.0.0.1:4566", prefix: "/ses" })
-        );
-        for bad in ["email.amazonaws.com", "ftp://x", "http://", "http://u@h/", "https://h/?q"] {
-            assert!(Target::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn tags_become_message_tags() {

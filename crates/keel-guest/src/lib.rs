@@ -12,12 +12,16 @@
 //! `email-provider` the outbound-HTTP plumbing of the provider adapters;
 //! the `time` feature adds waiting on a future with a deadline, and
 //! `events` the bindings of the `keel:repositories/events` import with
-//! best-effort recording.
+//! best-effort recording; `blob` the `keel:infrastructure/blob-store` export
+//! every blob-store adapter shares; `outbound` one HTTP request through
+//! Spin, answer read whole.
 
 pub mod clock;
 pub mod ids;
 pub mod validate;
 
+#[cfg(feature = "blob")]
+pub mod blob;
 #[cfg(feature = "email")]
 pub mod email;
 #[cfg(feature = "events")]
@@ -26,6 +30,8 @@ pub mod events;
 pub mod http;
 #[cfg(feature = "kv")]
 pub mod kv;
+#[cfg(feature = "outbound")]
+pub mod outbound;
 #[cfg(feature = "sql")]
 pub mod migrations;
 #[cfg(feature = "sql")]

@@ -35,6 +35,12 @@ impl From<String> for Value {
     }
 }
 
+impl From<Vec<u8>> for Value {
+    fn from(bytes: Vec<u8>) -> Self {
+        Value::Blob(bytes)
+    }
+}
+
 impl From<i64> for Value {
     fn from(integer: i64) -> Self {
         Value::Integer(integer)
@@ -145,6 +151,14 @@ impl RowRef<'_> {
     /// Whether the column is NULL (e.g. the missing side of an outer join).
     pub fn is_null(&self, column: &str) -> Result<bool, Error> {
         Ok(matches!(self.value(column)?, Value::Null))
+    }
+
+    /// A BLOB column (`bytea` on PostgreSQL).
+    pub fn bytes(&self, column: &str) -> Result<&[u8], Error> {
+        match self.value(column)? {
+            Value::Blob(bytes) => Ok(bytes),
+            other => Err(type_error(column, "blob", other)),
+        }
     }
 
     /// An INTEGER column.

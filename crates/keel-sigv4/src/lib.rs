@@ -298,6 +298,44 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A service endpoint URL split the way a request to it is signed: the
+/// `host` header is its `authority`, and request paths start with `prefix`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint<'a> {
+    /// `http` or `https`.
+    pub scheme: &'a str,
+    /// `host[:port]`, no user info.
+    pub authority: &'a str,
+    /// A path prefix without trailing `/`, usually empty.
+    pub prefix: &'a str,
+}
+
+impl<'a> Endpoint<'a> {
+    /// Split `url` (`http(s)://host[:port][/prefix]`, no query or fragment);
+    /// `None` if it is not such a URL.
+    pub fn parse(url: &'a str) -> Option<Endpoint<'a>> {
+        let (scheme, rest) = url.split_once("://")?;
+        if !matches!(scheme, "http" | "https") || rest.contains(['?', '#']) {
+            return None;
+        }
+        let (authority, prefix) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], rest[slash..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        if authority.is_empty() || authority.contains('@') {
+            return None;
+        }
+        Some(Endpoint { scheme, authority, prefix })
+    }
+
+    /// The URL of `path` (starting with `/`, under the prefix) and `query`
+    /// (without `?`, possibly empty).
+    pub fn url(&self, path: &str, query: &str) -> String {
+        let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+        format!("{}://{}{path}{query}", self.scheme, self.authority)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Vectors from AWS's "Signature Version 4 test suite"
@@ -430,5 +468,19 @@ mod tests {
     #[test]
     fn credentials_debug_hides_the_secret() {
         assert!(!format!("{:?}", suite_credentials()).contains("wJalr"));
+    }
+
+    #[test]
+    fn endpoints_are_split_for_signing() {
+        assert_eq!(
+            Endpoint::parse("https://email.eu-west-1.amazonaws.com"),
+            Some(Endpoint { scheme: "https", authority: "email.eu-west-1.amazonaws.com", prefix: "" })
+        );
+        let local = Endpoint::parse("http://127.0.0.1:4566/ses/").unwrap();
+        assert_eq!(local, Endpoint { scheme: "http", authority: "127.0.0.1:4566", prefix: "/ses" });
+        assert_eq!(local.url("/ses/v2/x", "a=1"), "http://127.0.0.1:4566/ses/v2/x?a=1");
+        for bad in ["email.amazonaws.com", "ftp://x", "http://", "http://u@h/", "https://h/?q"] {
+            assert!(Endpoint::parse(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -7,13 +7,14 @@
 //! is described by `openapi.json` (served at `/v1/openapi.json`), which
 //! the product suites hold every response to.
 
+mod files;
 mod limits;
 mod live;
 mod router;
 mod trail;
 mod views;
 
-use keel::domains::{messaging, real_time_messaging, user_lifecycle, workspace_management};
+use keel::domains::{document_management, messaging, real_time_messaging, user_lifecycle, workspace_management};
 use keel::platform::observability;
 use keel_guest::http::{self as respond, Response};
 use router::{Endpoint, Routed};
@@ -39,10 +40,11 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 
-/// A response body: a JSON document, or a stream of events ([`live`]).
+/// A response body: a JSON document, or a stream (events from [`live`], a
+/// file from [`files`]).
 pub enum Body {
     Full(FullBody<Bytes>),
-    Events(LocalBoxStream<'static, Bytes>),
+    Stream(LocalBoxStream<'static, Bytes>),
 }
 
 impl http_body::Body for Body {
@@ -55,7 +57,7 @@ impl http_body::Body for Body {
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             Body::Full(full) => Pin::new(full).poll_frame(cx),
-            Body::Events(chunks) => chunks.poll_next_unpin(cx).map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c)))),
+            Body::Stream(chunks) => chunks.poll_next_unpin(cx).map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c)))),
         }
     }
 }
@@ -151,10 +153,16 @@ async fn serve(
     }
     let query = request.uri().query().map(str::to_owned);
     let last_event_id = request.headers().get("last-event-id").and_then(|id| id.to_str().ok()).map(str::to_owned);
-    let body =
-        request.into_body().bytes().await.map_err(|err| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("cannot read body: {err:?}"))
-        })?;
+    // An upload's body is the file: it streams to the domain, unread here.
+    if matches!(endpoint, Endpoint::UploadFile | Endpoint::UploadVersion) {
+        if let Err(refusal) = limits::check(endpoint, client, &[], &actor).await {
+            trail.recorded = refusal.recorded;
+            return Err(refusal.error);
+        }
+        return files::upload(actor, endpoint, &params, query.as_deref(), request).await;
+    }
+    let headers = request.headers().clone();
+    let body = read_body(request).await?;
     trail.target = trail::target(endpoint, &params, &body);
     if let Err(refusal) = limits::check(endpoint, client, &body, &actor).await {
         trail.recorded = refusal.recorded;
@@ -359,11 +367,54 @@ async fn serve(
             StatusCode::OK,
             &views::Message::from(messaging::remove_reaction(actor, param(0), param(1), param(2), param(3)).await?),
         ),
+        Endpoint::ListFiles => {
+            let limit = page_limit(router::query_param(query.as_deref(), "limit"))?;
+            let before = router::query_param(query.as_deref(), "before");
+            let page = document_management::list_channel_documents(actor, param(0), param(1), limit, before).await?;
+            respond::json(StatusCode::OK, &views::DocumentPage::from(page))
+        }
+        Endpoint::GetFile => respond::json(
+            StatusCode::OK,
+            &views::Document::from(document_management::get_document(actor, param(0), param(1)).await?),
+        ),
+        Endpoint::DeleteFile => {
+            document_management::delete_document(actor, param(0), param(1)).await?;
+            respond::no_content()
+        }
+        Endpoint::ListVersions => {
+            let found = document_management::list_versions(actor, param(0), param(1)).await?;
+            let shown: Vec<_> = found.into_iter().map(views::Version::from).collect();
+            respond::json(StatusCode::OK, &serde_json::json!({ "versions": shown }))
+        }
+        Endpoint::DownloadFile => return files::download(actor, &params, query.as_deref(), &headers).await,
+        Endpoint::UploadFile | Endpoint::UploadVersion => unreachable!("uploads stream their body, above"),
         Endpoint::WorkspaceEvents | Endpoint::ChannelEvents => {
             return live::open(actor, param(0), params.get(1).cloned(), last_event_id).await;
         }
     }
     .map(Body::Full))
+}
+
+/// Largest JSON request body, in bytes (files go through [`files`]).
+const MAX_JSON_BODY: usize = 1 << 20;
+
+/// The request's body, up to [`MAX_JSON_BODY`] (413 beyond).
+async fn read_body(request: Request) -> Result<Vec<u8>, ApiError> {
+    let mut frames = request.into_body().stream();
+    let mut body = Vec::new();
+    while let Some(frame) = frames.next().await {
+        let data = frame
+            .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("cannot read body: {err:?}")))?;
+        if body.len() + data.len() > MAX_JSON_BODY {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("a JSON body may hold at most {MAX_JSON_BODY} bytes"),
+            ));
+        }
+        body.extend_from_slice(&data);
+    }
+    Ok(body)
 }
 
 /// The request's bearer token.
@@ -438,6 +489,24 @@ macro_rules! domain_error {
 }
 
 domain_error!(workspace_management, messaging, real_time_messaging);
+
+impl From<document_management::Error> for ApiError {
+    fn from(err: document_management::Error) -> Self {
+        use document_management::Error;
+        match err {
+            Error::InvalidInput(message) => ApiError::invalid_input(message),
+            Error::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            Error::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+            Error::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            Error::TooLarge(message) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message),
+            Error::UnsupportedType(message) => {
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
+            }
+            Error::Unavailable(message) => unavailable(message),
+            Error::Internal(message) => internal(message),
+        }
+    }
+}
 
 /// A backend failure: the detail (driver or provider text) goes to the
 /// component's log (stderr, which Spin and Keel keep per component), never

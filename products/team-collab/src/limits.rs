@@ -63,6 +63,8 @@ const LIMITS: &[(Endpoint, &[(&str, Subject)])] = &[
     (Endpoint::PostReply, &[("writes_per_user", Subject::Caller)]),
     (Endpoint::EditMessage, &[("writes_per_user", Subject::Caller)]),
     (Endpoint::AddReaction, &[("writes_per_user", Subject::Caller)]),
+    (Endpoint::UploadFile, &[("writes_per_user", Subject::Caller)]),
+    (Endpoint::UploadVersion, &[("writes_per_user", Subject::Caller)]),
     (Endpoint::SetFeature, &[("writes_per_user", Subject::Caller)]),
     (Endpoint::SetMemberFeature, &[("writes_per_user", Subject::Caller)]),
 ];

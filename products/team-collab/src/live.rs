@@ -59,7 +59,7 @@ pub async fn open(
         let chunk = stream.next_chunk().await?;
         Some((chunk, stream))
     });
-    let mut response = spin_sdk::http::Response::new(Body::Events(chunks.boxed_local()));
+    let mut response = spin_sdk::http::Response::new(Body::Stream(chunks.boxed_local()));
     let headers = response.headers_mut();
     headers.insert("content-type", HeaderValue::from_static("text/event-stream; charset=utf-8"));
     headers.insert("cache-control", HeaderValue::from_static("no-store"));

@@ -51,6 +51,16 @@ pub enum Endpoint {
     AddReaction,
     RemoveReaction,
     ListMentions,
+    /// Upload a file into a channel (the body is the file).
+    UploadFile,
+    ListFiles,
+    GetFile,
+    DeleteFile,
+    /// A file's bytes (ranges, conditional requests).
+    DownloadFile,
+    /// Upload the next version of a file.
+    UploadVersion,
+    ListVersions,
     /// Server-Sent Events of a whole workspace.
     WorkspaceEvents,
     /// Server-Sent Events of one channel (and the workspace-wide ones).
@@ -127,6 +137,19 @@ const ROUTES: &[Route] = &[
         methods: &[(Method::GET, Endpoint::ListChannels), (Method::POST, Endpoint::CreateChannel)],
     },
     Route { pattern: "/v1/workspaces/{}/channels/{}/events", methods: &[(Method::GET, Endpoint::ChannelEvents)] },
+    Route {
+        pattern: "/v1/workspaces/{}/channels/{}/files",
+        methods: &[(Method::GET, Endpoint::ListFiles), (Method::POST, Endpoint::UploadFile)],
+    },
+    Route {
+        pattern: "/v1/workspaces/{}/files/{}",
+        methods: &[(Method::GET, Endpoint::GetFile), (Method::DELETE, Endpoint::DeleteFile)],
+    },
+    Route { pattern: "/v1/workspaces/{}/files/{}/content", methods: &[(Method::GET, Endpoint::DownloadFile)] },
+    Route {
+        pattern: "/v1/workspaces/{}/files/{}/versions",
+        methods: &[(Method::GET, Endpoint::ListVersions), (Method::POST, Endpoint::UploadVersion)],
+    },
     Route {
         pattern: "/v1/workspaces/{}/channels/{}/messages",
         methods: &[(Method::GET, Endpoint::ListMessages), (Method::POST, Endpoint::PostMessage)],

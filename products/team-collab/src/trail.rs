@@ -47,6 +47,9 @@ const AUDITED: &[(Endpoint, &str, Scope)] = &[
     (Endpoint::CreateChannel, "channel.create", Scope::Workspace),
     (Endpoint::EditMessage, "message.edit", Scope::Workspace),
     (Endpoint::DeleteMessage, "message.delete", Scope::Workspace),
+    (Endpoint::UploadFile, "file.upload", Scope::Workspace),
+    (Endpoint::UploadVersion, "file.version-upload", Scope::Workspace),
+    (Endpoint::DeleteFile, "file.delete", Scope::Workspace),
 ];
 
 /// What a request did, filled in as it is served.
@@ -125,6 +128,7 @@ pub fn target(endpoint: Endpoint, params: &[String], body: &[u8]) -> Option<Stri
         Endpoint::AcceptInvitation | Endpoint::DeclineInvitation => params.first().cloned(),
         Endpoint::CreateChannel => field("name"),
         Endpoint::EditMessage | Endpoint::DeleteMessage => params.get(2).cloned(),
+        Endpoint::DeleteFile => params.get(1).cloned(),
         Endpoint::SetFeature => Some(format!("{}={}", params.get(1)?, field("variant")?)),
         Endpoint::SetMemberFeature => Some(format!("{}={} for {}", params.get(1)?, field("variant")?, params.get(2)?)),
         Endpoint::ClearFeature => params.get(1).cloned(),

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::keel::domains::{messaging, user_lifecycle, workspace_management};
+use crate::keel::domains::{document_management, messaging, user_lifecycle, workspace_management};
 use crate::keel::platform::{audit, feature_flags};
 
 #[derive(Deserialize)]
@@ -290,6 +290,77 @@ impl From<messaging::Channel> for Channel {
             created_at: rfc3339(channel.created_at),
             created_by: channel.created_by,
         }
+    }
+}
+
+/// A shared file, as its latest version shows it.
+#[derive(Serialize)]
+pub struct Document {
+    id: String,
+    workspace_id: String,
+    channel_id: String,
+    name: String,
+    version: u32,
+    content_type: String,
+    size: u64,
+    sha256: String,
+    created_by: String,
+    created_at: String,
+    updated_by: String,
+    updated_at: String,
+}
+
+impl From<document_management::Document> for Document {
+    fn from(found: document_management::Document) -> Self {
+        Document {
+            id: found.id,
+            workspace_id: found.workspace_id,
+            channel_id: found.channel_id,
+            name: found.name,
+            version: found.version,
+            content_type: found.content_type,
+            size: found.size,
+            sha256: found.sha256,
+            created_by: found.created_by,
+            created_at: rfc3339(found.created_at),
+            updated_by: found.updated_by,
+            updated_at: rfc3339(found.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Version {
+    version: u32,
+    content_type: String,
+    size: u64,
+    sha256: String,
+    uploaded_by: String,
+    created_at: String,
+}
+
+impl From<document_management::Version> for Version {
+    fn from(found: document_management::Version) -> Self {
+        Version {
+            version: found.number,
+            content_type: found.content_type,
+            size: found.size,
+            sha256: found.sha256,
+            uploaded_by: found.uploaded_by,
+            created_at: rfc3339(found.created_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct DocumentPage {
+    files: Vec<Document>,
+    next_cursor: Option<String>,
+}
+
+impl From<document_management::DocumentPage> for DocumentPage {
+    fn from(page: document_management::DocumentPage) -> Self {
+        DocumentPage { files: page.documents.into_iter().map(Document::from).collect(), next_cursor: page.next_cursor }
     }
 }
 

@@ -41,6 +41,10 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// Time a client has to send a complete request body (408 beyond).
     pub body_read_timeout: Duration,
+    /// Request-body bytes held in memory at once, all requests together
+    /// (bodies are read whole before a component sees them); a body that
+    /// would go beyond is shed with 503 and `Retry-After`.
+    pub max_buffered_body_bytes: usize,
     /// Time a connection may sit without a request in progress and without
     /// traffic before it is closed.
     pub idle_timeout: Duration,
@@ -54,6 +58,7 @@ impl Default for ConnectionLimits {
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            max_buffered_body_bytes: 512 << 20,
             idle_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
         }

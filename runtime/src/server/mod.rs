@@ -19,6 +19,7 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::handler::{ExpirationError, InstantiationError, ProxyHandler};
 
 use crate::config::manifest::Route;
@@ -63,6 +64,9 @@ pub(crate) struct Router {
     pub admission: Admission,
     /// Write an access-log line per request.
     pub access_log: bool,
+    /// The buffer budget of request bodies, in KiB permits
+    /// ([`ConnectionLimits::max_buffered_body_bytes`]).
+    pub body_budget: Arc<Semaphore>,
     /// Metrics (`/metrics`, OTLP) and spans.
     pub telemetry: Arc<Telemetry>,
 }
@@ -85,27 +89,66 @@ const DISCARD_MAX_TIME: Duration = Duration::from_secs(5);
 
 enum BodyError {
     TooLarge,
+    /// The bodies in memory hold the whole buffer budget.
+    Busy,
     Unreadable(hyper::Error),
 }
 
-/// The whole request body, if it is at most `limit` bytes.
-///
-/// A larger body (announced by `content-length` or found while reading) is
-/// read on and thrown away, within [`DISCARD_MAX_BYTES`] and
-/// [`DISCARD_MAX_TIME`], before the 413 goes out: a client still sending
-/// when the server closes would see a reset connection instead of the 413.
-async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
-    if hyper::body::Body::size_hint(&body).exact().is_none_or(|len| len <= limit as u64) {
-        let mut collected = Vec::new();
-        loop {
-            let Some(frame) = body.frame().await else { return Ok(Bytes::from(collected)) };
-            let Ok(data) = frame.map_err(BodyError::Unreadable)?.into_data() else { continue };
-            if collected.len() + data.len() > limit {
-                break;
-            }
-            collected.extend_from_slice(&data);
-        }
+/// The buffer budget's unit: permits count KiB.
+const BUDGET_UNIT: usize = 1 << 10;
+
+/// Hold `bytes` of the buffer budget (in all with `held`), or `Busy`.
+fn reserve(budget: &Arc<Semaphore>, held: &mut Option<OwnedSemaphorePermit>, bytes: usize) -> Result<(), BodyError> {
+    let wanted = bytes.div_ceil(BUDGET_UNIT);
+    let have = held.as_ref().map_or(0, OwnedSemaphorePermit::num_permits);
+    if wanted <= have {
+        return Ok(());
     }
+    let more = u32::try_from(wanted - have).map_err(|_| BodyError::Busy)?;
+    let permit = budget.clone().try_acquire_many_owned(more).map_err(|_| BodyError::Busy)?;
+    match held {
+        Some(held) => held.merge(permit),
+        None => *held = Some(permit),
+    }
+    Ok(())
+}
+
+/// The whole request body, if it is at most `limit` bytes and fits in the
+/// buffer `budget` (all requests' buffered bodies together); its share of
+/// the budget is held until the returned permit is dropped.
+///
+/// A larger body (announced by `content-length` or found while reading),
+/// or one the budget cannot take (`Busy`), is read on and thrown away,
+/// within [`DISCARD_MAX_BYTES`] and [`DISCARD_MAX_TIME`], before the 413 or
+/// 503 goes out: a client still sending when the server closes would see a
+/// reset connection instead of the answer.
+async fn read_body(
+    mut body: Incoming,
+    limit: usize,
+    budget: &Arc<Semaphore>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), BodyError> {
+    let announced = hyper::body::Body::size_hint(&body).exact();
+    let mut refusal = BodyError::TooLarge;
+    if announced.is_none_or(|len| len <= limit as u64) {
+        let mut held = None;
+        let mut collected = Vec::new();
+        refusal = match reserve(budget, &mut held, announced.unwrap_or(0) as usize) {
+            Err(busy) => busy,
+            Ok(()) => loop {
+                let Some(frame) = body.frame().await else { return Ok((Bytes::from(collected), held)) };
+                let Ok(data) = frame.map_err(BodyError::Unreadable)?.into_data() else { continue };
+                if collected.len() + data.len() > limit {
+                    break BodyError::TooLarge;
+                }
+                if let Err(busy) = reserve(budget, &mut held, collected.len() + data.len()) {
+                    break busy;
+                }
+                collected.extend_from_slice(&data);
+            },
+        };
+    }
+    // Read the rest and throw it away, so the client gets the answer
+    // instead of a reset connection.
     let discard = async {
         let mut discarded = 0usize;
         while let Some(Ok(frame)) = body.frame().await {
@@ -116,7 +159,7 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError>
         }
     };
     let _ = tokio::time::timeout(DISCARD_MAX_TIME, discard).await;
-    Err(BodyError::TooLarge)
+    Err(refusal)
 }
 
 /// The request id header a component (or the client) sets.
@@ -296,8 +339,20 @@ impl Router {
         };
 
         let (parts, body) = req.into_parts();
-        let body = match tokio::time::timeout(self.connections.body_read_timeout, read_body(body, self.limits.max_body_bytes)).await {
-            Ok(Ok(body)) => body,
+        let read = read_body(body, self.limits.max_body_bytes, &self.body_budget);
+        // `_buffered` holds the body's share of the buffer budget while the
+        // request is served.
+        let (body, _buffered) = match tokio::time::timeout(self.connections.body_read_timeout, read).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(BodyError::Busy)) => {
+                let mut response = json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "too many request bodies are in memory; retry shortly",
+                );
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+                return closing(response);
+            }
             Ok(Err(BodyError::TooLarge)) => {
                 let message = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
                 return closing(json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &message));

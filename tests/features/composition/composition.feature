@@ -27,3 +27,4 @@ Feature: One deployable component
       | dist/team-collab-mysql.wasm    |
       | dist/team-collab-sendgrid.wasm |
       | dist/team-collab-otel.wasm     |
+      | dist/team-collab-s3.wasm       |

@@ -10,9 +10,7 @@
 //! | other 4xx (not 404)            | `invalid-message`                       |
 //! | 404, 5xx, other, network error | `unavailable`                           |
 
-use bytes::Bytes;
-use spin_sdk::http::body::IncomingBodyExt;
-use spin_sdk::http::{FullBody, HeaderMap};
+use spin_sdk::http::HeaderMap;
 
 use super::Error;
 
@@ -94,24 +92,8 @@ impl Reply {
 
 /// `POST` `body` to `url` with `headers`; a transport failure is `unavailable`.
 pub async fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<Reply, Error> {
-    let mut request = http::Request::builder().method(http::Method::POST).uri(url);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request
-        .body(FullBody::new(Bytes::from(body)))
-        .map_err(|err| Error::Unavailable(format!("cannot build the request to {url}: {err}")))?;
-    let response = spin_sdk::http::send(request)
-        .await
-        .map_err(|err| Error::Unavailable(format!("cannot reach {url}: {err}")))?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .bytes()
-        .await
-        .map_err(|err| Error::Unavailable(format!("cannot read the answer of {url}: {err}")))?;
-    Ok(Reply { status, headers, body: body.to_vec() })
+    let answer = crate::outbound::send(http::Method::POST, url, headers, body).await.map_err(Error::Unavailable)?;
+    Ok(Reply { status: answer.status, headers: answer.headers, body: answer.body })
 }
 
 /// Map a provider's non-2xx `status` onto an error (see the module table).
