@@ -7,7 +7,7 @@ The product runs on the embedded defaults (`keel up -f spin.toml`, SQLite
 and local key-value in a scratch state directory) with every rate limit
 off (the fuzzer's bursts would otherwise test the limiter only). A signed-in
 user with a verified address owns a workspace where a second member, a
-channel, a message and a pending invitation exist; the path parameters of
+channel, a message, a shared file and a pending invitation exist; the path parameters of
 every operation are those real ids, so the fuzzer reaches the rules behind
 the 404s. Checked on every response: no 5xx, the status is one the
 contract lists, the body matches the schema of that status, the content
@@ -61,9 +61,12 @@ class Api:
     def __init__(self, base: str):
         self.base = base
 
-    def call(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
+    def call(self, method: str, path: str, body: dict | bytes | None = None, token: str | None = None) -> dict:
         request = urllib.request.Request(self.base + path, method=method)
-        if body is not None:
+        if isinstance(body, bytes):
+            request.data = body
+            request.add_header("content-type", "text/plain")
+        elif body is not None:
             request.data = json.dumps(body).encode()
             request.add_header("content-type", "application/json")
         if token:
@@ -126,6 +129,7 @@ def main(keel: str) -> int:
             pending = api.call("POST", f"/v1/workspaces/{workspace}/invitations", {"email": "later@example.com", "role": "member"}, token)
             channel = api.call("POST", f"/v1/workspaces/{workspace}/channels", {"name": "general"}, token)["id"]
             message = api.call("POST", f"/v1/workspaces/{workspace}/channels/{channel}/messages", {"text": f"hi <@{mate_id}>"}, token)["id"]
+            shared = api.call("POST", f"/v1/workspaces/{workspace}/channels/{channel}/files?name=notes.txt", b"fuzz notes\n" * 100, token)["id"]
             config = Path(state) / "schemathesis.toml"
             config.write_text(
                 "[parameters]\n"
@@ -137,6 +141,7 @@ def main(keel: str) -> int:
                         ("message_id", message),
                         ("user_id", mate_id),
                         ("invitation_id", pending["id"]),
+                        ("file_id", shared),
                         ("flag", "message_editing"),
                         ("emoji", ":tada:"),
                     ]

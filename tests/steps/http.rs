@@ -142,7 +142,7 @@ async fn user_uploads_with_pause(world: &mut KeelWorld, user: String, size: usiz
     let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
     let head = format!(
         "POST {} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
-         content-type: application/json\r\ncontent-length: {size}\r\n\r\n",
+         content-type: application/json\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n",
         world.interpolate(&path)
     );
     let body = vec![b'x'; size];
@@ -155,12 +155,27 @@ async fn user_uploads_with_pause(world: &mut KeelWorld, user: String, size: usiz
     stream.read_to_end(&mut answer).await.expect("read the answer: the server reset the connection");
     let answer = String::from_utf8_lossy(&answer);
     let status = answer.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status line");
-    let body = answer.split_once("\r\n\r\n").map(|(_, body)| body).unwrap_or_default();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_default();
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
     world.reply = Some(Reply {
         status,
         headers: reqwest::header::HeaderMap::new(),
-        body: serde_json::from_str(body).unwrap_or(Value::Null),
+        body: serde_json::from_str(&body).unwrap_or(Value::Null),
     });
+}
+
+/// The payload of a `transfer-encoding: chunked` body.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    body
 }
 
 #[when(expr = "{int} clients send {word} {string} at once")]
