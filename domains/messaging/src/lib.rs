@@ -14,14 +14,18 @@
 //! message or reply mentions is mailed about it (best-effort, through
 //! `keel:platform/notifications`); an edit that adds a mention is not.
 //!
+//! A message may carry up to [`MAX_ATTACHMENTS`] files shared in its
+//! channel (`keel:repositories/documents`), kept with it as they were when
+//! attached.
+//!
 //! Editing is behind the feature flag [`EDITING_FLAG`] when the product
 //! declares one (`keel:platform/feature-flags`): a member whose variant is
 //! `off` cannot edit. A product that declares no such flag keeps editing on.
 
-use exports::keel::domains::messaging::{Channel, Error, Guest, Message, MessagePage, Reaction};
+use exports::keel::domains::messaging::{Attachment, Channel, Error, Guest, Message, MessagePage, Reaction};
 use keel::platform::security_context::{self, Permission};
 use keel::platform::{feature_flags, notifications};
-use keel::repositories::{channels, messages, users, workspaces};
+use keel::repositories::{channels, documents, messages, users, workspaces};
 use keel_guest::events::{self, Kind};
 use keel_guest::validate;
 use std::time::Duration;
@@ -38,6 +42,8 @@ spin_sdk::wit_bindgen::generate!({
 const EDITING_FLAG: &str = "message_editing";
 /// The longest a post waits for its mention mail.
 const MAIL_WAIT: Duration = Duration::from_secs(3);
+/// Files one message may carry.
+const MAX_ATTACHMENTS: usize = 10;
 
 struct Messaging;
 
@@ -60,12 +66,14 @@ impl Guest for Messaging {
         channel_id: String,
         text: String,
         parent_id: Option<String>,
+        attachments: Vec<String>,
     ) -> Result<Message, Error> {
         let membership = member(&actor_id, &workspace_id, Permission::MessagePost).await?;
         let text = validate::message_text(&text).map_err(|err| Error::InvalidInput(err.0))?;
         let found = channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
+        let attached = attachments_of(&workspace_id, &channel_id, attachments).await?;
         let mentioned = mentioned_members(&workspace_id, &actor_id, &text).await?;
-        let posted = messages::post(workspace_id, channel_id, actor_id, text, parent_id, mentioned.clone())
+        let posted = messages::post(workspace_id, channel_id, actor_id, text, parent_id, mentioned.clone(), attached)
             .await
             .map_err(message_error)?;
         publish(Kind::MessageCreated, &posted).await;
@@ -462,6 +470,34 @@ fn channel(found: channels::Channel) -> Channel {
     }
 }
 
+/// The files `ids` name, checked: at most [`MAX_ATTACHMENTS`], each once,
+/// each shared in `channel_id` (a file of another channel or workspace, or
+/// none, is refused the same way: nothing about it leaks).
+async fn attachments_of(workspace_id: &str, channel_id: &str, ids: Vec<String>) -> Result<Vec<messages::Attachment>, Error> {
+    if ids.len() > MAX_ATTACHMENTS {
+        return Err(Error::InvalidInput(format!("a message carries at most {MAX_ATTACHMENTS} files")));
+    }
+    let mut attached: Vec<messages::Attachment> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if attached.iter().any(|known| known.document_id == id) {
+            return Err(Error::InvalidInput(format!("file {id} is attached twice")));
+        }
+        let not_shared = || Error::InvalidInput(format!("file {id} is not shared in this channel"));
+        let file = match documents::get(workspace_id.to_owned(), id.clone()).await {
+            Ok(file) if file.channel_id == channel_id => file,
+            Ok(_) | Err(documents::Error::NotFound) => return Err(not_shared()),
+            Err(err) => return Err(keel_guest::repository_error!(err, documents => Error, "file not found")),
+        };
+        attached.push(messages::Attachment {
+            document_id: file.id,
+            name: file.name,
+            content_type: file.content_type,
+            size: file.size,
+        });
+    }
+    Ok(attached)
+}
+
 fn message(found: messages::Message) -> Message {
     Message {
         id: found.id,
@@ -477,6 +513,16 @@ fn message(found: messages::Message) -> Message {
             .reactions
             .into_iter()
             .map(|reaction| Reaction { emoji: reaction.emoji, user_ids: reaction.user_ids })
+            .collect(),
+        attachments: found
+            .attachments
+            .into_iter()
+            .map(|file| Attachment {
+                file_id: file.document_id,
+                name: file.name,
+                content_type: file.content_type,
+                size: file.size,
+            })
             .collect(),
     }
 }

@@ -11,7 +11,7 @@ export async function firstMessages(): Promise<string[]> {
   const { user } = await app.userLifecycle.signup('ts@example.com', 'typed password 1', 'Typed');
   const workspace = await app.workspaceManagement.createWorkspace(user.id, 'Types');
   const channel = await app.messaging.createChannel(user.id, workspace.id, 'general');
-  await app.messaging.postMessage(user.id, workspace.id, channel.id, 'hello', undefined);
+  await app.messaging.postMessage(user.id, workspace.id, channel.id, 'hello', undefined, []);
   const page = await app.messaging.listMessages(user.id, workspace.id, channel.id, 20, undefined);
   const cursor: string | undefined = page.nextCursor;
   void cursor;

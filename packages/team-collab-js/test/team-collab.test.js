@@ -29,7 +29,7 @@ test('signup → create workspace → post message → list messages', async () 
   const workspace = await workspaceManagement.createWorkspace(me.id, 'Analytical Engines');
   const channel = await messaging.createChannel(me.id, workspace.id, 'general');
   for (const text of ['first', 'second', 'third']) {
-    await messaging.postMessage(me.id, workspace.id, channel.id, text, undefined);
+    await messaging.postMessage(me.id, workspace.id, channel.id, text, undefined, []);
   }
   const page = await messaging.listMessages(me.id, workspace.id, channel.id, 2, undefined);
   assert.deepEqual(page.messages.map((m) => m.text), ['third', 'second']);
@@ -57,9 +57,9 @@ test('a stranger can neither read nor post in a workspace, and nothing is writte
   const stranger = (await userLifecycle.signup('eve@example.com', 'eve password 12', 'Eve')).user;
   const workspace = await workspaceManagement.createWorkspace(owner.id, 'Private');
   const channel = await messaging.createChannel(owner.id, workspace.id, 'general');
-  await messaging.postMessage(owner.id, workspace.id, channel.id, 'secret plans', undefined);
+  await messaging.postMessage(owner.id, workspace.id, channel.id, 'secret plans', undefined, []);
 
-  const denied = await refusal(messaging.postMessage(stranger.id, workspace.id, channel.id, 'hello?', undefined));
+  const denied = await refusal(messaging.postMessage(stranger.id, workspace.id, channel.id, 'hello?', undefined, []));
   assert.ok(['forbidden', 'not-found'].includes(denied.tag), `refused as ${denied.tag}`);
   await refusal(messaging.listMessages(stranger.id, workspace.id, channel.id, 10, undefined));
   const page = await messaging.listMessages(owner.id, workspace.id, channel.id, 10, undefined);
@@ -71,8 +71,8 @@ test('threads, reactions, edits and deletions', async () => {
   const ada = (await userLifecycle.signup('ada@example.com', 'ada password 12', 'Ada')).user;
   const workspace = await workspaceManagement.createWorkspace(ada.id, 'Engines');
   const channel = await messaging.createChannel(ada.id, workspace.id, 'general');
-  const ask = await messaging.postMessage(ada.id, workspace.id, channel.id, 'ship friday?', undefined);
-  const reply = await messaging.postMessage(ada.id, workspace.id, channel.id, 'yes', ask.id);
+  const ask = await messaging.postMessage(ada.id, workspace.id, channel.id, 'ship friday?', undefined, []);
+  const reply = await messaging.postMessage(ada.id, workspace.id, channel.id, 'yes', ask.id, []);
   assert.equal(reply.parentId, ask.id);
 
   await messaging.addReaction(ada.id, workspace.id, channel.id, ask.id, '👍');

@@ -327,7 +327,7 @@ async fn serve(
         Endpoint::PostMessage | Endpoint::PostReply => {
             let input: views::PostMessage = parse(&body)?;
             let parent = (endpoint == Endpoint::PostReply).then(|| param(2));
-            let posted = messaging::post_message(actor, param(0), param(1), input.text, parent).await?;
+            let posted = messaging::post_message(actor, param(0), param(1), input.text, parent, input.attachments).await?;
             respond::json(StatusCode::CREATED, &views::Message::from(posted))
         }
         Endpoint::ListMessages | Endpoint::ListReplies => {

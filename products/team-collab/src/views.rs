@@ -73,6 +73,9 @@ pub struct CreateChannel {
 #[derive(Deserialize)]
 pub struct PostMessage {
     pub text: String,
+    /// Ids of files shared in the channel.
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -388,6 +391,16 @@ pub struct Message {
     edited_at: Option<String>,
     deleted: bool,
     reactions: Vec<Reaction>,
+    attachments: Vec<Attachment>,
+}
+
+/// A file attached to a message, as it was when attached.
+#[derive(Serialize)]
+pub struct Attachment {
+    file_id: String,
+    name: String,
+    content_type: String,
+    size: u64,
 }
 
 impl From<messaging::Message> for Message {
@@ -409,6 +422,16 @@ impl From<messaging::Message> for Message {
                     emoji: reaction.emoji,
                     count: reaction.user_ids.len(),
                     user_ids: reaction.user_ids,
+                })
+                .collect(),
+            attachments: message
+                .attachments
+                .into_iter()
+                .map(|file| Attachment {
+                    file_id: file.file_id,
+                    name: file.name,
+                    content_type: file.content_type,
+                    size: file.size,
                 })
                 .collect(),
         }

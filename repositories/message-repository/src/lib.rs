@@ -14,7 +14,7 @@
 mod cursor;
 mod schema;
 
-use exports::keel::repositories::messages::{Error, Guest, Message, MessagePage, Reaction};
+use exports::keel::repositories::messages::{Attachment, Error, Guest, Message, MessagePage, Reaction};
 use keel_guest::clock;
 use keel_guest::sql::{self, Autocommit, Dialect, Executor, RowRef, Value};
 
@@ -28,7 +28,7 @@ spin_sdk::wit_bindgen::generate!({
 /// Distinct reactions one user may leave on one message.
 const MAX_REACTIONS_PER_USER: usize = 20;
 
-const COLUMNS: &str = "seq, workspace_id, channel_id, author_id, text, created_at, thread_seq, reply_count, reaction_count, edited_at, deleted_at";
+const COLUMNS: &str = "seq, workspace_id, channel_id, author_id, text, created_at, thread_seq, reply_count, reaction_count, edited_at, deleted_at, attachments";
 
 struct MessageRepository;
 
@@ -40,15 +40,17 @@ impl Guest for MessageRepository {
         text: String,
         parent_id: Option<String>,
         mentions: Vec<String>,
+        attachments: Vec<Attachment>,
     ) -> Result<Message, Error> {
         schema::MIGRATOR.ensure().await?;
         if workspace_id.is_empty() || channel_id.is_empty() || author_id.is_empty() || text.is_empty() {
             return Err(Error::InvalidInput("workspace, channel, author and text are required".into()));
         }
         let now = clock::now_ms();
+        let row = NewRow { workspace_id: &workspace_id, channel_id: &channel_id, author_id: &author_id, text: &text, attachments: &attachments };
         if parent_id.is_none() && mentions.is_empty() {
-            let seq = insert(&Autocommit, &workspace_id, &channel_id, &author_id, &text, 0, now).await?;
-            return Ok(new_message(seq, workspace_id, channel_id, author_id, text, 0, now));
+            let seq = insert(&Autocommit, &row, 0, now).await?;
+            return Ok(new_message(seq, &row, 0, now));
         }
         let tx = sql::begin().await?;
         let thread = match parent_id {
@@ -70,10 +72,10 @@ impl Guest for MessageRepository {
                 thread
             }
         };
-        let seq = insert(&tx, &workspace_id, &channel_id, &author_id, &text, thread, now).await?;
+        let seq = insert(&tx, &row, thread, now).await?;
         mention(&tx, &workspace_id, seq, &mentions).await?;
         tx.commit().await?;
-        Ok(new_message(seq, workspace_id, channel_id, author_id, text, thread, now))
+        Ok(new_message(seq, &row, thread, now))
     }
 
     async fn get(workspace_id: String, channel_id: String, message_id: String) -> Result<Message, Error> {
@@ -160,7 +162,7 @@ impl Guest for MessageRepository {
         let tx = sql::begin().await?;
         let deleted = tx
             .exec(
-                "UPDATE messages SET text = '', deleted_at = ?4, updated_at = ?4, reaction_count = 0 \
+                "UPDATE messages SET text = '', deleted_at = ?4, updated_at = ?4, reaction_count = 0, attachments = NULL \
                  WHERE workspace_id = ?1 AND channel_id = ?2 AND seq = ?3 AND deleted_at IS NULL",
                 vec![workspace_id.as_str().into(), channel_id.into(), seq.into(), now.into()],
             )
@@ -348,21 +350,30 @@ async fn unmention(tx: &sql::Transaction, workspace_id: &str, seq: i64) -> Resul
     Ok(())
 }
 
+/// What a new message row holds.
+struct NewRow<'a> {
+    workspace_id: &'a str,
+    channel_id: &'a str,
+    author_id: &'a str,
+    text: &'a str,
+    attachments: &'a [Attachment],
+}
+
 /// Insert a message (`thread` 0 for a channel message); its `seq`.
-async fn insert(
-    executor: &impl Executor,
-    workspace_id: &str,
-    channel_id: &str,
-    author_id: &str,
-    text: &str,
-    thread: i64,
-    now: i64,
-) -> Result<i64, Error> {
+async fn insert(executor: &impl Executor, row: &NewRow<'_>, thread: i64, now: i64) -> Result<i64, Error> {
     const INSERT: &str = "INSERT INTO messages \
-                          (workspace_id, channel_id, author_id, text, created_at, updated_at, created_by, thread_seq) \
-                          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?3, ?6)";
-    let params: Vec<Value> =
-        vec![workspace_id.into(), channel_id.into(), author_id.into(), text.into(), now.into(), thread.into()];
+                          (workspace_id, channel_id, author_id, text, created_at, updated_at, created_by, thread_seq, \
+                          attachments) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?3, ?6, ?7)";
+    let attachments = if row.attachments.is_empty() { Value::Null } else { encode_attachments(row.attachments).into() };
+    let params: Vec<Value> = vec![
+        row.workspace_id.into(),
+        row.channel_id.into(),
+        row.author_id.into(),
+        row.text.into(),
+        now.into(),
+        thread.into(),
+        attachments,
+    ];
     match sql::dialect() {
         // PostgreSQL reports no last-insert id; it returns the new key.
         Dialect::Postgres => {
@@ -374,28 +385,53 @@ async fn insert(
     .ok_or_else(|| Error::Internal("the database reported no id for the new message".into()))
 }
 
-fn new_message(
-    seq: i64,
-    workspace_id: String,
-    channel_id: String,
-    author_id: String,
-    text: String,
-    thread: i64,
-    now: i64,
-) -> Message {
+fn new_message(seq: i64, row: &NewRow<'_>, thread: i64, now: i64) -> Message {
     Message {
         id: cursor::message_id(seq),
-        workspace_id,
-        channel_id,
-        author_id,
-        text,
+        workspace_id: row.workspace_id.to_owned(),
+        channel_id: row.channel_id.to_owned(),
+        author_id: row.author_id.to_owned(),
+        text: row.text.to_owned(),
         created_at: now,
         parent_id: (thread != 0).then(|| cursor::message_id(thread)),
         reply_count: 0,
         edited_at: None,
         deleted_at: None,
         reactions: Vec::new(),
+        attachments: row.attachments.to_vec(),
     }
+}
+
+/// Attachments as stored: a JSON array of objects.
+fn encode_attachments(attachments: &[Attachment]) -> String {
+    let list: Vec<serde_json::Value> = attachments
+        .iter()
+        .map(|attachment| {
+            serde_json::json!({
+                "document_id": attachment.document_id,
+                "name": attachment.name,
+                "content_type": attachment.content_type,
+                "size": attachment.size,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
+fn decode_attachments(stored: &str) -> Result<Vec<Attachment>, sql::Error> {
+    let malformed = || sql::Error::Internal("stored attachments are not readable".into());
+    let list: Vec<serde_json::Value> = serde_json::from_str(stored).map_err(|_| malformed())?;
+    list.iter()
+        .map(|item| {
+            let text = |field: &str| item[field].as_str().map(str::to_owned).ok_or_else(malformed);
+            Ok(Attachment {
+                document_id: text("document_id")?,
+                name: text("name")?,
+                content_type: text("content_type")?,
+                size: item["size"].as_u64().ok_or_else(malformed)?,
+            })
+        })
+        .collect()
 }
 
 /// Message `seq` of the channel, with its reactions; `not-found` if it is
@@ -445,6 +481,7 @@ fn decode(row: RowRef<'_>) -> Result<Stored, sql::Error> {
             edited_at: optional("edited_at")?,
             deleted_at: optional("deleted_at")?,
             reactions: Vec::new(),
+            attachments: if row.is_null("attachments")? { Vec::new() } else { decode_attachments(&row.text("attachments")?)? },
         },
     })
 }

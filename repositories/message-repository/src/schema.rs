@@ -5,6 +5,8 @@
 //! user and emoji; `reaction_count` on the message tells a page whether it
 //! needs to read them at all). Version 3 adds mentions: one row per
 //! mentioned user and message, keyed for "my mentions, newest first".
+//! Version 4 adds `attachments`: the files attached to a message, as a
+//! JSON array of `{document_id,name,content_type,size}` (NULL for none).
 
 use keel_guest::migrations::{Migration, Migrator, PerDialect};
 
@@ -60,6 +62,7 @@ const SQLITE: &[Migration] = &[
                 PRIMARY KEY (workspace_id, user_id, message_seq)
             )"],
     },
+    Migration { version: 4, statements: &["ALTER TABLE messages ADD COLUMN attachments TEXT"] },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -109,6 +112,7 @@ const POSTGRES: &[Migration] = &[
                 PRIMARY KEY (workspace_id, user_id, message_seq)
             )"],
     },
+    Migration { version: 4, statements: &["ALTER TABLE messages ADD COLUMN attachments TEXT"] },
 ];
 
 const MYSQL: &[Migration] = &[
@@ -160,4 +164,5 @@ const MYSQL: &[Migration] = &[
             PRIMARY KEY (workspace_id, user_id, message_seq)
         ) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"],
     },
+    Migration { version: 4, statements: &["ALTER TABLE messages ADD COLUMN attachments TEXT"] },
 ];

@@ -144,3 +144,41 @@ Feature: Sharing files in channels
       | ?name=          |
       | ?name=a%2Fb.txt |
       | ?name=..        |
+
+  Scenario: Files shared in a channel are attached to a message
+    When "bob" uploads a pdf file of 5000 bytes named "spec.pdf" to channel "general"
+    And "bob" uploads a png file of 3000 bytes named "mock.png" to channel "general"
+    And "bob" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"spec and mock attached","attachments":["{file:spec.pdf}","{file:mock.png}"]}'
+    Then the response status is 201
+    And the response list "attachments" has 2 items
+    And the response field "attachments.0.file_id" is "{file:spec.pdf}"
+    And the response field "attachments.0.name" is "spec.pdf"
+    And the response field "attachments.0.content_type" is "application/pdf"
+    And the response field "attachments.0.size" is 5000
+    And the response field "attachments.1.name" is "mock.png"
+    When "alice" sends GET "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages"
+    Then the response field "messages.0.attachments.1.file_id" is "{file:mock.png}"
+    When "alice" sends GET "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages?limit=1"
+    Then the response field "messages.0.text" is "spec and mock attached"
+    And I remember the response field "messages.0.id" as "posted"
+    When "bob" sends DELETE "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages/{posted}"
+    Then the response status is 204
+    When "alice" sends GET "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages?limit=1"
+    Then the response list "messages.0.attachments" has 0 items
+
+  Scenario: Only files of the same channel can be attached, each once, ten at most
+    Given "alice" has created channel "random" in workspace "acme"
+    When "bob" uploads a text file of 10 bytes named "elsewhere.txt" to channel "random"
+    And "bob" uploads a text file of 10 bytes named "here.txt" to channel "general"
+    And "bob" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"see","attachments":["{file:elsewhere.txt}"]}'
+    Then the response status is 400
+    And the response field "error.code" is "invalid_input"
+    When "bob" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"see","attachments":["doc_00000000000000000000000000000000"]}'
+    Then the response status is 400
+    When "bob" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"see","attachments":["{file:here.txt}","{file:here.txt}"]}'
+    Then the response status is 400
+    When "bob" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":"see","attachments":["a","b","c","d","e","f","g","h","i","j","k"]}'
+    Then the response status is 400
+    And the error message mentions "at most 10"
+    When "bob" sends GET "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages"
+    Then the response list "messages" has 0 items
