@@ -104,21 +104,9 @@ impl std::fmt::Debug for MockState {
 
 impl MockProvider {
     pub async fn start() -> MockProvider {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock provider");
-        let base = format!("http://{}", listener.local_addr().expect("mock address"));
         let state = Arc::new(Mutex::new(MockState { mode: Mode::Accept, requests: Vec::new() }));
         let shared = state.clone();
-        let accept_loop = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| answer(state.clone(), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let (base, accept_loop) = super::serve_mock(move |request| answer(shared.clone(), request)).await;
         MockProvider { base, state, accept_loop }
     }
 

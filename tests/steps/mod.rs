@@ -65,6 +65,31 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
+/// Serve `answer` over HTTP/1.1 on a fresh loopback port: the base URL
+/// (`http://127.0.0.1:<port>`) and the accept loop (abort it to stop).
+pub async fn serve_mock<F, R>(answer: F) -> (String, tokio::task::JoinHandle<()>)
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> R + Clone + Send + Sync + 'static,
+    R: std::future::Future<Output = Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible>>
+        + Send
+        + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a mock server");
+    let base = format!("http://{}", listener.local_addr().expect("mock address"));
+    let accept_loop = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(answer);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (base, accept_loop)
+}
+
 /// A signed-up user.
 #[derive(Debug, Clone)]
 pub struct User {

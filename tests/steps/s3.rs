@@ -25,6 +25,14 @@ pub const BUCKET: &str = "keel-conformance";
 pub const REGION: &str = "us-east-1";
 pub const ACCESS_KEY_ID: &str = "AKIDKEELS3CONFORMANCE";
 pub const SECRET_ACCESS_KEY: &str = "keel/s3+SECRET/key";
+/// The Spin variables of `blob-s3` pointed at the scenario's mock S3.
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("s3_endpoint", super::server::S3),
+    ("s3_bucket", BUCKET),
+    ("s3_region", REGION),
+    ("s3_access_key_id", ACCESS_KEY_ID),
+    ("s3_secret_access_key", SECRET_ACCESS_KEY),
+];
 /// S3's smallest part but the last.
 const MIN_PART: usize = 5 << 20;
 const MAX_SKEW_SECS: i64 = 15 * 60;
@@ -62,21 +70,9 @@ impl Drop for MockS3 {
 
 impl MockS3 {
     pub async fn start() -> MockS3 {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock S3");
-        let base = format!("http://{}", listener.local_addr().expect("mock address"));
         let store = Arc::new(Mutex::new(Store::default()));
         let shared = store.clone();
-        let accept_loop = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let store = shared.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| answer(store.clone(), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let (base, accept_loop) = super::serve_mock(move |request| answer(shared.clone(), request)).await;
         MockS3 { base, store, accept_loop }
     }
 

@@ -64,7 +64,7 @@ const MYSQL: &str = "{mysql}";
 /// Placeholder for the URL of a fresh Redis database in a runtime config.
 const REDIS: &str = "{redis}";
 /// Placeholder for the endpoint of the scenario's mock S3.
-const S3: &str = "{s3}";
+pub(super) const S3: &str = "{s3}";
 
 /// Fill in the placeholders of a suite's application variables, starting
 /// the scenario's PostgreSQL TLS front if they need one.
@@ -165,13 +165,7 @@ pub fn deployments() -> Vec<Deployment> {
             name: "blob-s3 against a mock S3 (file sharing)",
             manifest: "products/team-collab/spin-s3.toml",
             component: "dist/team-collab-s3.wasm",
-            variables: &[
-                ("s3_endpoint", S3),
-                ("s3_bucket", super::s3::BUCKET),
-                ("s3_region", super::s3::REGION),
-                ("s3_access_key_id", super::s3::ACCESS_KEY_ID),
-                ("s3_secret_access_key", super::s3::SECRET_ACCESS_KEY),
-            ],
+            variables: super::s3::VARIABLES,
             features: "team_collab/files.feature",
         },
     ]
@@ -241,13 +235,7 @@ pub fn implementations() -> Vec<Implementation> {
             name: "blob-s3 against a mock S3",
             manifest: "tests/probes/blob-probe/spin-s3.toml",
             runtime_config: None,
-            variables: &[
-                ("s3_endpoint", S3),
-                ("s3_bucket", super::s3::BUCKET),
-                ("s3_region", super::s3::REGION),
-                ("s3_access_key_id", super::s3::ACCESS_KEY_ID),
-                ("s3_secret_access_key", super::s3::SECRET_ACCESS_KEY),
-            ],
+            variables: super::s3::VARIABLES,
         },
         Implementation {
             interface: "kv",

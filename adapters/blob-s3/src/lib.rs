@@ -206,39 +206,22 @@ pub struct S3Upload {
 
 #[derive(Default)]
 struct State {
-    /// Bytes not yet sent (less than a part between calls).
-    pending: Vec<u8>,
+    staging: blob::Staging,
     /// The multipart upload, once the blob outgrew one part.
     multipart: Option<String>,
     /// Part numbers and ETags sent so far.
     parts: Vec<(u32, String)>,
-    size: u64,
-    closed: bool,
-    busy: bool,
 }
 
 impl S3Upload {
-    /// Take `chunk` in; the parts now ready to send (all that is left when
-    /// `last`).
+    /// Take `chunk` in; the parts now ready to send. A part is held back
+    /// until more follows it (it may be the only one: then one PUT); at
+    /// `finish` of a multipart upload the rest goes as the last part.
     fn take(&self, chunk: &[u8], last: bool) -> Result<Vec<Vec<u8>>, Error> {
         let mut state = self.state.borrow_mut();
-        if state.closed {
-            return Err(Error::UploadClosed);
-        }
-        if state.busy {
-            return Err(Error::InvalidInput("one call at a time on an upload".into()));
-        }
-        state.busy = true;
-        state.size += chunk.len() as u64;
-        state.pending.extend_from_slice(chunk);
-        let mut ready = Vec::new();
-        // Keep the last part back until `finish`: it may be the only one.
-        while state.pending.len() > PART_SIZE || (last && !state.pending.is_empty() && state.multipart.is_some()) {
-            let cut = PART_SIZE.min(state.pending.len());
-            let rest = state.pending.split_off(cut);
-            ready.push(std::mem::replace(&mut state.pending, rest));
-        }
-        Ok(ready)
+        state.staging.begin(chunk)?;
+        let multipart = state.multipart.is_some();
+        Ok(state.staging.parts(PART_SIZE, 1, last && multipart))
     }
 
     async fn send_parts(&self, ready: Vec<Vec<u8>>) -> Result<(), Error> {
@@ -276,7 +259,7 @@ impl S3Upload {
     async fn complete(&self) -> Result<(), Error> {
         let multipart = self.state.borrow().multipart.clone();
         let Some(upload_id) = multipart else {
-            let body = std::mem::take(&mut self.state.borrow_mut().pending);
+            let body = self.state.borrow_mut().staging.rest();
             return accepted(self.config.send(Method::PUT, &self.key, "", &[], body).await?, "PutObject").map(|_| ());
         };
         let parts: String = self
@@ -316,12 +299,7 @@ impl S3Upload {
         if outcome.is_err() {
             self.abort().await;
         }
-        let mut state = self.state.borrow_mut();
-        state.busy = false;
-        state.closed |= finished || outcome.is_err();
-        if state.closed {
-            state.pending = Vec::new();
-        }
+        self.state.borrow_mut().staging.end(finished || outcome.is_err());
         outcome
     }
 }
@@ -337,7 +315,7 @@ impl GuestUpload for S3Upload {
     async fn finish(&self) -> Result<u64, Error> {
         let ready = self.take(&[], true)?;
         let outcome = match self.send_parts(ready).await {
-            Ok(()) => self.complete().await.map(|()| self.state.borrow().size),
+            Ok(()) => self.complete().await.map(|()| self.state.borrow().staging.size()),
             Err(err) => Err(err),
         };
         self.settle(outcome, true).await

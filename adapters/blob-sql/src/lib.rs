@@ -150,41 +150,21 @@ pub struct SqlUpload {
 
 #[derive(Default)]
 struct State {
-    /// Bytes written but not yet stored (less than a chunk between calls).
-    pending: Vec<u8>,
+    staging: blob::Staging,
     /// Index of the next chunk to store.
     next_chunk: i64,
-    /// Bytes written so far.
-    size: u64,
-    /// Finished, or failed: further calls are refused.
-    closed: bool,
-    /// A call is storing chunks; another one at the same time is refused.
-    busy: bool,
 }
 
 impl SqlUpload {
-    /// Take the chunks ready to store (all of `pending` when `last`),
-    /// numbered; `Err` when the upload is closed or busy.
+    /// Take `chunk` in; the chunks ready to store (all that is left when
+    /// `last`), numbered.
     fn take_chunks(&self, chunk: &[u8], last: bool) -> Result<Vec<(i64, Vec<u8>)>, Error> {
         let mut state = self.state.borrow_mut();
-        if state.closed {
-            return Err(Error::UploadClosed);
-        }
-        if state.busy {
-            return Err(Error::InvalidInput("one call at a time on an upload".into()));
-        }
-        state.busy = true;
-        state.size += chunk.len() as u64;
-        state.pending.extend_from_slice(chunk);
-        let mut ready = Vec::new();
-        while state.pending.len() >= CHUNK || (last && !state.pending.is_empty()) {
-            let cut = CHUNK.min(state.pending.len());
-            let rest = state.pending.split_off(cut);
-            let full = std::mem::replace(&mut state.pending, rest);
-            ready.push((state.next_chunk, full));
-            state.next_chunk += 1;
-        }
-        Ok(ready)
+        state.staging.begin(chunk)?;
+        let parts = state.staging.parts(CHUNK, 0, last);
+        let first = state.next_chunk;
+        state.next_chunk += parts.len() as i64;
+        Ok((first..).zip(parts).collect())
     }
 
     async fn store(&self, ready: Vec<(i64, Vec<u8>)>) -> Result<(), Error> {
@@ -221,11 +201,9 @@ impl SqlUpload {
         tx.commit().await.map_err(store_error)
     }
 
-    /// End the call that took chunks: a failure closes the upload.
+    /// End the call that took chunks: a failure or a finish closes the upload.
     fn settle<T>(&self, outcome: Result<T, Error>, finished: bool) -> Result<T, Error> {
-        let mut state = self.state.borrow_mut();
-        state.busy = false;
-        state.closed |= finished || outcome.is_err();
+        self.state.borrow_mut().staging.end(finished || outcome.is_err());
         outcome
     }
 }
@@ -240,7 +218,7 @@ impl GuestUpload for SqlUpload {
 
     async fn finish(&self) -> Result<u64, Error> {
         let ready = self.take_chunks(&[], true)?;
-        let size = self.state.borrow().size;
+        let size = self.state.borrow().staging.size();
         let outcome = match self.store(ready).await {
             Ok(()) => self.publish(size).await.map(|()| size),
             Err(err) => Err(err),

@@ -22,6 +22,66 @@ pub mod bindings {
 pub use bindings::export_blob_store;
 pub use bindings::exports::keel::infrastructure::blob_store::{Error, Guest, GuestUpload, Upload};
 
+/// The bytes of an upload on their way to a store, and whether it takes
+/// more calls: the bookkeeping every adapter's `upload` shares. A call
+/// [`begin`](Staging::begin)s (refused once the upload is closed, or while
+/// another call runs), takes the parts it can store, and
+/// [`end`](Staging::end)s; a failure or a finish closes the upload.
+#[derive(Debug, Default)]
+pub struct Staging {
+    pending: Vec<u8>,
+    size: u64,
+    closed: bool,
+    busy: bool,
+}
+
+impl Staging {
+    /// Start a call that appends `chunk`.
+    pub fn begin(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        if self.closed {
+            return Err(Error::UploadClosed);
+        }
+        if self.busy {
+            return Err(Error::InvalidInput("one call at a time on an upload".into()));
+        }
+        self.busy = true;
+        self.size += chunk.len() as u64;
+        self.pending.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// Cut `part`-byte parts off the front while more than `keep` bytes
+    /// would remain after them; with `all`, the rest too (a shorter part).
+    pub fn parts(&mut self, part: usize, keep: usize, all: bool) -> Vec<Vec<u8>> {
+        let mut ready = Vec::new();
+        while self.pending.len() >= part + keep || (all && !self.pending.is_empty()) {
+            let rest = self.pending.split_off(part.min(self.pending.len()));
+            ready.push(std::mem::replace(&mut self.pending, rest));
+        }
+        ready
+    }
+
+    /// Everything not yet taken.
+    pub fn rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// End the call: `closing` (a finish or a failure) refuses every later
+    /// one and drops what is pending.
+    pub fn end(&mut self, closing: bool) {
+        self.busy = false;
+        if closing {
+            self.closed = true;
+            self.pending = Vec::new();
+        }
+    }
+}
+
 /// Most bytes one `write` or `read` call carries (8 MiB).
 pub const MAX_TRANSFER: u64 = 8 << 20;
 /// Longest key, in characters.
@@ -67,6 +127,22 @@ mod tests {
         {
             assert!(matches!(check_key(bad), Err(Error::InvalidInput(_))), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn staging_cuts_parts_and_refuses_calls_after_closing() {
+        let mut staging = Staging::default();
+        staging.begin(&[1; 25]).unwrap();
+        assert!(matches!(staging.begin(&[2]), Err(Error::InvalidInput(_))), "a second call while one runs");
+        assert_eq!(staging.parts(10, 0, false).iter().map(Vec::len).collect::<Vec<_>>(), [10, 10]);
+        staging.end(false);
+        staging.begin(&[3; 5]).unwrap();
+        // Keep a whole part back (it may turn out to be the last).
+        assert!(staging.parts(10, 1, false).is_empty());
+        assert_eq!(staging.parts(10, 0, true).iter().map(Vec::len).collect::<Vec<_>>(), [10]);
+        assert_eq!(staging.size(), 30);
+        staging.end(true);
+        assert!(matches!(staging.begin(&[]), Err(Error::UploadClosed)));
     }
 
     #[test]
