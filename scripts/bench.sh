@@ -18,6 +18,9 @@
 #   bash scripts/bench.sh --live [SUBSCRIBERS]             # instead: live events (tests/bench/live.py):
 #                                                          # POST → SSE delivery p50/p99 to 1 stream and to
 #                                                          # SUBSCRIBERS (1000) streams, RSS per stream
+#   bash scripts/bench.sh --files [CLIENTS]                # instead: file sharing (tests/bench/files.py):
+#                                                          # upload/download MB/s of 1, 8 and 20 MiB files,
+#                                                          # ranged reads, CLIENTS (8) at once, RSS
 #
 # A runtime is any binary with Spin's command line (`up --listen ADDR
 # --state-dir DIR -f spin.toml`): a real `spin`, or another `keel` build;
@@ -43,6 +46,7 @@ bundle=0
 otel=0
 soak=0
 live=0
+files=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --compare) runtimes+=("$2|spin.toml"); shift 2 ;;
@@ -55,6 +59,9 @@ while [ $# -gt 0 ]; do
         --soak)
             soak=60; shift
             if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then soak=$1; shift; fi ;;
+        --files)
+            files=8; shift
+            if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then files=$1; shift; fi ;;
         --live)
             live=1000; shift
             if [ $# -gt 0 ] && [[ "$1" =~ ^[0-9]+$ ]]; then live=$1; shift; fi ;;
@@ -159,6 +166,12 @@ for entry in "${runtimes[@]}"; do
         curl -fs -o /dev/null -X POST "$messages" -H "$auth" -d '{"text":"seed message"}'
     done
 
+    if [ "$files" -gt 0 ]; then
+        python3 tests/bench/files.py "$base" "$server" "$files"
+        echo "RSS after the runs: $(rss_mb) MB"
+        stop
+        continue
+    fi
     if [ "$live" -gt 0 ]; then
         # One stream per connection; the load generator needs the descriptors.
         ulimit -n "$(( live + 256 > 4096 ? live + 256 : 4096 ))"
