@@ -423,6 +423,9 @@ fn kind(kind: Kind) -> EventKind {
         Kind::ReactionRemoved => EventKind::ReactionRemoved,
         Kind::MemberJoined => EventKind::MemberJoined,
         Kind::MemberRemoved => EventKind::MemberRemoved,
+        Kind::FileShared => EventKind::FileShared,
+        Kind::FileUpdated => EventKind::FileUpdated,
+        Kind::FileDeleted => EventKind::FileDeleted,
     }
 }
 

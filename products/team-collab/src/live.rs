@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Message and reaction events carry the message as `GET …/messages/{id}`
-//! shows it when the event is delivered; member events carry `user_id`.
+//! shows it when the event is delivered; file events carry the file as
+//! `GET …/files/{id}` shows it (`file_id` once deleted); member events
+//! carry `user_id`.
 //! A comment line every [`HEARTBEAT`] keeps proxies from closing an idle
 //! stream. A client that reconnects with `Last-Event-ID` gets what it
 //! missed (as far as the event log still holds it). The stream ends with an
@@ -26,7 +28,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use spin_sdk::http::{HeaderValue, StatusCode};
 
-use crate::keel::domains::{messaging, real_time_messaging as live};
+use crate::keel::domains::{document_management, messaging, real_time_messaging as live};
 use crate::{ApiError, Body, views};
 
 /// Time between heartbeats on a quiet stream.
@@ -137,8 +139,32 @@ impl Stream {
             "actor_id": event.actor_id,
             "at": views::rfc3339(event.created_at),
         });
-        let about_message = !matches!(event.kind, live::Kind::MemberJoined | live::Kind::MemberRemoved);
-        if about_message {
+        let about_message = !matches!(
+            event.kind,
+            live::Kind::MemberJoined
+                | live::Kind::MemberRemoved
+                | live::Kind::FileShared
+                | live::Kind::FileUpdated
+                | live::Kind::FileDeleted
+        );
+        let about_file = matches!(event.kind, live::Kind::FileShared | live::Kind::FileUpdated);
+        if about_file {
+            match document_management::get_document(
+                self.actor_id.clone(),
+                self.workspace_id.clone(),
+                event.subject_id.clone(),
+            )
+            .await
+            {
+                Ok(file) => data["file"] = serde_json::to_value(views::Document::from(file)).unwrap_or_default(),
+                Err(err) => {
+                    eprintln!("team-collab: file {} of event {} not read: {err:?}", event.subject_id, event.id);
+                    data["file_id"] = event.subject_id.clone().into();
+                }
+            }
+        } else if event.kind == live::Kind::FileDeleted {
+            data["file_id"] = event.subject_id.clone().into();
+        } else if about_message {
             let channel_id = event.channel_id.clone().unwrap_or_default();
             match messaging::get_message(
                 self.actor_id.clone(),
@@ -160,7 +186,7 @@ impl Stream {
             data["user_id"] = event.subject_id.clone().into();
         }
         let text = Bytes::from(format!("id: {}\nevent: {kind}\ndata: {data}\n\n", event.id));
-        if about_message {
+        if about_message || about_file {
             RENDERED_EVENTS.with_borrow_mut(|cache| {
                 if cache.len() == RENDERED {
                     cache.pop_front();
@@ -182,5 +208,8 @@ fn kind_name(kind: live::Kind) -> &'static str {
         live::Kind::ReactionRemoved => "reaction.removed",
         live::Kind::MemberJoined => "member.joined",
         live::Kind::MemberRemoved => "member.removed",
+        live::Kind::FileShared => "file.shared",
+        live::Kind::FileUpdated => "file.updated",
+        live::Kind::FileDeleted => "file.deleted",
     }
 }

@@ -148,6 +148,9 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::ReactionRemoved => "reaction.removed",
         Kind::MemberJoined => "member.joined",
         Kind::MemberRemoved => "member.removed",
+        Kind::FileShared => "file.shared",
+        Kind::FileUpdated => "file.updated",
+        Kind::FileDeleted => "file.deleted",
     }
 }
 
@@ -160,6 +163,9 @@ fn parse_kind(name: &str) -> Option<Kind> {
         Kind::ReactionRemoved,
         Kind::MemberJoined,
         Kind::MemberRemoved,
+        Kind::FileShared,
+        Kind::FileUpdated,
+        Kind::FileDeleted,
     ]
     .into_iter()
     .find(|kind| kind_name(*kind) == name)

@@ -1,7 +1,7 @@
 Feature: Live events
   Members follow a channel, or a whole workspace, as Server-Sent Events:
-  messages, edits, deletions, reactions and people joining or leaving
-  arrive as they happen, each with an id a client resumes from after a
+  messages, edits, deletions, reactions, shared files and people joining
+  or leaving arrive as they happen, each with an id a client resumes from after a
   reconnect. Only members can follow a workspace, and a member who leaves
   stops receiving its events.
 
@@ -54,6 +54,16 @@ Feature: Live events
     And "bob" has received no other event within 1 second
     And within 5 seconds "alice" receives "message.created" with "channel_id" = "{channel:random}"
     And within 5 seconds "alice" receives "message.created" with "channel_id" = "{channel:general}"
+
+  Scenario: Files shared, updated and deleted in a channel arrive with the file
+    When "bob" opens the event stream of channel "general"
+    And "alice" uploads a pdf file of 4000 bytes named "plan.pdf" to channel "general"
+    Then within 5 seconds "bob" receives "file.shared" with "file.id" = "{file:plan.pdf}"
+    When "alice" uploads a new version of "plan.pdf" as a pdf file of 5000 bytes
+    Then within 5 seconds "bob" receives "file.updated" with "file.version" = "2"
+    When "alice" sends DELETE "/v1/workspaces/{workspace:acme}/files/{file:plan.pdf}"
+    Then within 5 seconds "bob" receives "file.deleted" with "file_id" = "{file:plan.pdf}"
+    And "bob" has received no other event within 1 second
 
   Scenario: People joining and leaving reach every stream of the workspace
     When "bob" opens the event stream of channel "general"
