@@ -37,11 +37,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
 const MIN_PART: usize = 5 << 20;
 const MAX_SKEW_SECS: i64 = 15 * 60;
 
+/// A multipart upload's parts: number → ETag and bytes.
+type Parts = BTreeMap<u32, (String, Vec<u8>)>;
+
 #[derive(Default)]
 struct Store {
     objects: HashMap<String, Vec<u8>>,
-    /// Upload id → key and parts (number → ETag, bytes).
-    uploads: HashMap<String, (String, BTreeMap<u32, (String, Vec<u8>)>)>,
+    /// Upload id → key and parts.
+    uploads: HashMap<String, (String, Parts)>,
     next_upload: u64,
     /// `METHOD ?query` of every request the mock accepted, in order.
     log: Vec<String>,
@@ -166,7 +169,7 @@ async fn answer(store: Arc<Mutex<Store>>, request: Request<hyper::body::Incoming
             .collect(),
         body,
     };
-    if let Err(refusal) = authenticate(&incoming) {
+    if let Some(refusal) = refusal(&incoming) {
         return Ok(refusal);
     }
     let Some(key) = incoming.path.strip_prefix(&format!("/{BUCKET}/")).filter(|key| !key.is_empty()).map(str::to_owned)
@@ -181,9 +184,9 @@ async fn answer(store: Arc<Mutex<Store>>, request: Request<hyper::body::Incoming
     Ok(answer)
 }
 
-/// SigV4 as S3 checks it.
-fn authenticate(request: &Incoming) -> Result<(), Reply> {
-    let denied = |code: &str, message: &str| Err(error(StatusCode::FORBIDDEN, code, message));
+/// What S3 answers a request whose SigV4 authentication fails, if it does.
+fn refusal(request: &Incoming) -> Option<Reply> {
+    let denied = |code: &str, message: &str| Some(error(StatusCode::FORBIDDEN, code, message));
     let Some(authorization) = request.header("authorization") else {
         return denied("AccessDenied", "Access Denied");
     };
@@ -201,7 +204,7 @@ fn authenticate(request: &Incoming) -> Result<(), Reply> {
     let payload_hash = request.header("x-amz-content-sha256").unwrap_or_default();
     if payload_hash != keel_sigv4::hex_sha256(&request.body) {
         let refusal = "The provided 'x-amz-content-sha256' header does not match what was computed.";
-        return Err(error(StatusCode::BAD_REQUEST, "XAmzContentSHA256Mismatch", refusal));
+        return Some(error(StatusCode::BAD_REQUEST, "XAmzContentSHA256Mismatch", refusal));
     }
     let date_text = request.header("x-amz-date").unwrap_or_default();
     let Ok(date) = AmzDate::parse(date_text) else {
@@ -230,7 +233,7 @@ fn authenticate(request: &Incoming) -> Result<(), Reply> {
         payload: &request.body,
     };
     match keel_sigv4::sign(&to_sign, &credentials, REGION, "s3", &date) {
-        Ok(expected) if expected.authorization == authorization => Ok(()),
+        Ok(expected) if expected.authorization == authorization => None,
         _ => denied(
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided.",
