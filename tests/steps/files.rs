@@ -43,7 +43,8 @@ impl KeelWorld {
         let path = self.interpolate(path);
         let token = self.user(user).token.clone();
         let body = if chunked {
-            let pieces: Vec<Result<Vec<u8>, std::io::Error>> = bytes.chunks(16 << 10).map(|piece| Ok(piece.to_vec())).collect();
+            let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+                bytes.chunks(16 << 10).map(|piece| Ok(piece.to_vec())).collect();
             reqwest::Body::wrap_stream(futures::stream::iter(pieces))
         } else {
             reqwest::Body::from(bytes)

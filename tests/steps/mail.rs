@@ -93,7 +93,7 @@ pub struct MockProvider {
     /// `http://127.0.0.1:<port>`, the API base the adapters get.
     pub base: String,
     state: Arc<Mutex<MockState>>,
-    accept_loop: tokio::task::JoinHandle<()>,
+    server: super::MockServer,
 }
 
 impl std::fmt::Debug for MockState {
@@ -106,8 +106,8 @@ impl MockProvider {
     pub async fn start() -> MockProvider {
         let state = Arc::new(Mutex::new(MockState { mode: Mode::Accept, requests: Vec::new() }));
         let shared = state.clone();
-        let (base, accept_loop) = super::serve_mock(move |request| answer(shared.clone(), request)).await;
-        MockProvider { base, state, accept_loop }
+        let (base, server) = super::serve_mock(move |request| answer(shared.clone(), request)).await;
+        MockProvider { base, state, server }
     }
 
     fn set_mode(&self, mode: Mode) {
@@ -129,13 +129,7 @@ impl MockProvider {
 
     /// Stop accepting connections: the provider becomes unreachable.
     fn stop(&self) {
-        self.accept_loop.abort();
-    }
-}
-
-impl Drop for MockProvider {
-    fn drop(&mut self) {
-        self.accept_loop.abort();
+        self.server.stop();
     }
 }
 

@@ -65,9 +65,29 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
+/// A local stand-in for a provider's HTTP API; it stops accepting
+/// connections when dropped.
+#[derive(Debug)]
+pub struct MockServer {
+    accept_loop: tokio::task::JoinHandle<()>,
+}
+
+impl MockServer {
+    /// Stop accepting connections: the service becomes unreachable.
+    pub fn stop(&self) {
+        self.accept_loop.abort();
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Serve `answer` over HTTP/1.1 on a fresh loopback port: the base URL
-/// (`http://127.0.0.1:<port>`) and the accept loop (abort it to stop).
-pub async fn serve_mock<F, R>(answer: F) -> (String, tokio::task::JoinHandle<()>)
+/// (`http://127.0.0.1:<port>`) and the server.
+pub async fn serve_mock<F, R>(answer: F) -> (String, MockServer)
 where
     F: Fn(hyper::Request<hyper::body::Incoming>) -> R + Clone + Send + Sync + 'static,
     R: std::future::Future<Output = Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible>>
@@ -87,7 +107,7 @@ where
             });
         }
     });
-    (base, accept_loop)
+    (base, MockServer { accept_loop })
 }
 
 /// A signed-up user.

@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use cucumber::{given, then};
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
-use cucumber::{given, then};
 use keel_sigv4::{AmzDate, Credentials};
 
 use super::KeelWorld;
@@ -56,7 +56,8 @@ pub struct MockS3 {
     /// `http://127.0.0.1:<port>`, the `s3_endpoint` the adapter gets.
     pub base: String,
     store: Arc<Mutex<Store>>,
-    accept_loop: tokio::task::JoinHandle<()>,
+    /// Serves until the scenario drops the mock.
+    _server: super::MockServer,
 }
 
 impl std::fmt::Debug for MockS3 {
@@ -65,18 +66,12 @@ impl std::fmt::Debug for MockS3 {
     }
 }
 
-impl Drop for MockS3 {
-    fn drop(&mut self) {
-        self.accept_loop.abort();
-    }
-}
-
 impl MockS3 {
     pub async fn start() -> MockS3 {
         let store = Arc::new(Mutex::new(Store::default()));
         let shared = store.clone();
-        let (base, accept_loop) = super::serve_mock(move |request| answer(shared.clone(), request)).await;
-        MockS3 { base, store, accept_loop }
+        let (base, server) = super::serve_mock(move |request| answer(shared.clone(), request)).await;
+        MockS3 { base, store, _server: server }
     }
 
     /// Requests accepted so far, as `METHOD ?query`.
@@ -211,20 +206,25 @@ fn refusal(request: &Incoming) -> Option<Reply> {
         return denied("AccessDenied", "x-amz-date is malformed");
     };
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
-    let (earliest, latest) = (AmzDate::from_unix_seconds(now - MAX_SKEW_SECS), AmzDate::from_unix_seconds(now + MAX_SKEW_SECS));
+    let (earliest, latest) =
+        (AmzDate::from_unix_seconds(now - MAX_SKEW_SECS), AmzDate::from_unix_seconds(now + MAX_SKEW_SECS));
     if date_text < earliest.as_str() || date_text > latest.as_str() {
-        return denied("RequestTimeTooSkewed", "The difference between the request time and the current time is too large.");
+        return denied(
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+        );
     }
-    let headers: Vec<(&str, &str)> = match signed
-        .split(';')
-        .map(|name| request.header(name).map(|value| (name, value)))
-        .collect::<Option<Vec<_>>>()
-    {
-        Some(headers) => headers,
-        None => return denied("AccessDenied", "a signed header is missing"),
+    let headers: Vec<(&str, &str)> =
+        match signed.split(';').map(|name| request.header(name).map(|value| (name, value))).collect::<Option<Vec<_>>>()
+        {
+            Some(headers) => headers,
+            None => return denied("AccessDenied", "a signed header is missing"),
+        };
+    let credentials = Credentials {
+        access_key_id: ACCESS_KEY_ID.into(),
+        secret_access_key: SECRET_ACCESS_KEY.into(),
+        session_token: None,
     };
-    let credentials =
-        Credentials { access_key_id: ACCESS_KEY_ID.into(), secret_access_key: SECRET_ACCESS_KEY.into(), session_token: None };
     let to_sign = keel_sigv4::Request {
         method: &request.method,
         path: &request.path,
@@ -246,21 +246,38 @@ fn operate(store: &mut Store, request: &Incoming, key: &str) -> Reply {
     match (request.method.as_str(), upload_id) {
         ("PUT", None) => {
             if request.header("content-length").is_none() {
-                return error(StatusCode::LENGTH_REQUIRED, "MissingContentLength", "You must provide the Content-Length HTTP header.");
+                return error(
+                    StatusCode::LENGTH_REQUIRED,
+                    "MissingContentLength",
+                    "You must provide the Content-Length HTTP header.",
+                );
             }
             store.objects.insert(key.to_owned(), request.body.clone());
             reply(StatusCode::OK, &[("etag", etag(&request.body))], Vec::new())
         }
         ("PUT", Some(id)) => {
-            let Some(number) = request.param("partNumber").and_then(|n| n.parse::<u32>().ok()).filter(|n| (1..=10_000).contains(n))
+            let Some(number) =
+                request.param("partNumber").and_then(|n| n.parse::<u32>().ok()).filter(|n| (1..=10_000).contains(n))
             else {
-                return error(StatusCode::BAD_REQUEST, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidArgument",
+                    "Part number must be an integer between 1 and 10000, inclusive",
+                );
             };
             if request.header("content-length").is_none() {
-                return error(StatusCode::LENGTH_REQUIRED, "MissingContentLength", "You must provide the Content-Length HTTP header.");
+                return error(
+                    StatusCode::LENGTH_REQUIRED,
+                    "MissingContentLength",
+                    "You must provide the Content-Length HTTP header.",
+                );
             }
             if store.failing_parts_from.is_some_and(|from| number >= from) {
-                return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.");
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                );
             }
             let Some((owner, parts)) = store.uploads.get_mut(&id) else { return no_such_upload() };
             if owner != key {
@@ -293,13 +310,21 @@ fn operate(store: &mut Store, request: &Incoming, key: &str) -> Reply {
         },
         ("HEAD", None) => match store.objects.get(key) {
             None => reply(StatusCode::NOT_FOUND, &[], Vec::new()),
-            Some(object) => reply(StatusCode::OK, &[("content-length", object.len().to_string()), ("etag", etag(object))], Vec::new()),
+            Some(object) => reply(
+                StatusCode::OK,
+                &[("content-length", object.len().to_string()), ("etag", etag(object))],
+                Vec::new(),
+            ),
         },
         ("DELETE", None) => {
             store.objects.remove(key);
             reply(StatusCode::NO_CONTENT, &[], Vec::new())
         }
-        _ => error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "The specified method is not allowed against this resource."),
+        _ => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+        ),
     }
 }
 
@@ -319,7 +344,11 @@ fn complete(store: &mut Store, request: &Incoming, key: &str, id: &str) -> Reply
         })
         .collect();
     if listed.is_empty() || !text.contains("<CompleteMultipartUpload") {
-        return error(StatusCode::BAD_REQUEST, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        );
     }
     if listed.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
         return error(StatusCode::BAD_REQUEST, "InvalidPartOrder", "The list of parts was not in ascending order.");
@@ -327,10 +356,18 @@ fn complete(store: &mut Store, request: &Incoming, key: &str, id: &str) -> Reply
     let mut object = Vec::new();
     for (index, (number, tag)) in listed.iter().enumerate() {
         let Some((_, bytes)) = parts.get(number).filter(|(stored, _)| stored == tag) else {
-            return error(StatusCode::BAD_REQUEST, "InvalidPart", "One or more of the specified parts could not be found.");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidPart",
+                "One or more of the specified parts could not be found.",
+            );
         };
         if index + 1 < listed.len() && bytes.len() < MIN_PART {
-            return error(StatusCode::BAD_REQUEST, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "EntityTooSmall",
+                "Your proposed upload is smaller than the minimum allowed object size.",
+            );
         }
         object.extend_from_slice(bytes);
     }

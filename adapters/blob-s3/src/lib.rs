@@ -59,7 +59,10 @@ impl Config {
             },
         };
         if Endpoint::parse(&config.endpoint).is_none() {
-            return Err(Error::Unavailable(format!("variable `s3_endpoint` is not an http(s) URL: {}", config.endpoint)));
+            return Err(Error::Unavailable(format!(
+                "variable `s3_endpoint` is not an http(s) URL: {}",
+                config.endpoint
+            )));
         }
         blob::check_key(&config.bucket)
             .map_err(|_| Error::Unavailable(format!("variable `s3_bucket` is not a bucket name: {}", config.bucket)))?;
@@ -67,16 +70,20 @@ impl Config {
     }
 
     /// Send a signed request for `key` (`query` without `?`).
-    async fn send(&self, method: Method, key: &str, query: &str, extra: &[(&str, &str)], body: Vec<u8>) -> Result<Answer, Error> {
+    async fn send(
+        &self,
+        method: Method,
+        key: &str,
+        query: &str,
+        extra: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Answer, Error> {
         let target = Endpoint::parse(&self.endpoint).expect("checked when loaded");
         let path = format!("{}/{}/{key}", target.prefix, self.bucket);
         let date = AmzDate::from_unix_seconds(keel_guest::clock::now_secs());
         let payload_hash = keel_sigv4::hex_sha256(&body);
-        let mut signed: Vec<(&str, &str)> = vec![
-            ("host", target.authority),
-            ("x-amz-content-sha256", &payload_hash),
-            ("x-amz-date", date.as_str()),
-        ];
+        let mut signed: Vec<(&str, &str)> =
+            vec![("host", target.authority), ("x-amz-content-sha256", &payload_hash), ("x-amz-date", date.as_str())];
         if let Some(token) = &self.credentials.session_token {
             signed.push(("x-amz-security-token", token));
         }
@@ -244,8 +251,10 @@ impl S3Upload {
     }
 
     async fn create_multipart(&self) -> Result<String, Error> {
-        let answer =
-            accepted(self.config.send(Method::POST, &self.key, "uploads", &[], Vec::new()).await?, "CreateMultipartUpload")?;
+        let answer = accepted(
+            self.config.send(Method::POST, &self.key, "uploads", &[], Vec::new()).await?,
+            "CreateMultipartUpload",
+        )?;
         let text = String::from_utf8_lossy(&answer.body);
         let id = xml_field(&text, "UploadId")
             .filter(|id| !id.is_empty())
@@ -267,7 +276,9 @@ impl S3Upload {
             .borrow()
             .parts
             .iter()
-            .map(|(number, etag)| format!("<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>", xml_escape(etag)))
+            .map(|(number, etag)| {
+                format!("<Part><PartNumber>{number}</PartNumber><ETag>{}</ETag></Part>", xml_escape(etag))
+            })
             .collect();
         let body = format!("<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>").into_bytes();
         let query = format!("uploadId={upload_id}");

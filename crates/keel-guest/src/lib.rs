@@ -56,6 +56,38 @@ macro_rules! repository_error {
     };
 }
 
+/// Whether `$actor` is a member of `$workspace` whose role grants
+/// `$permission` — the one check every domain makes before acting for a
+/// caller. In an async fn, evaluates to `Result<(membership, role), $domain>`
+/// (`membership` as `$workspaces::get-for-member` returns it, `role` as
+/// `$security`'s): a non-member gets `not-found` ("workspace not found", so
+/// a workspace's existence does not leak), a member whose role lacks the
+/// permission `forbidden`. E.g.
+/// `keel_guest::authorize_member!(workspaces, security_context => Error, actor_id, workspace_id, Permission::MessageRead)`.
+#[macro_export]
+macro_rules! authorize_member {
+    ($workspaces:ident, $security:ident => $domain:ident, $actor:expr, $workspace:expr, $permission:expr) => {
+        async {
+            let found = $workspaces::get_for_member(
+                ::std::string::String::from($workspace),
+                ::std::string::String::from($actor),
+            )
+            .await
+            .map_err(|err| $crate::repository_error!(err, $workspaces => $domain, "workspace not found"))?;
+            let role = match found.role {
+                $workspaces::Role::Owner => $security::Role::Owner,
+                $workspaces::Role::Admin => $security::Role::Admin,
+                $workspaces::Role::Member => $security::Role::Member,
+            };
+            if $security::allows(role, $permission) {
+                Ok((found, role))
+            } else {
+                Err($domain::Forbidden(::std::string::String::from("your role in this workspace does not allow this")))
+            }
+        }
+    };
+}
+
 /// `impl From<keel_guest::sql::Error> for $error` for a repository's error
 /// type: constraint conflicts stay conflicts, an unreachable database is
 /// `unavailable` (retryable: 503), every other failure — a rejected

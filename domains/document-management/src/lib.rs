@@ -378,19 +378,9 @@ async fn authorize(
     workspace_id: &str,
     permission: Permission,
 ) -> Result<security_context::Role, Error> {
-    let found = workspaces::get_for_member(workspace_id.to_owned(), actor_id.to_owned())
+    keel_guest::authorize_member!(workspaces, security_context => Error, actor_id, workspace_id, permission)
         .await
-        .map_err(|err| keel_guest::repository_error!(err, workspaces => Error, "workspace not found"))?;
-    let role = match found.role {
-        workspaces::Role::Owner => security_context::Role::Owner,
-        workspaces::Role::Admin => security_context::Role::Admin,
-        workspaces::Role::Member => security_context::Role::Member,
-    };
-    if security_context::allows(role, permission) {
-        Ok(role)
-    } else {
-        Err(Error::Forbidden("your role in this workspace does not allow this".into()))
-    }
+        .map(|(_, role)| role)
 }
 
 fn document_error(err: documents::Error) -> Error {

@@ -373,36 +373,17 @@ async fn editing_enabled(workspace_id: &str, actor_id: &str) -> Result<bool, Err
 }
 
 /// The caller's role, if they are a member whose role grants `permission`.
-async fn authorize(
-    actor_id: &str,
-    workspace_id: &str,
-    permission: Permission,
-) -> Result<security_context::Role, Error> {
-    member(actor_id, workspace_id, permission).await.map(|found| platform_role(found.role))
+async fn authorize(actor_id: &str, workspace_id: &str, permission: Permission) -> Result<security_context::Role, Error> {
+    keel_guest::authorize_member!(workspaces, security_context => Error, actor_id, workspace_id, permission)
+        .await
+        .map(|(_, role)| role)
 }
 
 /// The caller's membership, if their role grants `permission`.
-async fn member(
-    actor_id: &str,
-    workspace_id: &str,
-    permission: Permission,
-) -> Result<workspaces::WorkspaceWithRole, Error> {
-    let found = workspaces::get_for_member(workspace_id.to_owned(), actor_id.to_owned())
+async fn member(actor_id: &str, workspace_id: &str, permission: Permission) -> Result<workspaces::WorkspaceWithRole, Error> {
+    keel_guest::authorize_member!(workspaces, security_context => Error, actor_id, workspace_id, permission)
         .await
-        .map_err(|err| keel_guest::repository_error!(err, workspaces => Error, "workspace not found"))?;
-    if security_context::allows(platform_role(found.role), permission) {
-        Ok(found)
-    } else {
-        Err(Error::Forbidden("your role in this workspace does not allow this".into()))
-    }
-}
-
-fn platform_role(role: workspaces::Role) -> security_context::Role {
-    match role {
-        workspaces::Role::Owner => security_context::Role::Owner,
-        workspaces::Role::Admin => security_context::Role::Admin,
-        workspaces::Role::Member => security_context::Role::Member,
-    }
+        .map(|(found, _)| found)
 }
 
 /// Mail each member `posted` mentions. Best-effort: failures are logged,

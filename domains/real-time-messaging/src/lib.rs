@@ -399,19 +399,9 @@ impl Drop for Elected {
 
 /// `Ok` if `actor_id` may read the workspace's messages.
 async fn check_member(actor_id: &str, workspace_id: &str) -> Result<(), Error> {
-    let found = workspaces::get_for_member(workspace_id.to_owned(), actor_id.to_owned())
+    keel_guest::authorize_member!(workspaces, security_context => Error, actor_id, workspace_id, Permission::MessageRead)
         .await
-        .map_err(|err| keel_guest::repository_error!(err, workspaces => Error, "workspace not found"))?;
-    let role = match found.role {
-        workspaces::Role::Owner => security_context::Role::Owner,
-        workspaces::Role::Admin => security_context::Role::Admin,
-        workspaces::Role::Member => security_context::Role::Member,
-    };
-    if security_context::allows(role, Permission::MessageRead) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden("your role in this workspace does not allow this".into()))
-    }
+        .map(|_| ())
 }
 
 fn kind(kind: Kind) -> EventKind {
