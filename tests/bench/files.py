@@ -18,6 +18,8 @@ import sys
 import time
 import urllib.request
 
+from server import rss_mb
+
 MIB = 1 << 20
 
 
@@ -31,14 +33,6 @@ def call(base, method, path, token=None, body=None, content_type="application/js
         request.add_header("authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=120) as response:
         return response.status, response.read()
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def quantile(values, q):

@@ -17,6 +17,8 @@ import time
 import urllib.request
 from urllib.parse import urlsplit
 
+from server import rss_mb
+
 
 def call(base, method, path, token=None, body=None):
     request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None)
@@ -25,14 +27,6 @@ def call(base, method, path, token=None, body=None):
         request.add_header("authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"null")
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def subscribe(host, port, path, token, arrivals, opened, stop):
