@@ -163,6 +163,11 @@ async fn download(world: &mut KeelWorld, user: String, name: String) {
     world.download(&user, &name, "", Vec::new()).await;
 }
 
+#[when(expr = "{string} downloads {string} to show inline")]
+async fn download_inline(world: &mut KeelWorld, user: String, name: String) {
+    world.download(&user, &name, "?disposition=inline", Vec::new()).await;
+}
+
 #[when(expr = "{string} downloads version {int} of {string}")]
 async fn download_version(world: &mut KeelWorld, user: String, version: u32, name: String) {
     world.download(&user, &name, &format!("?version={version}"), Vec::new()).await;

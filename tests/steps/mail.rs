@@ -314,7 +314,7 @@ fn sendgrid_rules(request: &Recorded) -> Result<(), (Value, String)> {
     }
     let mut recipients = 0;
     for (i, personalization) in personalizations.iter().enumerate() {
-        if !personalization["to"].as_array().is_some_and(|to| !to.is_empty()) {
+        if personalization["to"].as_array().is_none_or(|to| to.is_empty()) {
             return broken(
                 &format!("personalizations.{i}.to"),
                 "The to array is required for all personalization objects, and must have at least one email object.",
@@ -359,7 +359,7 @@ fn sendgrid_rules(request: &Recorded) -> Result<(), (Value, String)> {
     if body.get("reply_to").is_some() && !valid_email(&body["reply_to"]) {
         return broken("reply_to.email", "Does not contain a valid address.");
     }
-    if !body["subject"].as_str().is_some_and(|s| !s.is_empty()) {
+    if body["subject"].as_str().is_none_or(|s| s.is_empty()) {
         return broken(
             "subject",
             "The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.",
@@ -370,7 +370,7 @@ fn sendgrid_rules(request: &Recorded) -> Result<(), (Value, String)> {
         return broken("content", "Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block. We typically suggest both text/plain and text/html blocks are included, but only one block is required.");
     };
     for (i, block) in content.iter().enumerate() {
-        if !block["value"].as_str().is_some_and(|v| !v.is_empty()) {
+        if block["value"].as_str().is_none_or(|v| v.is_empty()) {
             return broken(&format!("content.{i}.value"), "The content value must be a string at least one character in length.");
         }
         if i > 0 && block["type"] == "text/plain" {
@@ -420,10 +420,10 @@ fn mailgun_rules(request: &Recorded) -> Result<(), String> {
     if recipients > 1000 {
         return Err("Too many recipients: a message may have at most 1000".into());
     }
-    if let Some((_, variables)) = fields.iter().find(|(key, _)| key == "recipient-variables") {
-        if !serde_json::from_str::<Value>(variables).is_ok_and(|v| v.is_object()) {
-            return Err("recipient-variables parameter is not a valid JSON object".into());
-        }
+    if let Some((_, variables)) = fields.iter().find(|(key, _)| key == "recipient-variables")
+        && !serde_json::from_str::<Value>(variables).is_ok_and(|v| v.is_object())
+    {
+        return Err("recipient-variables parameter is not a valid JSON object".into());
     }
     Ok(())
 }

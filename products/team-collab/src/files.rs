@@ -7,7 +7,8 @@
 //! memory. A download answers with the stored type, `Content-Length`,
 //! `ETag` (the SHA-256), `Content-Disposition: attachment`, and headers that
 //! keep browsers from running the file (`X-Content-Type-Options: nosniff`,
-//! a sandboxing CSP). It honours a single `Range` (206, or 416 with
+//! a sandboxing CSP); `?disposition=inline` shows an image in place (a web
+//! client's preview), and only an image. It honours a single `Range` (206, or 416 with
 //! `Content-Range: bytes */size`), `If-Range` and `If-None-Match` (304).
 
 use bytes::Bytes;
@@ -78,9 +79,17 @@ pub async fn download(
     let version = router::query_param(query, "version")
         .map(|raw| raw.parse::<u32>().map_err(|_| ApiError::invalid_input("version must be a version number")))
         .transpose()?;
+    let inline = match router::query_param(query, "disposition").as_deref() {
+        None | Some("attachment") => false,
+        Some("inline") => true,
+        Some(_) => return Err(ApiError::invalid_input("disposition must be attachment or inline")),
+    };
     let param = |index: usize| params.get(index).cloned().unwrap_or_default();
     let download = documents::open(actor_id, param(0), param(1), version).await?;
     let (document, version) = (download.document(), download.version());
+    if inline && !version.content_type.starts_with("image/") {
+        return Err(ApiError::invalid_input("only images are shown inline; download other files as attachments"));
+    }
     let etag = format!("\"{}\"", version.sha256);
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     let size = version.size;
@@ -100,7 +109,7 @@ pub async fn download(
     }
     set("accept-ranges", "bytes".into());
     set("content-type", version.content_type.clone());
-    set("content-disposition", content_disposition(&document.name));
+    set("content-disposition", content_disposition(if inline { "inline" } else { "attachment" }, &document.name));
     set("x-content-type-options", "nosniff".into());
     set("content-security-policy", "default-src 'none'; sandbox".into());
     // If-Range with another validator: the whole (changed) file.
@@ -195,9 +204,9 @@ fn parse_range(raw: &str, size: u64) -> Range {
     }
 }
 
-/// `attachment` with an ASCII fallback name and the exact UTF-8 name
-/// (RFC 6266, RFC 8187).
-fn content_disposition(name: &str) -> String {
+/// `kind` (`attachment` or `inline`) with an ASCII fallback name and the
+/// exact UTF-8 name (RFC 6266, RFC 8187).
+fn content_disposition(kind: &str, name: &str) -> String {
     let fallback: String =
         name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
     let encoded: String = name
@@ -210,7 +219,7 @@ fn content_disposition(name: &str) -> String {
             }
         })
         .collect();
-    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
 #[cfg(test)]
@@ -236,11 +245,11 @@ mod tests {
     #[test]
     fn file_names_are_quoted_safely() {
         assert_eq!(
-            content_disposition("report.pdf"),
+            content_disposition("attachment", "report.pdf"),
             "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
         );
         assert_eq!(
-            content_disposition("Ünïcode \"q\".txt"),
+            content_disposition("attachment", "Ünïcode \"q\".txt"),
             "attachment; filename=\"_n_code _q_.txt\"; filename*=UTF-8''%C3%9Cn%C3%AFcode%20%22q%22.txt"
         );
     }

@@ -57,6 +57,18 @@ Feature: Sharing files in channels
     When "bob" downloads "diagram.png" with header "if-none-match" set to "\"stale\""
     Then the download is exactly what was uploaded as "diagram.png"
 
+  Scenario: Images show inline for a preview; other files only download
+    When "alice" uploads a png file of 2000 bytes named "photo.png" to channel "general"
+    And "bob" downloads "photo.png" to show inline
+    Then the response status is 200
+    And the response header "content-disposition" contains "inline; filename="
+    And the response header "content-disposition" contains "filename*=UTF-8''photo.png"
+    And the response header "content-security-policy" is "default-src 'none'; sandbox"
+    When "alice" uploads a pdf file of 2000 bytes named "doc.pdf" to channel "general"
+    And "bob" downloads "doc.pdf" to show inline
+    Then the response status is 400
+    And the response field "error.code" is "invalid_input"
+
   Scenario: New versions keep the old ones readable
     When "alice" uploads a text file of 1000 bytes named "plan.md" to channel "general" declared as "text/markdown"
     And "bob" uploads a new version of "plan.md" as a text file of 2000 bytes
