@@ -22,14 +22,14 @@ mapfile -t GUEST_CRATES < <(bash scripts/workspace-crates.sh guests)
 # layer keep imports its user provides (team-collab-core's infrastructure;
 # the JavaScript package's SQL and key-value).
 COMPOSITIONS=(
-    "layers/team-collab-core products/team-collab/team-collab-core.wac --import keel:infrastructure/"
+    "layers/team-collab-core products/team-collab/team-collab-core.wac --import keel:infrastructure/ --import keel:platform/outbound-webhooks@"
     "team-collab products/team-collab/team-collab.wac"
     "team-collab-postgres products/team-collab/team-collab.wac --plug sql-spin-sqlite=sql-postgres"
     "team-collab-mysql products/team-collab/team-collab.wac --plug sql-spin-sqlite=sql-mysql"
     "team-collab-sendgrid products/team-collab/team-collab.wac --plug email-outbox=email-sendgrid"
     "team-collab-otel products/team-collab/team-collab.wac --plug observability-off=observability"
     "team-collab-s3 products/team-collab/team-collab.wac --plug blob-sql=blob-s3"
-    "layers/team-collab-js packages/team-collab-js/team-collab-js.wac --import keel:infrastructure/sql@ --import keel:infrastructure/kv@"
+    "layers/team-collab-js packages/team-collab-js/team-collab-js.wac --import keel:infrastructure/sql@ --import keel:infrastructure/kv@ --import keel:platform/outbound-webhooks@"
     "dev-outbox products/dev-outbox/dev-outbox.wac"
     "dev-outbox-postgres products/dev-outbox/dev-outbox.wac --plug sql-spin-sqlite=sql-postgres"
     "dev-outbox-mysql products/dev-outbox/dev-outbox.wac --plug sql-spin-sqlite=sql-mysql"
@@ -48,6 +48,7 @@ COMPOSITIONS=(
     "email-conformance-mailgun tests/probes/email-probe/email-conformance-mailgun.wac"
     "email-conformance-ses tests/probes/email-probe/email-conformance-ses.wac"
     "email-conformance-outbox tests/probes/email-probe/email-conformance-outbox.wac"
+    "cron-probe tests/probes/cron-probe/cron-probe.wac"
 )
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then

@@ -13,7 +13,8 @@
 //!   blob-store scenarios tagged `@s3` only for the one on the mock S3.
 //! * Product scenarios tagged `@outbox` run only on deployments that keep
 //!   mail in the development outbox, `@provider` only on those that send it
-//!   to the mock provider.
+//!   to the mock provider, `@cron` only on those whose manifest has a
+//!   `[[trigger.cron]]`.
 //!
 //! * With `KEEL_TEST_RUNTIME=/path/to/binary` every suite runs on that
 //!   runtime's CLI instead (`<binary> up -f MANIFEST --listen ADDR
@@ -43,6 +44,7 @@ async fn run_suite(label: &str, path: &str, target: Target) -> (usize, usize, us
     // `@provider` scenarios need the mock email provider; `@outbox` ones
     // the development outbox of product deployments without one.
     let with_s3 = matches!(&target, Target::Conformance(implementation) if implementation.uses_mock_s3());
+    let with_cron = matches!(&target, Target::TeamCollab(deployment) if deployment.runs_cron());
     let with_provider = match &target {
         Target::Conformance(implementation) => implementation.uses_mock_provider(),
         Target::TeamCollab(deployment) => deployment.uses_mock_provider(),
@@ -65,7 +67,7 @@ async fn run_suite(label: &str, path: &str, target: Target) -> (usize, usize, us
                 skipped_in_filter.fetch_add(1, Ordering::Relaxed);
                 return false;
             }
-            if tagged("s3") && !with_s3 {
+            if (tagged("s3") && !with_s3) || (tagged("cron") && !with_cron) {
                 return false;
             }
             if with_provider { !tagged("outbox") } else { !tagged("provider") }

@@ -12,6 +12,7 @@ mod mysql;
 mod postgres;
 mod redis;
 mod s3;
+mod webhooks;
 mod mail;
 mod oidc;
 mod product;
@@ -165,6 +166,8 @@ pub struct KeelWorld {
     /// The Redis database of a scenario on Redis (after `server`: freed
     /// once the server is gone).
     redis_database: Option<redis::Database>,
+    /// The webhook receiver of a webhooks scenario.
+    receiver: Option<webhooks::Receiver>,
 }
 
 impl KeelWorld {
@@ -192,6 +195,7 @@ impl KeelWorld {
             s3: None,
             tls_front: None,
             redis_database: None,
+            receiver: None,
             streams: HashMap::new(),
         }
     }

@@ -123,6 +123,12 @@ impl Deployment {
     pub fn uses_mock_provider(&self) -> bool {
         self.variables.iter().any(|(_, value)| value.contains(MOCK))
     }
+
+    /// Whether its manifest runs a cron trigger (scenarios tagged `@cron`
+    /// run only on such deployments).
+    pub fn runs_cron(&self) -> bool {
+        std::fs::read_to_string(repo_root().join(self.manifest)).is_ok_and(|text| text.contains("[[trigger.cron]]"))
+    }
 }
 
 /// Every deployment the product suite runs against.
@@ -754,6 +760,32 @@ async fn start_team_collab(world: &mut KeelWorld, extra: Vec<(String, String)>) 
     let Target::TeamCollab(deployment) = target() else {
         panic!("suite/target mismatch");
     };
+    let manifest = repo_root().join(deployment.manifest);
+    start_deployment(world, &deployment, manifest, extra).await;
+}
+
+/// The suite's deployment, its product component also allowed to reach
+/// `origin` (a webhook receiver), with `extra` variables.
+pub(super) async fn start_team_collab_reaching(world: &mut KeelWorld, origin: &str, extra: Vec<(String, String)>) {
+    let Target::TeamCollab(deployment) = target() else {
+        panic!("suite/target mismatch");
+    };
+    let original = repo_root().join(deployment.manifest);
+    let text = std::fs::read_to_string(&original).expect("the deployment's manifest");
+    let section = text.find("[component.team-collab]").expect("a [component.team-collab] section");
+    let list = "allowed_outbound_hosts = [";
+    let at = section + text[section..].find(list).expect("team-collab's allowed_outbound_hosts") + list.len();
+    let separator = if text[at..].trim_start().starts_with(']') { "" } else { ", " };
+    let text = format!("{}\"{origin}\"{separator}{}", &text[..at], &text[at..]);
+    // Component paths stay where the original manifest points.
+    let base = original.parent().expect("the manifest's directory");
+    let text = text.replace("source = \"", &format!("source = \"{}/", base.display()));
+    let manifest = scratch_dir().join("spin.toml");
+    std::fs::write(&manifest, text).expect("write the manifest");
+    start_deployment(world, &deployment, manifest, extra).await;
+}
+
+async fn start_deployment(world: &mut KeelWorld, deployment: &Deployment, manifest: PathBuf, extra: Vec<(String, String)>) {
     require_built(&repo_root().join(deployment.component));
     if deployment.uses_mock_provider() {
         world.mock = Some(mail::MockProvider::start().await);
@@ -761,8 +793,7 @@ async fn start_team_collab(world: &mut KeelWorld, extra: Vec<(String, String)>) 
     let mock_base = world.mock.as_ref().map(|mock| mock.base.clone()).unwrap_or_default();
     let mut variables = resolve(world, deployment.variables, &mock_base).await;
     variables.extend(extra);
-    world.server =
-        Some(Server::start(repo_root().join(deployment.manifest), None, variables, Duration::from_secs(10)).await);
+    world.server = Some(Server::start(manifest, None, variables, Duration::from_secs(10)).await);
 }
 
 /// The PostgreSQL composition of the product pointed at a database that

@@ -98,7 +98,7 @@ impl Config {
         if matches!(method, Method::PUT | Method::POST) {
             headers.push(("content-length", &length));
         }
-        outbound::send(method, &target.url(&path, query), &headers, body).await.map_err(Error::Unavailable)
+        outbound::send(method, &target.url(&path, query), &headers, body).await.map_err(|err| Error::Unavailable(err.to_string()))
     }
 }
 

@@ -1,5 +1,6 @@
-//! The `keel:repositories/events` import: recording what happened for live
-//! subscribers.
+//! The `keel:repositories/events` import: reading what happened, for live
+//! subscribers and the dispatcher. Repositories record events themselves,
+//! in the transaction of the change (`keel_guest::outbox`).
 //!
 //! Domains reuse these bindings through wit-bindgen's `with:` option
 //! (`"keel:repositories/events@0.1.0": keel_guest::events::bindings::keel::repositories::events`).
@@ -15,15 +16,23 @@ pub mod bindings {
 }
 
 pub use bindings::keel::repositories::events::{
-    Error, Event, Kind, NewEvent, append, latest, since, since_in_workspace,
+    Error, Event, Kind, latest, mark_dispatched, since, since_in_workspace, undispatched,
 };
 
-/// Record `event` for live subscribers, after the change it reports was
-/// made. Best-effort: the change stands whether or not the event is
-/// recorded (subscribers catch up by listing), so a failure is only logged.
-pub async fn record(event: NewEvent) {
-    let (kind, subject, workspace) = (event.kind, event.subject_id.clone(), event.workspace_id.clone());
-    if let Err(err) = append(event).await {
-        eprintln!("events: {kind:?} about {subject} in {workspace} not recorded: {err:?}");
+/// The published name of `kind` (`message.created`, …).
+pub fn kind_name(kind: Kind) -> &'static str {
+    use crate::event_kind::Kind as Named;
+    match kind {
+        Kind::MessageCreated => Named::MessageCreated,
+        Kind::MessageUpdated => Named::MessageUpdated,
+        Kind::MessageDeleted => Named::MessageDeleted,
+        Kind::ReactionAdded => Named::ReactionAdded,
+        Kind::ReactionRemoved => Named::ReactionRemoved,
+        Kind::MemberJoined => Named::MemberJoined,
+        Kind::MemberRemoved => Named::MemberRemoved,
+        Kind::FileShared => Named::FileShared,
+        Kind::FileUpdated => Named::FileUpdated,
+        Kind::FileDeleted => Named::FileDeleted,
     }
+    .name()
 }

@@ -15,6 +15,10 @@ pub const CHANNEL: &str = "chn";
 pub const SESSION: &str = "ses";
 /// Prefix of invitation ids.
 pub const INVITATION: &str = "inv";
+/// Prefix of webhook endpoint ids.
+pub const WEBHOOK: &str = "whk";
+/// Prefix of webhook delivery ids.
+pub const DELIVERY: &str = "dlv";
 
 /// The system random source failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

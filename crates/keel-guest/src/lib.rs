@@ -1,6 +1,6 @@
 //! Shared plumbing for Keel guest components.
 //!
-//! Pure modules ([`ids`], [`clock`], [`validate`]) compile on every target and
+//! Pure modules ([`ids`], [`clock`], [`validate`], [`event_kind`]) compile on every target and
 //! are unit-tested natively. The `sql` feature adds the generated bindings of
 //! the `keel:infrastructure/sql` import (shared with repositories through
 //! wit-bindgen's `with:`), a small typed query helper and the versioned
@@ -11,12 +11,14 @@
 //! export bindings every email adapter shares plus message validation, and
 //! `email-provider` the outbound-HTTP plumbing of the provider adapters;
 //! the `time` feature adds waiting on a future with a deadline, and
-//! `events` the bindings of the `keel:repositories/events` import with
-//! best-effort recording; `blob` the `keel:infrastructure/blob-store` export
+//! `events` the bindings of the `keel:repositories/events` import;
+//! `outbox` the event log's table, recorded in a repository's own
+//! transaction; `blob` the `keel:infrastructure/blob-store` export
 //! every blob-store adapter shares; `outbound` one HTTP request through
 //! Spin, answer read whole.
 
 pub mod clock;
+pub mod event_kind;
 pub mod ids;
 pub mod validate;
 
@@ -32,6 +34,8 @@ pub mod http;
 pub mod kv;
 #[cfg(feature = "outbound")]
 pub mod outbound;
+#[cfg(feature = "outbox")]
+pub mod outbox;
 #[cfg(feature = "sql")]
 pub mod migrations;
 #[cfg(feature = "sql")]

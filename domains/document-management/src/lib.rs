@@ -20,14 +20,12 @@ use exports::keel::domains::document_management::{
 use keel::platform::configuration;
 use keel::platform::security_context::{self, Permission};
 use keel::repositories::{channels, documents, workspaces};
-use keel_guest::events::{self, Kind};
 use sha2::{Digest, Sha256};
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains"],
     world: "keel:domains/document-management-domain",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
-    with: { "keel:repositories/events@0.1.0": keel_guest::events::bindings::keel::repositories::events },
     generate_all,
 });
 
@@ -141,9 +139,7 @@ impl Guest for DocumentManagement {
         if found.created_by != actor_id && !security_context::allows(role, Permission::MessageModerate) {
             return Err(Error::Forbidden("only the uploader or a workspace admin may delete a document".into()));
         }
-        documents::delete(workspace_id, document_id).await.map_err(document_error)?;
-        publish(Kind::FileDeleted, &found, actor_id).await;
-        Ok(())
+        documents::delete(workspace_id, document_id, actor_id).await.map_err(document_error)
     }
 }
 
@@ -274,11 +270,7 @@ impl GuestUpload for FileUpload {
         self.state.borrow_mut().closed = true;
         let blob_key = self.writer.finish().await.map_err(document_error)?;
         match self.record(blob_key.clone()).await {
-            Ok(recorded) => {
-                let kind = if recorded.version == 1 { Kind::FileShared } else { Kind::FileUpdated };
-                publish(kind, &recorded, self.actor_id.clone()).await;
-                Ok(shown(recorded))
-            }
+            Ok(recorded) => Ok(shown(recorded)),
             Err(err) => {
                 // Nothing refers to the bytes: let them go.
                 if let Err(failed) = documents::discard_content(self.workspace_id.clone(), blob_key.clone()).await {
@@ -321,18 +313,6 @@ impl GuestDownload for FileDownload {
             },
         )
     }
-}
-
-/// Record a change to `file` for live subscribers.
-async fn publish(kind: Kind, file: &documents::Document, actor_id: String) {
-    events::record(events::NewEvent {
-        workspace_id: file.workspace_id.clone(),
-        channel_id: Some(file.channel_id.clone()),
-        kind,
-        subject_id: file.id.clone(),
-        actor_id,
-    })
-    .await;
 }
 
 /// The deployment's file size limit.

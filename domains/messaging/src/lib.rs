@@ -26,7 +26,6 @@ use exports::keel::domains::messaging::{Attachment, Channel, Error, Guest, Messa
 use keel::platform::security_context::{self, Permission};
 use keel::platform::{feature_flags, notifications};
 use keel::repositories::{channels, documents, messages, users, workspaces};
-use keel_guest::events::{self, Kind};
 use keel_guest::validate;
 use std::time::Duration;
 
@@ -34,7 +33,6 @@ spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains"],
     world: "keel:domains/messaging-domain",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
-    with: { "keel:repositories/events@0.1.0": keel_guest::events::bindings::keel::repositories::events },
     generate_all,
 });
 
@@ -76,7 +74,6 @@ impl Guest for Messaging {
         let posted = messages::post(workspace_id, channel_id, actor_id, text, parent_id, mentioned.clone(), attached)
             .await
             .map_err(message_error)?;
-        publish(Kind::MessageCreated, &posted).await;
         notify_mentioned(&membership.workspace, &found, &posted, &mentioned).await;
         Ok(message(posted))
     }
@@ -130,7 +127,6 @@ impl Guest for Messaging {
         }
         let mentioned = mentioned_members(&workspace_id, &actor_id, &text).await?;
         let edited = messages::edit(workspace_id, channel_id, message_id, text, mentioned).await.map_err(message_error)?;
-        publish(Kind::MessageUpdated, &edited).await;
         Ok(message(edited))
     }
 
@@ -145,16 +141,7 @@ impl Guest for Messaging {
         if found.author_id != actor_id && !security_context::allows(role, Permission::MessageModerate) {
             return Err(Error::Forbidden("only its author or a workspace admin can delete a message".into()));
         }
-        messages::delete(workspace_id.clone(), channel_id.clone(), message_id.clone()).await.map_err(message_error)?;
-        events::record(events::NewEvent {
-            workspace_id,
-            channel_id: Some(channel_id),
-            kind: Kind::MessageDeleted,
-            subject_id: message_id,
-            actor_id,
-        })
-        .await;
-        Ok(())
+        messages::delete(workspace_id, channel_id, message_id, actor_id).await.map_err(message_error)
     }
 
     async fn list_mentions(
@@ -179,7 +166,6 @@ impl Guest for Messaging {
         let reacted = messages::add_reaction(workspace_id, channel_id, message_id, actor_id.clone(), emoji)
             .await
             .map_err(message_error)?;
-        publish_by(Kind::ReactionAdded, &reacted, actor_id).await;
         Ok(message(reacted))
     }
 
@@ -194,26 +180,8 @@ impl Guest for Messaging {
         let reacted = messages::remove_reaction(workspace_id, channel_id, message_id, actor_id.clone(), emoji)
             .await
             .map_err(message_error)?;
-        publish_by(Kind::ReactionRemoved, &reacted, actor_id).await;
         Ok(message(reacted))
     }
-}
-
-/// Record that `changed`'s author did `kind` to it, for live subscribers.
-async fn publish(kind: Kind, changed: &messages::Message) {
-    publish_by(kind, changed, changed.author_id.clone()).await;
-}
-
-/// Record that `actor_id` did `kind` to `changed`, for live subscribers.
-async fn publish_by(kind: Kind, changed: &messages::Message, actor_id: String) {
-    events::record(events::NewEvent {
-        workspace_id: changed.workspace_id.clone(),
-        channel_id: Some(changed.channel_id.clone()),
-        kind,
-        subject_id: changed.id.clone(),
-        actor_id,
-    })
-    .await;
 }
 
 /// A page of the channel's messages, or of the replies to `thread`.

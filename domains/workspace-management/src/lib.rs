@@ -23,7 +23,6 @@ use exports::keel::domains::workspace_management::{
 use keel::platform::{audit, feature_flags, notifications};
 use keel::platform::security_context::{self, Permission};
 use keel::repositories::{users, workspaces};
-use keel_guest::events::{self, Kind};
 use keel_guest::{clock, validate};
 use std::time::Duration;
 
@@ -31,7 +30,6 @@ spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains"],
     world: "keel:domains/workspace-management-domain",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
-    with: { "keel:repositories/events@0.1.0": keel_guest::events::bindings::keel::repositories::events },
     generate_all,
 });
 
@@ -93,10 +91,7 @@ impl Guest for WorkspaceManagement {
                 require(actor.role, Permission::WorkspaceManageOwners, "only owners may remove owners")?;
             }
         }
-        workspaces::remove_member(workspace_id.clone(), user_id.clone()).await.map_err(workspace_error)?;
-        let removed = events::NewEvent { workspace_id, channel_id: None, kind: Kind::MemberRemoved, subject_id: user_id, actor_id };
-        events::record(removed).await;
-        Ok(())
+        workspaces::remove_member(workspace_id, user_id, actor_id).await.map_err(workspace_error)
     }
 
     async fn invite(actor_id: String, workspace_id: String, email: String, role: Role) -> Result<Invitation, Error> {
@@ -156,14 +151,6 @@ impl Guest for WorkspaceManagement {
         invitation_for(&user, &invitation_id).await?;
         let membership =
             workspaces::accept_invitation(invitation_id, user.id.clone()).await.map_err(invitation_error)?;
-        let joined = events::NewEvent {
-            workspace_id: membership.workspace_id.clone(),
-            channel_id: None,
-            kind: Kind::MemberJoined,
-            subject_id: user.id.clone(),
-            actor_id: user.id.clone(),
-        };
-        events::record(joined).await;
         Ok(member(membership, user))
     }
 

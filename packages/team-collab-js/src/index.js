@@ -6,9 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import * as shim from '@bytecodealliance/preview2-shim';
 import { instantiate } from '../generated/team-collab-js.js';
+import { fetchWebhooks } from './webhooks-fetch.js';
 
 export { sqliteSql } from './sql-sqlite.js';
 export { memoryKv } from './kv-memory.js';
+export { fetchWebhooks } from './webhooks-fetch.js';
 
 /** The Spin variables the component reads, with Spin's naming rule. */
 const VARIABLE_NAME = /^[a-z][a-z0-9_]*$/;
@@ -54,10 +56,12 @@ const loadFromDisk = async (path) =>
  * @param {object} options.sql a `keel:infrastructure/sql` implementation (e.g. `sqliteSql(path)`)
  * @param {object} options.kv a `keel:infrastructure/kv` implementation (e.g. `memoryKv()`)
  * @param {Record<string, string>} options.variables Spin variables: `token_secret` (≥ 32 bytes) is required
+ * @param {object} [options.webhooks] a `keel:platform/outbound-webhooks` implementation (default:
+ *   `fetchWebhooks()`, which may reach no origin until given `allowedOrigins`)
  * @param {(path: string) => Promise<WebAssembly.Module>} [options.getCoreModule] how to load the core modules
  *   (default: from this package's files)
  */
-export async function createTeamCollab({ sql, kv, variables, getCoreModule = loadFromDisk }) {
+export async function createTeamCollab({ sql, kv, variables, webhooks = fetchWebhooks(), getCoreModule = loadFromDisk }) {
   if (!sql || !kv) throw new TypeError('createTeamCollab: `sql` and `kv` implementations are required');
   if (typeof variables?.token_secret !== 'string' || variables.token_secret.length < 32) {
     throw new TypeError('createTeamCollab: `variables.token_secret` must be a string of at least 32 characters');
@@ -68,6 +72,7 @@ export async function createTeamCollab({ sql, kv, variables, getCoreModule = loa
       const name = typeof key === 'string' ? key.replace(/@.*$/, '') : '';
       if (name === 'keel:infrastructure/sql') return sql;
       if (name === 'keel:infrastructure/kv') return kv;
+      if (name === 'keel:platform/outbound-webhooks') return webhooks;
       if (name === 'spin:variables/variables') return variablesImport(variables);
       if (name === 'wasi:clocks/monotonic-clock') return monotonicClock;
       if (name.startsWith('wasi:')) return wasiImport(name);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTeamCollab, sqliteSql, memoryKv } from '../src/index.js';
+import { createTeamCollab, sqliteSql, memoryKv, fetchWebhooks } from '../src/index.js';
 
 const variables = { token_secret: 'a-test-secret-of-at-least-32-bytes!!', app_base_url: 'https://collab.example' };
 
@@ -130,4 +130,46 @@ test('concurrent calls are served, each as if alone', async () => {
   assert.equal(results[1].status, 'fulfilled');
   const channels = await messaging.listChannels(sessions[1].user.id, workspaces[1].id);
   assert.deepEqual(channels.map((c) => c.name), ['general']);
+});
+
+test('webhooks: events reach an allowed receiver, signed; other origins are dead letters', async () => {
+  const { createServer } = await import('node:http');
+  const { createHmac } = await import('node:crypto');
+  const received = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => { body += chunk; });
+    request.on('end', () => { received.push({ headers: request.headers, body }); response.writeHead(204).end(); });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  try {
+    const app = await createTeamCollab({
+      sql: sqliteSql(), kv: memoryKv(), variables, webhooks: fetchWebhooks({ allowedOrigins: [origin] }),
+    });
+    const { userLifecycle, workspaceManagement, messaging, notificationOrchestration: hooks } = app;
+    const ada = (await userLifecycle.signup('ada@example.com', 'correct horse battery', 'Ada')).user;
+    const workspace = await workspaceManagement.createWorkspace(ada.id, 'Engines');
+    const channel = await messaging.createChannel(ada.id, workspace.id, 'general');
+    const { webhook, secret } = await hooks.registerWebhook(ada.id, workspace.id, `${origin}/in`, ['message.created']);
+    const blocked = await hooks.registerWebhook(ada.id, workspace.id, 'https://elsewhere.example/in', ['message.created']);
+    const posted = await messaging.postMessage(ada.id, workspace.id, channel.id, 'hello hooks', undefined, []);
+
+    const report = await hooks.dispatch();
+    assert.deepEqual([report.enqueued, report.delivered, report.dead], [2, 1, 1]);
+    assert.equal(received.length, 1);
+    const [{ headers, body }] = received;
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+    const signed = createHmac('sha256', key).update(`${headers['webhook-id']}.${headers['webhook-timestamp']}.${body}`);
+    assert.equal(headers['webhook-signature'], `v1,${signed.digest('base64')}`);
+    const event = JSON.parse(body);
+    assert.deepEqual([event.type, event.data.subject_id, event.id], ['message.created', posted.id, headers['webhook-id']]);
+
+    const dead = await hooks.listDeliveries(ada.id, workspace.id, blocked.webhook.id, 'dead', undefined, undefined);
+    assert.match(dead.deliveries[0].lastError, /not in the allowed origins/);
+    const delivered = await hooks.listDeliveries(ada.id, workspace.id, webhook.id, 'delivered', undefined, undefined);
+    assert.equal(delivered.deliveries.length, 1);
+  } finally {
+    server.close();
+  }
 });

@@ -23,7 +23,7 @@ use serde_json::{Value as Json, json};
 use spin_sdk::http::{Method, Request, StatusCode};
 
 spin_sdk::wit_bindgen::generate!({
-    path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains", "../../wit/products"],
+    path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains", "../../wit/triggers", "../../wit/products"],
     world: "keel:products/dev-outbox",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
     generate_all,

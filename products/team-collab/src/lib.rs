@@ -14,7 +14,9 @@ mod router;
 mod trail;
 mod views;
 
-use keel::domains::{document_management, messaging, real_time_messaging, user_lifecycle, workspace_management};
+use keel::domains::{
+    document_management, messaging, notification_orchestration, real_time_messaging, user_lifecycle, workspace_management,
+};
 use keel::platform::observability;
 use keel_guest::http::{self as respond, Response};
 use router::{Endpoint, Routed};
@@ -33,11 +35,32 @@ use std::task::{Context, Poll};
 const OPENAPI: &str = include_str!("../openapi.json");
 
 spin_sdk::wit_bindgen::generate!({
-    path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains", "../../wit/products"],
+    path: [
+        "../../wit/infrastructure",
+        "../../wit/repositories",
+        "../../wit/platform",
+        "../../wit/domains",
+        "../../wit/triggers",
+        "../../wit/products",
+    ],
     world: "keel:products/team-collab",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
     generate_all,
 });
+
+/// The cron trigger's entry point: one pass of the event dispatcher.
+struct Scheduled;
+
+impl exports::keel::triggers::inbound_cron::Guest for Scheduled {
+    async fn handle_cron_event(
+        _metadata: exports::keel::triggers::inbound_cron::CronMetadata,
+    ) -> Result<(), exports::keel::triggers::inbound_cron::Error> {
+        use exports::keel::triggers::inbound_cron::Error;
+        notification_orchestration::dispatch().await.map(|_| ()).map_err(|err| Error::Other(format!("{err:?}")))
+    }
+}
+
+export!(Scheduled);
 
 
 /// A response body: a JSON document, or a stream (events from [`live`], a
@@ -142,7 +165,11 @@ async fn serve(
         &[attribute("keel.endpoint", format!("{endpoint:?}"))],
     ));
     let in_workspace = request.uri().path().starts_with("/v1/workspaces/");
-    let token = if endpoint.requires_auth() { bearer_token(&request)? } else { String::new() };
+    let token = if endpoint.requires_auth() || endpoint == Endpoint::Dispatch {
+        bearer_token(&request)?
+    } else {
+        String::new()
+    };
     let actor =
         if endpoint.requires_auth() { user_lifecycle::authenticate(token.clone()).await?.id } else { String::new() };
     trail.actor = Some(actor.clone());
@@ -388,6 +415,46 @@ async fn serve(
         }
         Endpoint::DownloadFile => return files::download(actor, &params, query.as_deref(), &headers).await,
         Endpoint::UploadFile | Endpoint::UploadVersion => unreachable!("uploads stream their body, above"),
+        Endpoint::ListWebhooks => {
+            let found = notification_orchestration::list_webhooks(actor, param(0)).await?;
+            let shown: Vec<_> = found.into_iter().map(views::Webhook::from).collect();
+            respond::json(StatusCode::OK, &serde_json::json!({ "webhooks": shown }))
+        }
+        Endpoint::CreateWebhook => {
+            let input: views::CreateWebhook = parse(&body)?;
+            let created = notification_orchestration::register_webhook(actor, param(0), input.url, input.events).await?;
+            respond::json(StatusCode::CREATED, &views::RegisteredWebhook::from(created))
+        }
+        Endpoint::GetWebhook => respond::json(
+            StatusCode::OK,
+            &views::Webhook::from(notification_orchestration::get_webhook(actor, param(0), param(1)).await?),
+        ),
+        Endpoint::DeleteWebhook => {
+            notification_orchestration::delete_webhook(actor, param(0), param(1)).await?;
+            respond::no_content()
+        }
+        Endpoint::ListDeliveries => {
+            let limit = page_limit(router::query_param(query.as_deref(), "limit"))?;
+            let before = router::query_param(query.as_deref(), "before");
+            let status = match router::query_param(query.as_deref(), "status") {
+                None => None,
+                Some(name) => Some(views::parse_delivery_status(&name).ok_or_else(|| {
+                    ApiError::invalid_input("status must be one of pending, delivered, dead")
+                })?),
+            };
+            let page =
+                notification_orchestration::list_deliveries(actor, param(0), param(1), status, limit, before).await?;
+            respond::json(StatusCode::OK, &views::DeliveryPage::from(page))
+        }
+        Endpoint::ReplayDelivery => {
+            let replayed = notification_orchestration::replay_delivery(actor, param(0), param(1), param(2)).await?;
+            respond::json(StatusCode::ACCEPTED, &views::Delivery::from(replayed))
+        }
+        Endpoint::Dispatch => {
+            notification_orchestration::check_dispatch_token(token).await?;
+            let report = notification_orchestration::dispatch().await?;
+            respond::json(StatusCode::OK, &views::DispatchReport::from(report))
+        }
         Endpoint::WorkspaceEvents | Endpoint::ChannelEvents => {
             return live::open(actor, param(0), params.get(1).cloned(), last_event_id).await;
         }
@@ -488,7 +555,7 @@ macro_rules! domain_error {
     )*};
 }
 
-domain_error!(workspace_management, messaging, real_time_messaging);
+domain_error!(workspace_management, messaging, real_time_messaging, notification_orchestration);
 
 impl From<document_management::Error> for ApiError {
     fn from(err: document_management::Error) -> Self {

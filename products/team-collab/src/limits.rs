@@ -67,6 +67,8 @@ const LIMITS: &[(Endpoint, &[(&str, Subject)])] = &[
     (Endpoint::UploadVersion, &[("writes_per_user", Subject::Caller)]),
     (Endpoint::SetFeature, &[("writes_per_user", Subject::Caller)]),
     (Endpoint::SetMemberFeature, &[("writes_per_user", Subject::Caller)]),
+    (Endpoint::CreateWebhook, &[("writes_per_user", Subject::Caller)]),
+    (Endpoint::ReplayDelivery, &[("writes_per_user", Subject::Caller)]),
 ];
 
 /// Password hashes (Argon2) started per second, by everyone.

@@ -65,6 +65,16 @@ pub enum Endpoint {
     WorkspaceEvents,
     /// Server-Sent Events of one channel (and the workspace-wide ones).
     ChannelEvents,
+    ListWebhooks,
+    CreateWebhook,
+    GetWebhook,
+    DeleteWebhook,
+    /// A webhook's deliveries (`?status=dead`: its dead letters).
+    ListDeliveries,
+    ReplayDelivery,
+    /// One dispatcher pass, for a scheduler outside the app (its own
+    /// secret, not a user's token).
+    Dispatch,
 }
 
 impl Endpoint {
@@ -79,6 +89,7 @@ impl Endpoint {
                 | Endpoint::VerifyEmail
                 | Endpoint::RequestPasswordReset
                 | Endpoint::ResetPassword
+                | Endpoint::Dispatch
         )
     }
 }
@@ -92,6 +103,7 @@ const ROUTES: &[Route] = &[
     Route { pattern: "/healthz", methods: &[(Method::GET, Endpoint::Healthz)] },
     Route { pattern: "/openapi.json", methods: &[(Method::GET, Endpoint::OpenApi)] },
     Route { pattern: "/v1/openapi.json", methods: &[(Method::GET, Endpoint::OpenApi)] },
+    Route { pattern: "/internal/dispatch", methods: &[(Method::POST, Endpoint::Dispatch)] },
     Route { pattern: "/v1/auth/signup", methods: &[(Method::POST, Endpoint::Signup)] },
     Route { pattern: "/v1/auth/login", methods: &[(Method::POST, Endpoint::Login)] },
     Route { pattern: "/v1/auth/logout", methods: &[(Method::POST, Endpoint::Logout)] },
@@ -124,6 +136,19 @@ const ROUTES: &[Route] = &[
     Route { pattern: "/v1/workspaces/{}/mentions", methods: &[(Method::GET, Endpoint::ListMentions)] },
     Route { pattern: "/v1/workspaces/{}/events", methods: &[(Method::GET, Endpoint::WorkspaceEvents)] },
     Route { pattern: "/v1/workspaces/{}/features", methods: &[(Method::GET, Endpoint::ListFeatures)] },
+    Route {
+        pattern: "/v1/workspaces/{}/webhooks",
+        methods: &[(Method::GET, Endpoint::ListWebhooks), (Method::POST, Endpoint::CreateWebhook)],
+    },
+    Route {
+        pattern: "/v1/workspaces/{}/webhooks/{}",
+        methods: &[(Method::GET, Endpoint::GetWebhook), (Method::DELETE, Endpoint::DeleteWebhook)],
+    },
+    Route { pattern: "/v1/workspaces/{}/webhooks/{}/deliveries", methods: &[(Method::GET, Endpoint::ListDeliveries)] },
+    Route {
+        pattern: "/v1/workspaces/{}/webhooks/{}/deliveries/{}/replay",
+        methods: &[(Method::POST, Endpoint::ReplayDelivery)],
+    },
     Route {
         pattern: "/v1/workspaces/{}/features/{}",
         methods: &[(Method::PUT, Endpoint::SetFeature), (Method::DELETE, Endpoint::ClearFeature)],

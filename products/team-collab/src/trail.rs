@@ -50,6 +50,9 @@ const AUDITED: &[(Endpoint, &str, Scope)] = &[
     (Endpoint::UploadFile, "file.upload", Scope::Workspace),
     (Endpoint::UploadVersion, "file.version-upload", Scope::Workspace),
     (Endpoint::DeleteFile, "file.delete", Scope::Workspace),
+    (Endpoint::CreateWebhook, "webhook.create", Scope::Workspace),
+    (Endpoint::DeleteWebhook, "webhook.delete", Scope::Workspace),
+    (Endpoint::ReplayDelivery, "webhook.replay", Scope::Workspace),
 ];
 
 /// What a request did, filled in as it is served.
@@ -128,7 +131,9 @@ pub fn target(endpoint: Endpoint, params: &[String], body: &[u8]) -> Option<Stri
         Endpoint::AcceptInvitation | Endpoint::DeclineInvitation => params.first().cloned(),
         Endpoint::CreateChannel => field("name"),
         Endpoint::EditMessage | Endpoint::DeleteMessage => params.get(2).cloned(),
-        Endpoint::DeleteFile => params.get(1).cloned(),
+        Endpoint::DeleteFile | Endpoint::DeleteWebhook => params.get(1).cloned(),
+        Endpoint::CreateWebhook => field("url"),
+        Endpoint::ReplayDelivery => params.get(2).cloned(),
         Endpoint::SetFeature => Some(format!("{}={}", params.get(1)?, field("variant")?)),
         Endpoint::SetMemberFeature => Some(format!("{}={} for {}", params.get(1)?, field("variant")?, params.get(2)?)),
         Endpoint::ClearFeature => params.get(1).cloned(),

@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::keel::domains::{document_management, messaging, user_lifecycle, workspace_management};
+use crate::keel::domains::{
+    document_management, messaging, notification_orchestration, user_lifecycle, workspace_management,
+};
 use crate::keel::platform::{audit, feature_flags};
 
 #[derive(Deserialize)]
@@ -364,6 +366,129 @@ pub struct DocumentPage {
 impl From<document_management::DocumentPage> for DocumentPage {
     fn from(page: document_management::DocumentPage) -> Self {
         DocumentPage { files: page.documents.into_iter().map(Document::from).collect(), next_cursor: page.next_cursor }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct Webhook {
+    id: String,
+    url: String,
+    events: Vec<String>,
+    created_by: String,
+    created_at: String,
+}
+
+impl From<notification_orchestration::Webhook> for Webhook {
+    fn from(found: notification_orchestration::Webhook) -> Self {
+        Webhook {
+            id: found.id,
+            url: found.url,
+            events: found.events,
+            created_by: found.created_by,
+            created_at: rfc3339(found.created_at),
+        }
+    }
+}
+
+/// A new webhook with its signing secret (shown this once).
+#[derive(Serialize)]
+pub struct RegisteredWebhook {
+    #[serde(flatten)]
+    webhook: Webhook,
+    secret: String,
+}
+
+impl From<notification_orchestration::RegisteredWebhook> for RegisteredWebhook {
+    fn from(registered: notification_orchestration::RegisteredWebhook) -> Self {
+        RegisteredWebhook { webhook: Webhook::from(registered.webhook), secret: registered.secret }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Delivery {
+    id: String,
+    webhook_id: String,
+    event_id: String,
+    event: String,
+    status: &'static str,
+    attempts: u32,
+    next_attempt_at: Option<String>,
+    last_error: Option<String>,
+    last_status: Option<u16>,
+    created_at: String,
+    delivered_at: Option<String>,
+}
+
+impl From<notification_orchestration::Delivery> for Delivery {
+    fn from(found: notification_orchestration::Delivery) -> Self {
+        Delivery {
+            id: found.id,
+            webhook_id: found.webhook_id,
+            event_id: found.event_id,
+            event: found.event,
+            status: delivery_status_name(found.status),
+            attempts: found.attempts,
+            next_attempt_at: found.next_attempt_at.map(rfc3339),
+            last_error: found.last_error,
+            last_status: found.last_status,
+            created_at: rfc3339(found.created_at),
+            delivered_at: found.delivered_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct DeliveryPage {
+    deliveries: Vec<Delivery>,
+    next_cursor: Option<String>,
+}
+
+impl From<notification_orchestration::DeliveryPage> for DeliveryPage {
+    fn from(page: notification_orchestration::DeliveryPage) -> Self {
+        DeliveryPage { deliveries: page.deliveries.into_iter().map(Delivery::from).collect(), next_cursor: page.next_cursor }
+    }
+}
+
+const DELIVERY_STATUSES: [(notification_orchestration::DeliveryStatus, &str); 3] = [
+    (notification_orchestration::DeliveryStatus::Pending, "pending"),
+    (notification_orchestration::DeliveryStatus::Delivered, "delivered"),
+    (notification_orchestration::DeliveryStatus::Dead, "dead"),
+];
+
+fn delivery_status_name(status: notification_orchestration::DeliveryStatus) -> &'static str {
+    DELIVERY_STATUSES.iter().find(|(known, _)| *known == status).map_or("pending", |(_, name)| name)
+}
+
+/// A delivery status named in a query.
+pub fn parse_delivery_status(name: &str) -> Option<notification_orchestration::DeliveryStatus> {
+    DELIVERY_STATUSES.iter().find(|(_, known)| *known == name).map(|(status, _)| *status)
+}
+
+#[derive(Serialize)]
+pub struct DispatchReport {
+    events: u32,
+    enqueued: u32,
+    delivered: u32,
+    retrying: u32,
+    dead: u32,
+}
+
+impl From<notification_orchestration::DispatchReport> for DispatchReport {
+    fn from(report: notification_orchestration::DispatchReport) -> Self {
+        DispatchReport {
+            events: report.events,
+            enqueued: report.enqueued,
+            delivered: report.delivered,
+            retrying: report.retrying,
+            dead: report.dead,
+        }
     }
 }
 

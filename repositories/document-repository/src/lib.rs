@@ -18,6 +18,7 @@ use exports::keel::repositories::documents::{
 };
 use keel::infrastructure::blob_store;
 use keel_guest::clock;
+use keel_guest::outbox::{self, Kind, NewEvent};
 use keel_guest::sql::{self, Autocommit, Executor, RowRef};
 
 spin_sdk::wit_bindgen::generate!({
@@ -94,7 +95,7 @@ impl Guest for DocumentRepository {
         check_version(&workspace_id, &first)?;
         let id = keel_guest::ids::new_id(ID_PREFIX).map_err(|err| Error::Unavailable(err.to_string()))?;
         let now = clock::now_ms();
-        let tx = sql::begin().await?;
+        let tx = outbox::begin().await?;
         tx.exec(
             "INSERT INTO documents (id, workspace_id, channel_id, name, version, created_by, created_at, updated_by, \
              updated_at) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?5, ?6)",
@@ -109,6 +110,14 @@ impl Guest for DocumentRepository {
         )
         .await?;
         insert_version(&tx, &id, 1, &first, now).await?;
+        let event = NewEvent {
+            workspace_id: &workspace_id,
+            channel_id: Some(&channel_id),
+            kind: Kind::FileShared,
+            subject_id: &id,
+            actor_id: &first.uploaded_by,
+        };
+        tx.record(event).await?;
         tx.commit().await?;
         read(&workspace_id, &id).await
     }
@@ -123,7 +132,7 @@ impl Guest for DocumentRepository {
         check_version(&workspace_id, &next)?;
         let number = after.checked_add(1).ok_or_else(|| Error::InvalidInput("too many versions".into()))?;
         let now = clock::now_ms();
-        let tx = sql::begin().await?;
+        let tx = outbox::begin().await?;
         let moved = tx
             .exec(
                 "UPDATE documents SET version = ?1, updated_by = ?2, updated_at = ?3 \
@@ -145,6 +154,15 @@ impl Guest for DocumentRepository {
             return Err(Error::Conflict(format!("the document is no longer at version {after}")));
         }
         insert_version(&tx, &document_id, number, &next, now).await?;
+        let channel_id = channel_of(&tx, &workspace_id, &document_id).await?;
+        let event = NewEvent {
+            workspace_id: &workspace_id,
+            channel_id: Some(&channel_id),
+            kind: Kind::FileUpdated,
+            subject_id: &document_id,
+            actor_id: &next.uploaded_by,
+        };
+        tx.record(event).await?;
         tx.commit().await?;
         read(&workspace_id, &document_id).await
     }
@@ -216,13 +234,14 @@ impl Guest for DocumentRepository {
         Ok(DocumentPage { documents: found.into_iter().map(|(_, document)| document).collect(), next_cursor })
     }
 
-    async fn delete(workspace_id: String, document_id: String) -> Result<(), Error> {
+    async fn delete(workspace_id: String, document_id: String, actor_id: String) -> Result<(), Error> {
         schema::MIGRATOR.ensure().await?;
-        let tx = sql::begin().await?;
+        let tx = outbox::begin().await?;
+        let channel_id = channel_of(&tx, &workspace_id, &document_id).await?;
         let removed = tx
             .exec(
                 "DELETE FROM documents WHERE workspace_id = ?1 AND id = ?2",
-                vec![workspace_id.into(), document_id.as_str().into()],
+                vec![workspace_id.as_str().into(), document_id.as_str().into()],
             )
             .await?;
         if removed.rows_affected == 0 {
@@ -232,7 +251,15 @@ impl Guest for DocumentRepository {
             .fetch("SELECT blob_key FROM document_versions WHERE document_id = ?1", vec![document_id.as_str().into()])
             .await?;
         let keys = rows.decode(|row| row.text("blob_key"))?;
-        tx.exec("DELETE FROM document_versions WHERE document_id = ?1", vec![document_id.into()]).await?;
+        tx.exec("DELETE FROM document_versions WHERE document_id = ?1", vec![document_id.as_str().into()]).await?;
+        let event = NewEvent {
+            workspace_id: &workspace_id,
+            channel_id: Some(&channel_id),
+            kind: Kind::FileDeleted,
+            subject_id: &document_id,
+            actor_id: &actor_id,
+        };
+        tx.record(event).await?;
         tx.commit().await?;
         // The rows are gone; bytes that fail to go now are unreachable,
         // and only cost space.
@@ -297,6 +324,17 @@ async fn insert_version(
     )
     .await?;
     Ok(())
+}
+
+/// The channel of a document, read in `tx`; `not-found` when it is gone.
+async fn channel_of(tx: &outbox::EventTransaction, workspace_id: &str, document_id: &str) -> Result<String, Error> {
+    let rows = tx
+        .fetch(
+            "SELECT channel_id FROM documents WHERE workspace_id = ?1 AND id = ?2",
+            vec![workspace_id.into(), document_id.into()],
+        )
+        .await?;
+    rows.first().map(|row| row.text("channel_id")).transpose()?.ok_or(Error::NotFound)
 }
 
 async fn read(workspace_id: &str, document_id: &str) -> Result<Document, Error> {

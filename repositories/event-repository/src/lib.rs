@@ -1,16 +1,15 @@
 //! `keel:repositories/events`: the event log over `keel:infrastructure/sql`.
 //!
 //! One table, `events`, keyed by an increasing `seq` the database assigns
-//! (so every process sharing the database reads one order). Reads are by
-//! `seq` range, across workspaces for a process-wide reader or within one
-//! workspace (and channel) for a replay. The log keeps a day of events:
-//! every [`PRUNE_EVERY`]th append drops older ones.
+//! (so every process sharing the database reads one order). Repositories
+//! write it in their own transactions (`keel_guest::outbox`, which owns the
+//! table); this component reads it: by `seq` range, across workspaces for
+//! a process-wide reader or within one workspace (and channel) for a
+//! replay, and the events the dispatcher has not handed on yet.
 
-mod schema;
-
-use exports::keel::repositories::events::{Error, Event, Guest, Kind, NewEvent};
-use keel_guest::clock;
-use keel_guest::sql::{self, Autocommit, Dialect, Executor, RowRef, Value};
+use exports::keel::repositories::events::{Error, Event, Guest, Kind};
+use keel_guest::outbox::{self, MIGRATOR};
+use keel_guest::sql::{self, Autocommit, Executor, RowRef, Value};
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories"],
@@ -20,60 +19,14 @@ spin_sdk::wit_bindgen::generate!({
 });
 
 const COLUMNS: &str = "seq, workspace_id, channel_id, kind, subject_id, actor_id, created_at";
-/// How long the log keeps an event.
-const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
-/// One append in this many also drops the events past their retention.
-const PRUNE_EVERY: i64 = 256;
 /// The most events one read returns.
 const MAX_READ: u32 = 1000;
 
 struct EventRepository;
 
 impl Guest for EventRepository {
-    async fn append(event: NewEvent) -> Result<Event, Error> {
-        schema::MIGRATOR.ensure().await?;
-        if event.workspace_id.is_empty() || event.subject_id.is_empty() || event.actor_id.is_empty() {
-            return Err(Error::InvalidInput("workspace, subject and actor are required".into()));
-        }
-        if event.channel_id.as_deref() == Some("") {
-            return Err(Error::InvalidInput("a channel id cannot be empty".into()));
-        }
-        let now = clock::now_ms();
-        const INSERT: &str = "INSERT INTO events (workspace_id, channel_id, kind, subject_id, actor_id, created_at) \
-                              VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-        let params: Vec<Value> = vec![
-            event.workspace_id.as_str().into(),
-            event.channel_id.as_deref().unwrap_or("").into(),
-            kind_name(event.kind).into(),
-            event.subject_id.as_str().into(),
-            event.actor_id.as_str().into(),
-            now.into(),
-        ];
-        let seq = match sql::dialect() {
-            // PostgreSQL reports no last-insert id; it returns the new key.
-            Dialect::Postgres => {
-                let rows = Autocommit.fetch(&format!("{INSERT} RETURNING seq"), params).await?;
-                rows.first().map(|row| row.integer("seq")).transpose()?
-            }
-            _ => Autocommit.exec(INSERT, params).await?.last_insert_id,
-        }
-        .ok_or_else(|| Error::Internal("the database reported no seq for the new event".into()))?;
-        if seq % PRUNE_EVERY == 0 {
-            Autocommit.exec("DELETE FROM events WHERE created_at < ?1", vec![(now - RETENTION_MS).into()]).await?;
-        }
-        Ok(Event {
-            seq: seq as u64,
-            workspace_id: event.workspace_id,
-            channel_id: event.channel_id,
-            kind: event.kind,
-            subject_id: event.subject_id,
-            actor_id: event.actor_id,
-            created_at: now,
-        })
-    }
-
     async fn since(after: u64, limit: u32) -> Result<Vec<Event>, Error> {
-        schema::MIGRATOR.ensure().await?;
+        MIGRATOR.ensure().await?;
         let rows = Autocommit
             .fetch(
                 &format!("SELECT {COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
@@ -89,7 +42,7 @@ impl Guest for EventRepository {
         after: u64,
         limit: u32,
     ) -> Result<Vec<Event>, Error> {
-        schema::MIGRATOR.ensure().await?;
+        MIGRATOR.ensure().await?;
         let rows =
             match channel_id {
                 Some(channel_id) => {
@@ -116,12 +69,37 @@ impl Guest for EventRepository {
     }
 
     async fn latest() -> Result<u64, Error> {
-        schema::MIGRATOR.ensure().await?;
+        MIGRATOR.ensure().await?;
         let rows = Autocommit.fetch("SELECT MAX(seq) AS seq FROM events", vec![]).await?;
         match rows.first() {
             Some(row) if !row.is_null("seq")? => Ok(row.integer("seq")? as u64),
             _ => Ok(0),
         }
+    }
+
+    async fn undispatched(limit: u32) -> Result<Vec<Event>, Error> {
+        MIGRATOR.ensure().await?;
+        let rows = Autocommit
+            .fetch(
+                &format!("SELECT {COLUMNS} FROM events WHERE dispatched = 0 ORDER BY seq LIMIT ?1"),
+                vec![bounded(limit)?],
+            )
+            .await?;
+        Ok(rows.decode(decode)?)
+    }
+
+    async fn mark_dispatched(seqs: Vec<u64>) -> Result<(), Error> {
+        MIGRATOR.ensure().await?;
+        if seqs.len() > MAX_READ as usize {
+            return Err(Error::InvalidInput(format!("at most {MAX_READ} events at a time")));
+        }
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let params = seqs.iter().map(|seq| position(*seq)).collect::<Result<Vec<_>, _>>()?;
+        let placeholders = (1..=params.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+        Autocommit.exec(&format!("UPDATE events SET dispatched = 1 WHERE seq IN ({placeholders})"), params).await?;
+        Ok(())
     }
 }
 
@@ -139,36 +117,20 @@ fn bounded(limit: u32) -> Result<Value, Error> {
     }
 }
 
-fn kind_name(kind: Kind) -> &'static str {
+/// The WIT kind of a stored kind name.
+fn wit_kind(kind: outbox::Kind) -> Kind {
     match kind {
-        Kind::MessageCreated => "message.created",
-        Kind::MessageUpdated => "message.updated",
-        Kind::MessageDeleted => "message.deleted",
-        Kind::ReactionAdded => "reaction.added",
-        Kind::ReactionRemoved => "reaction.removed",
-        Kind::MemberJoined => "member.joined",
-        Kind::MemberRemoved => "member.removed",
-        Kind::FileShared => "file.shared",
-        Kind::FileUpdated => "file.updated",
-        Kind::FileDeleted => "file.deleted",
+        outbox::Kind::MessageCreated => Kind::MessageCreated,
+        outbox::Kind::MessageUpdated => Kind::MessageUpdated,
+        outbox::Kind::MessageDeleted => Kind::MessageDeleted,
+        outbox::Kind::ReactionAdded => Kind::ReactionAdded,
+        outbox::Kind::ReactionRemoved => Kind::ReactionRemoved,
+        outbox::Kind::MemberJoined => Kind::MemberJoined,
+        outbox::Kind::MemberRemoved => Kind::MemberRemoved,
+        outbox::Kind::FileShared => Kind::FileShared,
+        outbox::Kind::FileUpdated => Kind::FileUpdated,
+        outbox::Kind::FileDeleted => Kind::FileDeleted,
     }
-}
-
-fn parse_kind(name: &str) -> Option<Kind> {
-    [
-        Kind::MessageCreated,
-        Kind::MessageUpdated,
-        Kind::MessageDeleted,
-        Kind::ReactionAdded,
-        Kind::ReactionRemoved,
-        Kind::MemberJoined,
-        Kind::MemberRemoved,
-        Kind::FileShared,
-        Kind::FileUpdated,
-        Kind::FileDeleted,
-    ]
-    .into_iter()
-    .find(|kind| kind_name(*kind) == name)
 }
 
 fn decode(row: RowRef<'_>) -> Result<Event, sql::Error> {
@@ -178,7 +140,7 @@ fn decode(row: RowRef<'_>) -> Result<Event, sql::Error> {
         seq: row.integer("seq")? as u64,
         workspace_id: row.text("workspace_id")?,
         channel_id: (!channel_id.is_empty()).then_some(channel_id),
-        kind: parse_kind(&kind).ok_or_else(|| sql::Error::Internal(format!("unknown event kind {kind:?}")))?,
+        kind: outbox::Kind::parse(&kind).map(wit_kind).ok_or_else(|| sql::Error::Internal(format!("unknown event kind {kind:?}")))?,
         subject_id: row.text("subject_id")?,
         actor_id: row.text("actor_id")?,
         created_at: row.integer("created_at")?,

@@ -16,6 +16,7 @@ mod schema;
 
 use exports::keel::repositories::messages::{Attachment, Error, Guest, Message, MessagePage, Reaction};
 use keel_guest::clock;
+use keel_guest::outbox::{self, Kind, NewEvent};
 use keel_guest::sql::{self, Autocommit, Dialect, Executor, RowRef, Value};
 
 spin_sdk::wit_bindgen::generate!({
@@ -48,11 +49,7 @@ impl Guest for MessageRepository {
         }
         let now = clock::now_ms();
         let row = NewRow { workspace_id: &workspace_id, channel_id: &channel_id, author_id: &author_id, text: &text, attachments: &attachments };
-        if parent_id.is_none() && mentions.is_empty() {
-            let seq = insert(&Autocommit, &row, 0, now).await?;
-            return Ok(new_message(seq, &row, 0, now));
-        }
-        let tx = sql::begin().await?;
+        let tx = outbox::begin().await?;
         let thread = match parent_id {
             None => 0,
             Some(parent) => {
@@ -74,6 +71,7 @@ impl Guest for MessageRepository {
         };
         let seq = insert(&tx, &row, thread, now).await?;
         mention(&tx, &workspace_id, seq, &mentions).await?;
+        record(&tx, Kind::MessageCreated, &workspace_id, &channel_id, seq, &author_id).await?;
         tx.commit().await?;
         Ok(new_message(seq, &row, thread, now))
     }
@@ -135,7 +133,7 @@ impl Guest for MessageRepository {
         }
         let seq = cursor::message_seq(&message_id).ok_or(Error::NotFound)?;
         let now = clock::now_ms();
-        let tx = sql::begin().await?;
+        let tx = outbox::begin().await?;
         // MySQL counts only rows an UPDATE changed, so whether the message
         // is there comes from reading it in the same transaction.
         if let Err(err) = live(&tx, &workspace_id, &channel_id, seq).await {
@@ -151,20 +149,21 @@ impl Guest for MessageRepository {
         unmention(&tx, &workspace_id, seq).await?;
         mention(&tx, &workspace_id, seq, &mentions).await?;
         let edited = live(&tx, &workspace_id, &channel_id, seq).await?;
+        record(&tx, Kind::MessageUpdated, &workspace_id, &channel_id, seq, &edited.author_id).await?;
         tx.commit().await?;
         Ok(edited)
     }
 
-    async fn delete(workspace_id: String, channel_id: String, message_id: String) -> Result<(), Error> {
+    async fn delete(workspace_id: String, channel_id: String, message_id: String, actor_id: String) -> Result<(), Error> {
         schema::MIGRATOR.ensure().await?;
         let seq = cursor::message_seq(&message_id).ok_or(Error::NotFound)?;
         let now = clock::now_ms();
-        let tx = sql::begin().await?;
+        let tx = outbox::begin().await?;
         let deleted = tx
             .exec(
                 "UPDATE messages SET text = '', deleted_at = ?4, updated_at = ?4, reaction_count = 0, attachments = NULL \
                  WHERE workspace_id = ?1 AND channel_id = ?2 AND seq = ?3 AND deleted_at IS NULL",
-                vec![workspace_id.as_str().into(), channel_id.into(), seq.into(), now.into()],
+                vec![workspace_id.as_str().into(), channel_id.as_str().into(), seq.into(), now.into()],
             )
             .await?;
         if deleted.rows_affected == 0 {
@@ -177,6 +176,7 @@ impl Guest for MessageRepository {
         )
         .await?;
         unmention(&tx, &workspace_id, seq).await?;
+        record(&tx, Kind::MessageDeleted, &workspace_id, &channel_id, seq, &actor_id).await?;
         Ok(tx.commit().await?)
     }
 
@@ -235,7 +235,7 @@ impl Guest for MessageRepository {
             }
         };
         let params =
-            vec![workspace_id.as_str().into(), seq.into(), emoji.into(), user_id.into(), clock::now_ms().into()];
+            vec![workspace_id.as_str().into(), seq.into(), emoji.into(), user_id.as_str().into(), clock::now_ms().into()];
         if tx.exec(insert, params).await?.rows_affected > 0 {
             // A deletion committed meanwhile leaves nothing to count.
             let counted = tx
@@ -249,6 +249,7 @@ impl Guest for MessageRepository {
                 tx.rollback().await?;
                 return Err(Error::NotFound);
             }
+            record(&tx, Kind::ReactionAdded, &workspace_id, &channel_id, seq, &user_id).await?;
         }
         let message = find(&tx, &workspace_id, &channel_id, seq).await?;
         tx.commit().await?;
@@ -270,7 +271,7 @@ impl Guest for MessageRepository {
         let removed = tx
             .exec(
                 "DELETE FROM message_reactions WHERE workspace_id = ?1 AND message_seq = ?2 AND emoji = ?3 AND user_id = ?4",
-                vec![workspace_id.as_str().into(), seq.into(), emoji.into(), user_id.into()],
+                vec![workspace_id.as_str().into(), seq.into(), emoji.into(), user_id.as_str().into()],
             )
             .await?;
         if removed.rows_affected > 0 {
@@ -280,6 +281,7 @@ impl Guest for MessageRepository {
                 vec![workspace_id.as_str().into(), channel_id.as_str().into(), seq.into()],
             )
             .await?;
+            record(&tx, Kind::ReactionRemoved, &workspace_id, &channel_id, seq, &user_id).await?;
         }
         let message = find(&tx, &workspace_id, &channel_id, seq).await?;
         tx.commit().await?;
@@ -294,10 +296,10 @@ async fn begin_reaction(
     workspace_id: &str,
     channel_id: &str,
     message_id: &str,
-) -> Result<(sql::Transaction, i64, Message), Error> {
+) -> Result<(outbox::EventTransaction, i64, Message), Error> {
     schema::MIGRATOR.ensure().await?;
     let seq = cursor::message_seq(message_id).ok_or(Error::NotFound)?;
-    let tx = sql::begin().await?;
+    let tx = outbox::begin().await?;
     match live(&tx, workspace_id, channel_id, seq).await {
         Ok(message) => Ok((tx, seq, message)),
         Err(err) => {
@@ -305,6 +307,20 @@ async fn begin_reaction(
             Err(err)
         }
     }
+}
+
+/// Record, in `tx`, that `actor_id` did `kind` to message `seq`.
+async fn record(
+    tx: &outbox::EventTransaction,
+    kind: Kind,
+    workspace_id: &str,
+    channel_id: &str,
+    seq: i64,
+    actor_id: &str,
+) -> Result<(), Error> {
+    let subject_id = cursor::message_id(seq);
+    let event = NewEvent { workspace_id, channel_id: Some(channel_id), kind, subject_id: &subject_id, actor_id };
+    Ok(tx.record(event).await?)
 }
 
 /// The `seq` a page starts below: the cursor's, or the top.

@@ -13,6 +13,7 @@ mod schema;
 use exports::keel::repositories::workspaces::{
     Closing, Error, Guest, Invitation, Membership, Role, Workspace, WorkspaceWithRole,
 };
+use keel_guest::outbox::{self, EventTransaction, Kind, NewEvent};
 use keel_guest::sql::{self, Autocommit, Executor, RowRef};
 use keel_guest::{clock, ids};
 
@@ -109,7 +110,7 @@ impl Guest for WorkspaceRepository {
         Ok(Membership { role, ..current })
     }
 
-    async fn remove_member(workspace_id: String, user_id: String) -> Result<(), Error> {
+    async fn remove_member(workspace_id: String, user_id: String, actor_id: String) -> Result<(), Error> {
         schema::MIGRATOR.ensure().await?;
         let tx = lock_workspace(&workspace_id).await?;
         if membership(&tx, &workspace_id, &user_id).await?.role == Role::Owner {
@@ -117,9 +118,17 @@ impl Guest for WorkspaceRepository {
         }
         tx.exec(
             "DELETE FROM workspace_members WHERE workspace_id = ?1 AND user_id = ?2",
-            vec![workspace_id.into(), user_id.into()],
+            vec![workspace_id.as_str().into(), user_id.as_str().into()],
         )
         .await?;
+        let event = NewEvent {
+            workspace_id: &workspace_id,
+            channel_id: None,
+            kind: Kind::MemberRemoved,
+            subject_id: &user_id,
+            actor_id: &actor_id,
+        };
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -191,7 +200,7 @@ impl Guest for WorkspaceRepository {
         schema::MIGRATOR.ensure().await?;
         let invitation = Self::get_invitation(invitation_id.clone()).await?;
         let now = clock::now_ms();
-        let tx = sql::begin().await?;
+        let tx = outbox::begin().await?;
         let closed = tx
             .exec(
                 "UPDATE workspace_invitations SET status = 'accepted', closed_at = ?3, open_key = id \
@@ -218,6 +227,14 @@ impl Guest for WorkspaceRepository {
             sql::Error::Conflict(_) => Error::Conflict("you are already a member of this workspace".into()),
             other => other.into(),
         })?;
+        let event = NewEvent {
+            workspace_id: &invitation.workspace_id,
+            channel_id: None,
+            kind: Kind::MemberJoined,
+            subject_id: &user_id,
+            actor_id: &user_id,
+        };
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(Membership {
             workspace_id: invitation.workspace_id,
@@ -253,8 +270,8 @@ impl Guest for WorkspaceRepository {
 /// answers `not-found` for an unknown workspace: MySQL counts only rows an
 /// `UPDATE` changed, so two updates in the same millisecond would make the
 /// second look like a missing row.
-async fn lock_workspace(workspace_id: &str) -> Result<sql::Transaction, Error> {
-    let tx = sql::begin().await?;
+async fn lock_workspace(workspace_id: &str) -> Result<EventTransaction, Error> {
+    let tx = outbox::begin().await?;
     tx.exec("UPDATE workspaces SET updated_at = ?2 WHERE id = ?1", vec![workspace_id.into(), clock::now_ms().into()])
         .await?;
     Ok(tx)
@@ -269,7 +286,7 @@ async fn membership(tx: &sql::Transaction, workspace_id: &str, user_id: &str) ->
             vec![workspace_id.into(), user_id.into()],
         )
         .await?;
-    Ok(rows.first().map(decode_membership).transpose()?.ok_or(Error::NotFound)?)
+    rows.first().map(decode_membership).transpose()?.ok_or(Error::NotFound)
 }
 
 /// `conflict` unless the workspace has another owner besides the one about

@@ -9,6 +9,7 @@ Feature: One deployable component
     And the component "dist/team-collab.wasm" imports "spin:sqlite/sqlite@3.1.0"
     And the component "dist/team-collab.wasm" imports "spin:variables/variables@3.0.0"
     And the component "dist/team-collab.wasm" exports "wasi:http/handler@0.3.0"
+    And the component "dist/team-collab.wasm" exports "keel:triggers/inbound-cron@0.1.0"
     And the component "dist/kv-conformance-spin.wasm" imports "spin:key-value/key-value@3.0.0"
 
   Scenario: Only the guest-span build needs wasi:otel, which Spin links only on request

@@ -92,7 +92,7 @@ impl Reply {
 
 /// `POST` `body` to `url` with `headers`; a transport failure is `unavailable`.
 pub async fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<Reply, Error> {
-    let answer = crate::outbound::send(http::Method::POST, url, headers, body).await.map_err(Error::Unavailable)?;
+    let answer = crate::outbound::send(http::Method::POST, url, headers, body).await.map_err(|err| Error::Unavailable(err.to_string()))?;
     Ok(Reply { status: answer.status, headers: answer.headers, body: answer.body })
 }
 

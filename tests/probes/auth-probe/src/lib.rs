@@ -18,7 +18,7 @@ use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{Method, Request, StatusCode};
 
 spin_sdk::wit_bindgen::generate!({
-    path: ["../../../wit/infrastructure", "../../../wit/repositories", "../../../wit/platform", "../../../wit/domains", "../../../wit/products"],
+    path: ["../../../wit/infrastructure", "../../../wit/repositories", "../../../wit/platform", "../../../wit/domains", "../../../wit/triggers", "../../../wit/products"],
     world: "keel:products/auth-conformance-probe",
     runtime_path: "::spin_sdk::wit_bindgen::rt",
     generate_all,
