@@ -19,6 +19,7 @@
 
 pub mod bundle;
 pub mod config;
+mod cron;
 mod engine;
 mod host;
 mod kv;
@@ -27,12 +28,14 @@ pub mod scaffold;
 mod server;
 mod telemetry;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
+use wasmtime::component::InstancePre;
 use wasmtime_wasi_http::handler::{ProxyHandler, ProxyPre};
 
 use config::manifest::Manifest;
@@ -100,6 +103,8 @@ impl Default for RuntimeOptions {
 /// A loaded application, ready to serve.
 pub struct App {
     router: Arc<server::Router>,
+    /// The cron triggers, run while the app serves.
+    cron: Vec<Arc<cron::Job>>,
     telemetry: Arc<telemetry::Telemetry>,
     name: String,
     /// Where the app listens, for its requests to itself.
@@ -171,11 +176,16 @@ impl App {
             telemetry::Telemetry::local(metrics)
         });
 
-        let mut routes = Vec::new();
+        // Each component is loaded (compiled, or read from the cache) and
+        // linked once, whichever triggers use it.
         let mut needs = engine::InstanceNeeds::default();
-        for route in http_routes {
-            let component = &manifest.components[&route.component];
-            let ctx = |what: &str| format!("component `{}`: {what}", component.id);
+        let mut linked: HashMap<&str, InstancePre<host::HostState>> = HashMap::new();
+        let mut instance_pre = |id: &str| -> anyhow::Result<InstancePre<host::HostState>> {
+            if let Some(pre) = linked.get(id) {
+                return Ok(pre.clone());
+            }
+            let (id, component) = manifest.components.get_key_value(id).expect("the manifest checked its triggers");
+            let ctx = |what: &str| format!("component `{id}`: {what}");
             let (wasm, component_needs) = match &options.bundle {
                 Some(bundle) => bundle.load_component(&engine, &component.source),
                 None => engine::load_component(&engine, &component.source, &cache_dir),
@@ -186,6 +196,15 @@ impl App {
                 .instantiate_pre(&wasm)
                 .map_err(anyhow::Error::from)
                 .with_context(|| ctx("imports an interface keel does not provide"))?;
+            linked.insert(id.as_str(), pre.clone());
+            Ok(pre)
+        };
+
+        let mut routes = Vec::new();
+        for route in http_routes {
+            let component = &manifest.components[&route.component];
+            let ctx = |what: &str| format!("component `{}`: {what}", component.id);
+            let pre = instance_pre(&component.id)?;
             let pre = Arc::new(match wasmtime_wasi_http::p3::bindings::ServicePre::new(pre.clone()) {
                 Ok(p3) => ProxyPre::P3(p3),
                 Err(_) => ProxyPre::P2(
@@ -211,6 +230,30 @@ impl App {
                 streams: handler(InstanceLimits { max_reuse: server::STREAMS_PER_INSTANCE, ..options.limits.clone() }),
             });
         }
+        let cron = manifest
+            .cron_triggers
+            .iter()
+            .map(|trigger| {
+                let missing = || {
+                    format!(
+                        "component `{}`: does not export keel:triggers/inbound-cron@0.1.0, which [[trigger.cron]] \
+                         calls (world `keel:triggers/cron-component`, wit/triggers/cron.wit)",
+                        trigger.component
+                    )
+                };
+                let pre = cron::CronComponentPre::new(instance_pre(&trigger.component)?)
+                    .map_err(anyhow::Error::from)
+                    .with_context(missing)?;
+                Ok(Arc::new(cron::Job {
+                    services: services[&trigger.component].clone(),
+                    schedule: trigger.schedule.clone(),
+                    pre,
+                    engine: engine.clone(),
+                    limits: options.limits.clone(),
+                    telemetry: telemetry.clone(),
+                }))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
 
         // As many requests at once as the pool holds instances for (each
         // serving up to `max_concurrent` requests), less an eighth for
@@ -241,7 +284,7 @@ impl App {
         });
         let weak = Arc::downgrade(&router);
         telemetry.observe_in_flight(move || weak.upgrade().map_or(0, |router| router.admission.in_flight() as u64));
-        Ok(App { self_origin, name: manifest.name, router, telemetry })
+        Ok(App { self_origin, name: manifest.name, router, cron, telemetry })
     }
 
     /// The application's name (`[application] name`).
@@ -258,17 +301,34 @@ impl App {
             .collect()
     }
 
+    /// The cron triggers run, as `(cron expression, component)`.
+    pub fn schedules(&self) -> Vec<(String, String)> {
+        self.cron.iter().map(|job| (job.schedule.source().to_owned(), job.services.id.clone())).collect()
+    }
+
     /// Serve the admin endpoints (`GET /metrics`) on `listener`, in the
     /// background, for as long as the process runs.
     pub fn serve_admin(&self, listener: TcpListener) {
         tokio::spawn(server::serve_admin(self.router.clone(), listener));
     }
 
-    /// Serve HTTP on `listener` until `shutdown` resolves; then export
-    /// the telemetry still buffered.
+    /// Serve HTTP on `listener` and run the cron triggers until `shutdown`
+    /// resolves; then let requests and cron runs in flight finish (within
+    /// the shutdown grace) and export the telemetry still buffered.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let _ = self.self_origin.set(host::self_origin(listener.local_addr()?));
-        let served = server::serve(self.router, listener, shutdown).await;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let grace = self.router.connections.shutdown_grace;
+        let http = async {
+            let served = server::serve(self.router, listener, async {
+                shutdown.await;
+                let _ = stop.send(true);
+            })
+            .await;
+            let _ = stop.send(true);
+            served
+        };
+        let (served, ()) = tokio::join!(http, cron::run(&self.cron, stopped, grace));
         if self.telemetry.exporting() {
             // The SDK's shut-down blocks until its export, which runs on this runtime.
             let telemetry = self.telemetry.clone();

@@ -383,6 +383,13 @@ async fn serve(
             println!("    (wildcard)");
         }
     }
+    let schedules = app.schedules();
+    if !schedules.is_empty() {
+        println!("Cron triggers:");
+        for (expression, component) in schedules {
+            println!("  {component}: {expression}");
+        }
+    }
     if let Some(admin) = admin {
         println!("Metrics: http://{}/metrics", admin.local_addr()?);
         app.serve_admin(admin);

@@ -320,6 +320,12 @@ impl Telemetry {
         counter.add(1, &[KeyValue::new("keel.component", component.to_owned())]);
     }
 
+    /// Count a firing of a cron trigger of `component` that ended with
+    /// `outcome` (Prometheus only).
+    pub(crate) fn record_cron_run(&self, component: &str, outcome: &'static str) {
+        self.prometheus.record_cron_run(component, outcome);
+    }
+
     /// Start the span and timer of a host call made for `trace`.
     pub(crate) fn host_call(self: &Arc<Self>, trace: &InstanceTrace, call: Call<'_>) -> HostCall {
         let labels = call.labels();

@@ -140,18 +140,21 @@ impl LockedApp {
             .collect();
 
         let mut triggers: Vec<LockedTrigger> = Vec::new();
-        for route in &manifest.http_routes {
-            let preferred = format!("{}-http-trigger", route.component);
+        let mut push = |kind: &str, component: &str, trigger_config: Value| {
+            let preferred = format!("{component}-{kind}-trigger");
             let id = if triggers.iter().any(|t| t.id == preferred) {
-                format!("http-trigger{}", triggers.len())
+                format!("{kind}-trigger{}", triggers.len())
             } else {
                 preferred
             };
-            triggers.push(LockedTrigger {
-                id,
-                trigger_type: "http".into(),
-                trigger_config: json!({ "component": route.component, "route": route.route.as_spin_str() }),
-            });
+            triggers.push(LockedTrigger { id, trigger_type: kind.into(), trigger_config });
+        };
+        for route in &manifest.http_routes {
+            push("http", &route.component, json!({ "component": route.component, "route": route.route.as_spin_str() }));
+        }
+        for cron in &manifest.cron_triggers {
+            let config = json!({ "component": cron.component, "cron_expression": cron.schedule.source() });
+            push("cron", &cron.component, config);
         }
 
         let components = manifest
@@ -366,6 +369,9 @@ component = "web"
 [[trigger.http]]
 route = "/admin"
 component = "web"
+[[trigger.cron]]
+component = "web"
+cron_expression = "0 */5 * * * *"
 [component.web]
 source = "dist/web.wasm"
 sqlite_databases = ["default"]
@@ -391,6 +397,11 @@ token_secret = "{{ token_secret }}"
         assert_eq!(json["triggers"][0]["id"], "web-http-trigger");
         assert_eq!(json["triggers"][1]["id"], "http-trigger1");
         assert_eq!(json["triggers"][1]["trigger_config"], json!({"component": "web", "route": "/admin"}));
+        assert_eq!(json["triggers"][2]["id"], "web-cron-trigger");
+        assert_eq!(
+            json["triggers"][2]["trigger_config"],
+            json!({"component": "web", "cron_expression": "0 */5 * * * *"})
+        );
         let web = &json["components"][0];
         assert_eq!(web["metadata"]["databases"], json!(["default"]));
         assert_eq!(web["source"], json!({"content_type": "application/wasm", "digest": "sha256:abc"}));
@@ -410,6 +421,7 @@ token_secret = "{{ token_secret }}"
         assert_eq!(back.name, "demo");
         assert_eq!(back.version.as_deref(), Some("1.2.0"));
         assert_eq!(back.http_routes, original.http_routes);
+        assert_eq!(back.cron_triggers, original.cron_triggers);
         let web = &back.components["web"];
         assert_eq!(web.source, PathBuf::from("/blobs/sha256:abc"));
         assert_eq!(web.sqlite_databases, ["default"]);

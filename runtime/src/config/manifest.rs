@@ -3,12 +3,13 @@
 //! Every field Spin's manifest v2 defines is known: the ones Keel acts on
 //! are modelled, descriptive ones (`description`, `authors`, `tool`, …)
 //! are accepted, and the ones Keel cannot honour (`files`, `dependencies`,
-//! `ai_models`, non-HTTP triggers) are refused with the reason rather than
-//! silently ignored. Unknown keys (a typo such as `sqlite_database`) are
-//! errors naming the file and line, as in Spin.
+//! `ai_models`, trigger types other than `http` and `cron`) are refused with
+//! the reason rather than silently ignored. Unknown keys (a typo such as
+//! `sqlite_database`) are errors naming the file and line, as in Spin.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
 
 use serde::Deserialize;
 
@@ -33,6 +34,8 @@ pub struct Manifest {
     pub components: BTreeMap<String, Component>,
     /// The HTTP triggers, in manifest order.
     pub http_routes: Vec<HttpRoute>,
+    /// The cron triggers (`[[trigger.cron]]`), in manifest order.
+    pub cron_triggers: Vec<CronTrigger>,
 }
 
 /// An application variable's declaration: `required` or with a `default`.
@@ -117,6 +120,17 @@ pub struct HttpRoute {
     pub component: String,
 }
 
+/// A cron trigger, the shape of Spin's cron trigger plugin: `component`
+/// runs at each time `schedule` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronTrigger {
+    /// The id of the component it runs.
+    pub component: String,
+    /// When: `cron_expression`, seconds first (`sec min hour day-of-month
+    /// month day-of-week [year]`); [`cron::Schedule::source`] gives it back.
+    pub schedule: cron::Schedule,
+}
+
 /// A Spin HTTP route: an exact path or a prefix ending in `/...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -181,9 +195,49 @@ struct RawManifest {
     #[serde(default)]
     variables: BTreeMap<String, VariableDecl>,
     #[serde(default)]
-    trigger: BTreeMap<String, Vec<RawTrigger>>,
+    trigger: RawTriggers,
     #[serde(default)]
     component: BTreeMap<String, RawComponent>,
+}
+
+/// `[[trigger.<type>]]` tables: the types Keel runs, typed, and the names
+/// of the others (refused once the file has parsed).
+#[derive(Default)]
+struct RawTriggers {
+    http: Vec<RawTrigger>,
+    cron: Vec<RawCronTrigger>,
+    unsupported: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for RawTriggers {
+    /// By hand rather than with `#[serde(flatten)]`, which would buffer the
+    /// tables and lose the line of an error inside one.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawTriggers;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table of trigger types")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawTriggers, A::Error> {
+                let mut triggers = RawTriggers::default();
+                while let Some(kind) = map.next_key::<String>()? {
+                    match kind.as_str() {
+                        "http" => triggers.http.extend(map.next_value::<Vec<RawTrigger>>()?),
+                        "cron" => triggers.cron.extend(map.next_value::<Vec<RawCronTrigger>>()?),
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            triggers.unsupported.push(kind);
+                        }
+                    }
+                }
+                Ok(triggers)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -216,6 +270,17 @@ struct RawTrigger {
     executor: Option<toml::Table>,
     #[serde(default)]
     static_response: Option<toml::Table>,
+}
+
+/// `[[trigger.cron]]`, as Spin's cron trigger plugin defines it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCronTrigger {
+    /// Any Spin trigger may have one; a locked app always does.
+    #[serde(default, rename = "id")]
+    _id: Option<String>,
+    component: String,
+    cron_expression: String,
 }
 
 #[derive(Deserialize)]
@@ -376,47 +441,46 @@ impl Manifest {
             );
         }
 
+        if let Some(kind) = raw.trigger.unsupported.first() {
+            return Err(invalid(format!("trigger type `{kind}` is not supported by keel (only `http` and `cron`)")));
+        }
+        let cron_triggers =
+            cron_triggers(raw.trigger.cron, &components).map_err(|problems| invalid(problems.join("\n  ")))?;
+
         let mut http_routes = Vec::new();
-        for (kind, triggers) in raw.trigger {
-            if kind != "http" {
-                return Err(invalid(format!(
-                    "trigger type `{kind}` is not supported by keel (only `http`)"
+        for (i, t) in raw.trigger.http.into_iter().enumerate() {
+            let ctx = |m: String| invalid(format!("trigger.http[{i}]: {m}"));
+            let component = match t.component {
+                Some(toml::Value::String(s)) => s,
+                _ => return Err(ctx("`component` must name a component".into())),
+            };
+            if !components.contains_key(&component) {
+                return Err(ctx(format!("component `{component}` is not defined")));
+            }
+            if t.static_response.is_some() {
+                return Err(ctx("`static_response` is not supported by keel; serve the response from a component".into()));
+            }
+            if let Some(executor) = &t.executor {
+                // `spin` in spin.toml; a locked app writes its alias `http`.
+                if !matches!(executor.get("type").and_then(toml::Value::as_str), Some("spin" | "http")) {
+                    return Err(ctx(format!("executor {executor}: keel runs only Spin components (`type = \"spin\"`)")));
+                }
+            }
+            let route = match t.route {
+                Some(toml::Value::String(r)) => Route::parse(&r)
+                    .ok_or_else(|| ctx(format!("route `{r}` must start with `/`")))?,
+                // `route = { private = true }`: reachable only internally.
+                Some(toml::Value::Table(_)) => continue,
+                _ => return Err(ctx("`route` is required".into())),
+            };
+            if let Some(taken) = http_routes.iter().find(|r: &&HttpRoute| r.route == route) {
+                return Err(ctx(format!(
+                    "route `{}` is already served by component `{}`; give each component its own route",
+                    route.as_spin_str(),
+                    taken.component
                 )));
             }
-            for (i, t) in triggers.into_iter().enumerate() {
-                let ctx = |m: String| invalid(format!("trigger.http[{i}]: {m}"));
-                let component = match t.component {
-                    Some(toml::Value::String(s)) => s,
-                    _ => return Err(ctx("`component` must name a component".into())),
-                };
-                if !components.contains_key(&component) {
-                    return Err(ctx(format!("component `{component}` is not defined")));
-                }
-                if t.static_response.is_some() {
-                    return Err(ctx("`static_response` is not supported by keel; serve the response from a component".into()));
-                }
-                if let Some(executor) = &t.executor {
-                    // `spin` in spin.toml; a locked app writes its alias `http`.
-                    if !matches!(executor.get("type").and_then(toml::Value::as_str), Some("spin" | "http")) {
-                        return Err(ctx(format!("executor {executor}: keel runs only Spin components (`type = \"spin\"`)")));
-                    }
-                }
-                let route = match t.route {
-                    Some(toml::Value::String(r)) => Route::parse(&r)
-                        .ok_or_else(|| ctx(format!("route `{r}` must start with `/`")))?,
-                    // `route = { private = true }`: reachable only internally.
-                    Some(toml::Value::Table(_)) => continue,
-                    _ => return Err(ctx("`route` is required".into())),
-                };
-                if let Some(taken) = http_routes.iter().find(|r: &&HttpRoute| r.route == route) {
-                    return Err(ctx(format!(
-                        "route `{}` is already served by component `{}`; give each component its own route",
-                        route.as_spin_str(),
-                        taken.component
-                    )));
-                }
-                http_routes.push(HttpRoute { route, component });
-            }
+            http_routes.push(HttpRoute { route, component });
         }
 
         Ok(Manifest {
@@ -428,8 +492,39 @@ impl Manifest {
             variables: raw.variables,
             components,
             http_routes,
+            cron_triggers,
         })
     }
+}
+
+/// The cron triggers, each expression parsed and component checked; every
+/// problem at once, naming `trigger.cron[i]` and the fix.
+fn cron_triggers(
+    raw: Vec<RawCronTrigger>,
+    components: &BTreeMap<String, Component>,
+) -> Result<Vec<CronTrigger>, Vec<String>> {
+    let mut triggers = Vec::new();
+    let mut problems = Vec::new();
+    for (i, t) in raw.into_iter().enumerate() {
+        if !components.contains_key(&t.component) {
+            problems.push(format!(
+                "trigger.cron[{i}]: component `{}` is not defined; add [component.{}] or name one of: {}",
+                t.component,
+                t.component,
+                components.keys().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        match cron::Schedule::from_str(&t.cron_expression) {
+            Ok(schedule) => triggers.push(CronTrigger { component: t.component, schedule }),
+            Err(e) => problems.push(format!(
+                "trigger.cron[{i}]: cron_expression `{}` is not a valid cron expression ({e}); write six or seven \
+                 fields, seconds first: `sec min hour day-of-month month day-of-week [year]`, e.g. \"0 */5 * * * *\" \
+                 for every five minutes",
+                t.cron_expression
+            )),
+        }
+    }
+    if problems.is_empty() { Ok(triggers) } else { Err(problems) }
 }
 
 fn validate_variable_name(name: &str) -> Result<(), String> {
@@ -544,6 +639,42 @@ key = "{{ secret }}"
     fn rejects_triggers_for_unknown_components() {
         let text = MINIMAL.replace("component = \"web\"", "component = \"nope\"");
         assert!(parse(&text).unwrap_err().to_string().contains("`nope` is not defined"));
+    }
+
+    #[test]
+    fn cron_triggers_parse_and_share_components_with_http() {
+        let text = format!("{MINIMAL}\n[[trigger.cron]]\ncomponent = \"web\"\ncron_expression = \"*/5 * * * * *\"\n");
+        let m = parse(&text).unwrap();
+        assert_eq!(m.http_routes[0].component, "web");
+        assert_eq!(m.cron_triggers[0].component, "web");
+        assert_eq!(m.cron_triggers[0].schedule.source(), "*/5 * * * * *");
+    }
+
+    #[test]
+    fn every_bad_cron_trigger_is_named_with_the_fix() {
+        let text = format!(
+            "{MINIMAL}\n[[trigger.cron]]\ncomponent = \"nope\"\ncron_expression = \"0 * * * * *\"\n\
+             [[trigger.cron]]\ncomponent = \"web\"\ncron_expression = \"every minute\"\n"
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("spin.toml: trigger.cron[0]: component `nope` is not defined; add [component.nope]"),
+            "{err}"
+        );
+        assert!(
+            err.contains("\n  trigger.cron[1]: cron_expression `every minute` is not a valid cron expression"),
+            "{err}"
+        );
+        let unknown = format!("{MINIMAL}\n[[trigger.cron]]\ncomponent = \"web\"\nroute = \"/\"\n");
+        let err = parse(&unknown).unwrap_err().to_string();
+        assert!(err.starts_with("spin.toml:19:") && err.contains("unknown field `route`"), "{err}");
+    }
+
+    #[test]
+    fn other_trigger_types_are_refused_by_name() {
+        let text = format!("{MINIMAL}\n[[trigger.redis]]\ncomponent = \"web\"\nchannel = \"jobs\"\n");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("trigger type `redis` is not supported by keel (only `http` and `cron`)"), "{err}");
     }
 
     #[test]

@@ -51,11 +51,7 @@ impl HandlerState for ComponentHandler {
     type WorkerState = Worker;
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<HostState, Expiry, Worker>> {
-        let mut store =
-            host::new_store(&self.engine, self.services.clone(), self.limits.memory_limit, self.telemetry.clone());
-        // Yield at every epoch tick so a busy guest cannot hold the thread
-        // and its expiry is noticed.
-        store.epoch_deadline_async_yield_and_update(1);
+        let mut store = instance_store(&self.engine, &self.services, &self.limits, &self.telemetry);
         let proxy = self.pre.instantiate_async(&mut store).await?;
         Ok(Instance {
             store,
@@ -73,6 +69,22 @@ impl HandlerState for ComponentHandler {
             },
         })
     }
+}
+
+/// The store of one instance of the component `services` describes, as
+/// every trigger (an HTTP request, a cron firing) creates it: the
+/// component's grants, the memory cap of `limits`, and a yield at every
+/// epoch tick, so a busy guest cannot hold the thread and its deadline is
+/// noticed.
+pub(crate) fn instance_store(
+    engine: &wasmtime::Engine,
+    services: &Arc<ComponentServices>,
+    limits: &InstanceLimits,
+    telemetry: &Arc<Telemetry>,
+) -> wasmtime::Store<HostState> {
+    let mut store = host::new_store(engine, services.clone(), limits.memory_limit, telemetry.clone());
+    store.epoch_deadline_async_yield_and_update(1);
+    store
 }
 
 /// Drops an instance whose requests overran the timeout, whose work after

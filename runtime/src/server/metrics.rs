@@ -13,7 +13,9 @@
 //!   request, and requests served by an instance that had served one;
 //! - `keel_host_call_duration_seconds{kind,system,operation}`: a histogram
 //!   of the host calls guests make (`sql`, `kv`, `http`), as the guest
-//!   waited for them.
+//!   waited for them;
+//! - `keel_cron_runs_total{component,outcome}`: firings of cron triggers,
+//!   by how they ended (`ok`, `error`, `trap`, `timeout`, `skipped`).
 //!
 //! Requests no route serves count under `route=""`. Recording costs two
 //! relaxed atomic additions and one short lock per request, one short lock
@@ -83,6 +85,8 @@ pub(crate) struct Metrics {
     /// Per component: instances created, requests served by a reused one.
     instances: Mutex<BTreeMap<String, [u64; 2]>>,
     host_calls: Mutex<BTreeMap<HostCallLabels, Histogram>>,
+    /// Cron firings by component and outcome.
+    cron_runs: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 impl Metrics {
@@ -90,7 +94,7 @@ impl Metrics {
     pub(crate) fn new(routes: impl IntoIterator<Item = (String, String)>) -> Metrics {
         let mut routes: Vec<RouteMetrics> = routes.into_iter().map(|(r, c)| RouteMetrics::new(r, c)).collect();
         routes.push(RouteMetrics::new(String::new(), String::new()));
-        Metrics { routes, instances: Mutex::default(), host_calls: Mutex::default() }
+        Metrics { routes, instances: Mutex::default(), host_calls: Mutex::default(), cron_runs: Mutex::default() }
     }
 
     /// Count an instance of `component` starting its first request
@@ -110,6 +114,16 @@ impl Metrics {
     /// Time a host call.
     pub(crate) fn record_host_call(&self, labels: HostCallLabels, elapsed: Duration) {
         self.host_calls.lock().unwrap_or_else(|p| p.into_inner()).entry(labels).or_default().observe(elapsed);
+    }
+
+    /// Count a firing of a cron trigger of `component` that ended with `outcome`.
+    pub(crate) fn record_cron_run(&self, component: &str, outcome: &'static str) {
+        *self
+            .cron_runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((component.to_owned(), outcome))
+            .or_default() += 1;
     }
 
     /// Count a request to route `index` (`None`: no route) answered with
@@ -171,6 +185,15 @@ impl Metrics {
                 calls.sum_nanos,
             );
         }
+        out.push_str("# HELP keel_cron_runs_total Firings of cron triggers, by component and outcome.\n");
+        out.push_str("# TYPE keel_cron_runs_total counter\n");
+        for ((component, outcome), count) in self.cron_runs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "keel_cron_runs_total{{component=\"{}\",outcome=\"{outcome}\"}} {count}",
+                escape(component)
+            );
+        }
         for (name, help, value) in [
             ("keel_requests_in_flight", "Requests holding a slot (an instance) now.", in_flight),
             ("keel_requests_queued", "Requests waiting for a slot now.", queued),
@@ -219,6 +242,9 @@ mod tests {
         metrics.record_instance("web", true);
         metrics.record_instance("web", true);
         metrics.record_host_call(("sql", "sqlite", "execute"), Duration::from_micros(700));
+        metrics.record_cron_run("web", "ok");
+        metrics.record_cron_run("web", "ok");
+        metrics.record_cron_run("web", "skipped");
         let text = metrics.render(1, 2, 64);
         for line in [
             r#"keel_http_requests_total{route="/...",component="web",status="200"} 2"#,
@@ -234,6 +260,8 @@ mod tests {
             r#"keel_host_call_duration_seconds_bucket{kind="sql",system="sqlite",operation="execute",le="0.0005"} 0"#,
             r#"keel_host_call_duration_seconds_bucket{kind="sql",system="sqlite",operation="execute",le="0.001"} 1"#,
             r#"keel_host_call_duration_seconds_count{kind="sql",system="sqlite",operation="execute"} 1"#,
+            r#"keel_cron_runs_total{component="web",outcome="ok"} 2"#,
+            r#"keel_cron_runs_total{component="web",outcome="skipped"} 1"#,
             "keel_requests_in_flight 1",
             "keel_requests_queued 2",
             "keel_request_slots 64",

@@ -1,7 +1,8 @@
 //! The HTTP front door: hyper accepts connections ([`listener`]), requests
 //! are matched to Spin routes, admitted ([`admission`]) and handed to each
 //! component's `ProxyHandler`, which reuses instances ([`instance`]: up to N
-//! requests, M at once) the way Spin 4 does.
+//! requests, M at once) the way Spin 4 does. Cron firings ([`crate::cron`])
+//! create their instances the same way ([`instance_store`]).
 
 mod admin;
 mod admission;
@@ -26,7 +27,7 @@ use crate::config::manifest::Route;
 use crate::telemetry::{RequestTrace, Telemetry};
 pub use admission::AdmissionLimits;
 pub(crate) use admission::Admission;
-pub(crate) use instance::ComponentHandler;
+pub(crate) use instance::{ComponentHandler, instance_store};
 pub use instance::InstanceLimits;
 pub use listener::ConnectionLimits;
 pub(crate) use admin::serve as serve_admin;
