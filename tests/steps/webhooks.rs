@@ -219,6 +219,7 @@ async fn start_with_receiver(world: &mut KeelWorld, extra: Vec<(String, String)>
 }
 
 #[given("a running team-collab server that may call the webhook receiver")]
+#[given("a running team-collab server with its dispatcher")]
 async fn server_with_receiver(world: &mut KeelWorld) {
     start_with_receiver(world, Vec::new()).await;
 }

@@ -19,6 +19,8 @@ pub const INVITATION: &str = "inv";
 pub const WEBHOOK: &str = "whk";
 /// Prefix of webhook delivery ids.
 pub const DELIVERY: &str = "dlv";
+/// Prefix of in-app notification ids.
+pub const NOTIFICATION: &str = "ntf";
 
 /// The system random source failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

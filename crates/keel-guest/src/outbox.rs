@@ -23,6 +23,9 @@ use crate::sql::{self, Error, Executor, Transaction, Value};
 
 /// How long the log keeps a dispatched event.
 pub const RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+/// How long an event waits for a dispatcher: a deployment that never runs
+/// one (no cron trigger, no scheduler) does not grow its log forever.
+pub const UNDISPATCHED_RETENTION_MS: i64 = 7 * RETENTION_MS;
 /// One record in this many also drops the dispatched events past their
 /// retention.
 const PRUNE_EVERY: i64 = 256;
@@ -97,7 +100,10 @@ impl EventTransaction {
         // A cheap, roughly periodic prune without a counter of its own.
         if now % PRUNE_EVERY == 0 {
             self.0
-                .exec("DELETE FROM events WHERE created_at < ?1 AND dispatched = 1", vec![(now - RETENTION_MS).into()])
+                .exec(
+                    "DELETE FROM events WHERE (created_at < ?1 AND dispatched = 1) OR created_at < ?2",
+                    vec![(now - RETENTION_MS).into(), (now - UNDISPATCHED_RETENTION_MS).into()],
+                )
                 .await?;
         }
         Ok(())

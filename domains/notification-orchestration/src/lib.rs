@@ -5,7 +5,8 @@
 //! outbox, `keel_guest::outbox`). [`dispatch`](Guest::dispatch) is one
 //! pass of the dispatcher, run by a cron trigger or an operator's
 //! scheduler:
-//! 1. the events not yet dispatched become one delivery per webhook of
+//! 1. the events not yet dispatched become entries in the inbox of the
+//!    people they concern ([`inbox`]) and one delivery per webhook of
 //!    their workspace that takes their kind, and are then marked dispatched
 //!    (enqueueing twice adds nothing, so a pass that dies between the two
 //!    steps loses and duplicates nothing);
@@ -20,11 +21,13 @@
 //! Delivery is at least once; every attempt of one event carries the same
 //! `webhook-id`, so a receiver that deduplicates on it sees each event once.
 
+mod inbox;
 mod retry;
 
 use base64::Engine as _;
 use exports::keel::domains::notification_orchestration::{
-    Delivery, DeliveryPage, DeliveryStatus, DispatchReport, Error, Guest, RegisteredWebhook, Webhook,
+    Delivery, DeliveryPage, DeliveryStatus, DispatchReport, Error, Guest, Notification, NotificationPage,
+    RegisteredWebhook, Webhook,
 };
 use keel::platform::configuration;
 use keel::platform::outbound_webhooks::{self, WebhookMessage};
@@ -65,6 +68,24 @@ const MAX_URL_BYTES: usize = 2048;
 struct NotificationOrchestration;
 
 impl Guest for NotificationOrchestration {
+    async fn list_notifications(
+        actor_id: String,
+        unread_only: bool,
+        limit: Option<u32>,
+        before: Option<String>,
+    ) -> Result<NotificationPage, Error> {
+        let limit = validate::page_size(limit).map_err(|err| Error::InvalidInput(err.0))?;
+        inbox::list(actor_id, unread_only, limit, before).await
+    }
+
+    async fn mark_notification_read(actor_id: String, notification_id: String) -> Result<Notification, Error> {
+        inbox::mark_read(actor_id, notification_id).await
+    }
+
+    async fn mark_all_notifications_read(actor_id: String) -> Result<u32, Error> {
+        inbox::mark_all_read(actor_id).await
+    }
+
     fn event_kinds() -> Vec<String> {
         Kind::ALL.iter().map(|kind| kind.name().to_owned()).collect()
     }
@@ -142,12 +163,19 @@ impl Guest for NotificationOrchestration {
     }
 
     async fn dispatch() -> Result<DispatchReport, Error> {
-        let mut report = DispatchReport { events: 0, enqueued: 0, delivered: 0, retrying: 0, dead: 0 };
+        let mut report = DispatchReport { events: 0, notified: 0, enqueued: 0, delivered: 0, retrying: 0, dead: 0 };
         for _ in 0..EVENT_ROUNDS {
             let found = events::undispatched(EVENT_BATCH).await.map_err(event_error)?;
             if found.is_empty() {
                 break;
             }
+            // Both steps are idempotent: a pass that dies before marking the
+            // events dispatched repeats them without doubling anything.
+            let mut entries = Vec::new();
+            for event in &found {
+                entries.extend(inbox::entries_for(event).await?);
+            }
+            report.notified += inbox::add(entries).await?;
             let outgoing: Vec<webhooks::OutgoingEvent> = found.iter().map(outgoing).collect();
             report.enqueued += webhooks::enqueue(outgoing).await.map_err(webhook_error)?;
             let seqs: Vec<u64> = found.iter().map(|event| event.seq).collect();
@@ -166,8 +194,9 @@ impl Guest for NotificationOrchestration {
                 Ok(webhooks::DeliveryStatus::Delivered) => report.delivered += 1,
                 Ok(webhooks::DeliveryStatus::Pending) => report.retrying += 1,
                 Ok(webhooks::DeliveryStatus::Dead) => report.dead += 1,
-                // Another dispatcher took the delivery over; it settles it.
-                Err(webhooks::Error::Conflict(_)) => {}
+                // Another dispatcher took the delivery over (it settles
+                // it), or its webhook was deleted meanwhile.
+                Err(webhooks::Error::Conflict(_) | webhooks::Error::NotFound) => {}
                 Err(err) => return Err(webhook_error(err)),
             }
         }

@@ -173,3 +173,17 @@ test('webhooks: events reach an allowed receiver, signed; other origins are dead
     server.close();
   }
 });
+
+test('the inbox: a mention reaches the member once the dispatcher runs, and is read', async () => {
+  const { userLifecycle, workspaceManagement, messaging, notificationOrchestration: hooks } =
+    await createTeamCollab({ sql: sqliteSql(), kv: memoryKv(), variables });
+  const ada = (await userLifecycle.signup('ada@example.com', 'correct horse battery', 'Ada')).user;
+  const workspace = await workspaceManagement.createWorkspace(ada.id, 'Engines');
+  const channel = await messaging.createChannel(ada.id, workspace.id, 'general');
+  const posted = await messaging.postMessage(ada.id, workspace.id, channel.id, `note to self <@${ada.id}>`, undefined, []);
+  assert.equal((await hooks.dispatch()).notified, 0);
+  const own = await hooks.listNotifications(ada.id, false, undefined, undefined);
+  assert.deepEqual([own.notifications.length, own.unreadCount], [0, 0]);
+  assert.equal(posted.text, `note to self <@${ada.id}>`);
+  assert.equal((await refusal(hooks.markNotificationRead(ada.id, 'ntf_unknown'))).tag, 'not-found');
+});

@@ -450,6 +450,25 @@ async fn serve(
             let replayed = notification_orchestration::replay_delivery(actor, param(0), param(1), param(2)).await?;
             respond::json(StatusCode::ACCEPTED, &views::Delivery::from(replayed))
         }
+        Endpoint::ListNotifications => {
+            let limit = page_limit(router::query_param(query.as_deref(), "limit"))?;
+            let before = router::query_param(query.as_deref(), "before");
+            let unread_only = match router::query_param(query.as_deref(), "unread").as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => return Err(ApiError::invalid_input("unread must be true or false")),
+            };
+            let page = notification_orchestration::list_notifications(actor, unread_only, limit, before).await?;
+            respond::json(StatusCode::OK, &views::NotificationPage::from(page))
+        }
+        Endpoint::MarkNotificationRead => {
+            let read = notification_orchestration::mark_notification_read(actor, param(0)).await?;
+            respond::json(StatusCode::OK, &views::Notification::from(read))
+        }
+        Endpoint::MarkAllNotificationsRead => {
+            let marked = notification_orchestration::mark_all_notifications_read(actor).await?;
+            respond::json(StatusCode::OK, &serde_json::json!({ "marked": marked }))
+        }
         Endpoint::Dispatch => {
             notification_orchestration::check_dispatch_token(token).await?;
             let report = notification_orchestration::dispatch().await?;

@@ -72,6 +72,10 @@ pub enum Endpoint {
     /// A webhook's deliveries (`?status=dead`: its dead letters).
     ListDeliveries,
     ReplayDelivery,
+    /// The caller's inbox.
+    ListNotifications,
+    MarkNotificationRead,
+    MarkAllNotificationsRead,
     /// One dispatcher pass, for a scheduler outside the app (its own
     /// secret, not a user's token).
     Dispatch,
@@ -113,6 +117,9 @@ const ROUTES: &[Route] = &[
     Route { pattern: "/v1/me", methods: &[(Method::GET, Endpoint::GetMe), (Method::PATCH, Endpoint::UpdateMe)] },
     Route { pattern: "/v1/me/verification", methods: &[(Method::POST, Endpoint::ResendVerification)] },
     Route { pattern: "/v1/me/password", methods: &[(Method::PUT, Endpoint::ChangePassword)] },
+    Route { pattern: "/v1/me/notifications", methods: &[(Method::GET, Endpoint::ListNotifications)] },
+    Route { pattern: "/v1/me/notifications/read", methods: &[(Method::POST, Endpoint::MarkAllNotificationsRead)] },
+    Route { pattern: "/v1/me/notifications/{}/read", methods: &[(Method::POST, Endpoint::MarkNotificationRead)] },
     Route { pattern: "/v1/invitations", methods: &[(Method::GET, Endpoint::MyInvitations)] },
     Route { pattern: "/v1/invitations/{}/accept", methods: &[(Method::POST, Endpoint::AcceptInvitation)] },
     Route { pattern: "/v1/invitations/{}/decline", methods: &[(Method::POST, Endpoint::DeclineInvitation)] },

@@ -472,8 +472,56 @@ pub fn parse_delivery_status(name: &str) -> Option<notification_orchestration::D
 }
 
 #[derive(Serialize)]
+pub struct Notification {
+    id: String,
+    kind: &'static str,
+    workspace_id: String,
+    channel_id: String,
+    message_id: String,
+    actor_id: String,
+    created_at: String,
+    read_at: Option<String>,
+}
+
+impl From<notification_orchestration::Notification> for Notification {
+    fn from(found: notification_orchestration::Notification) -> Self {
+        Notification {
+            id: found.id,
+            kind: match found.kind {
+                notification_orchestration::NotificationKind::Mention => "mention",
+                notification_orchestration::NotificationKind::Reply => "reply",
+            },
+            workspace_id: found.workspace_id,
+            channel_id: found.channel_id,
+            message_id: found.message_id,
+            actor_id: found.actor_id,
+            created_at: rfc3339(found.created_at),
+            read_at: found.read_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct NotificationPage {
+    notifications: Vec<Notification>,
+    unread_count: u32,
+    next_cursor: Option<String>,
+}
+
+impl From<notification_orchestration::NotificationPage> for NotificationPage {
+    fn from(page: notification_orchestration::NotificationPage) -> Self {
+        NotificationPage {
+            notifications: page.notifications.into_iter().map(Notification::from).collect(),
+            unread_count: page.unread_count,
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+#[derive(Serialize)]
 pub struct DispatchReport {
     events: u32,
+    notified: u32,
     enqueued: u32,
     delivered: u32,
     retrying: u32,
@@ -484,6 +532,7 @@ impl From<notification_orchestration::DispatchReport> for DispatchReport {
     fn from(report: notification_orchestration::DispatchReport) -> Self {
         DispatchReport {
             events: report.events,
+            notified: report.notified,
             enqueued: report.enqueued,
             delivered: report.delivered,
             retrying: report.retrying,

@@ -213,7 +213,9 @@ impl Guest for DocumentRepository {
         }
         let before = match before {
             None => i64::MAX,
-            Some(cursor) => decode_cursor(&cursor).ok_or_else(|| Error::InvalidInput("malformed cursor".into()))?,
+            Some(cursor) => {
+                keel_guest::cursor::decode('d', &cursor).ok_or_else(|| Error::InvalidInput("malformed cursor".into()))?
+            }
         };
         let rows = Autocommit
             .fetch(
@@ -227,7 +229,7 @@ impl Guest for DocumentRepository {
         let mut found = rows.decode(|row| Ok((row.integer("seq")?, decode_document(row)?)))?;
         let next_cursor = if found.len() > limit as usize {
             found.truncate(limit as usize);
-            found.last().map(|(seq, _)| encode_cursor(*seq))
+            found.last().map(|(seq, _)| keel_guest::cursor::encode('d', *seq))
         } else {
             None
         };
@@ -389,15 +391,6 @@ fn blob_error(err: blob_store::Error) -> Error {
         blob_store::Error::Unavailable(message) => Error::Unavailable(message),
         blob_store::Error::Internal(message) => Error::Internal(message),
     }
-}
-
-/// A page cursor: the `seq` the next page starts below, as `d<seq>`.
-fn encode_cursor(seq: i64) -> String {
-    format!("d{seq}")
-}
-
-fn decode_cursor(cursor: &str) -> Option<i64> {
-    cursor.strip_prefix('d').filter(|digits| digits.bytes().all(|b| b.is_ascii_digit())).and_then(|d| d.parse().ok())
 }
 
 export!(DocumentRepository);

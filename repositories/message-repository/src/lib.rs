@@ -180,6 +180,19 @@ impl Guest for MessageRepository {
         Ok(tx.commit().await?)
     }
 
+    async fn mentioned_in(workspace_id: String, channel_id: String, message_id: String) -> Result<Vec<String>, Error> {
+        schema::MIGRATOR.ensure().await?;
+        let seq = cursor::message_seq(&message_id).ok_or(Error::NotFound)?;
+        find(&Autocommit, &workspace_id, &channel_id, seq).await?;
+        let rows = Autocommit
+            .fetch(
+                "SELECT user_id FROM message_mentions WHERE workspace_id = ?1 AND message_seq = ?2 ORDER BY user_id",
+                vec![workspace_id.into(), seq.into()],
+            )
+            .await?;
+        Ok(rows.decode(|row| row.text("user_id"))?)
+    }
+
     async fn mentioning(
         workspace_id: String,
         user_id: String,

@@ -234,7 +234,9 @@ impl Guest for WebhookRepository {
     ) -> Result<DeliveryPage, Error> {
         schema::MIGRATOR.ensure().await?;
         let before = match before.as_deref() {
-            Some(cursor) => decode_cursor(cursor).ok_or_else(|| Error::InvalidInput("malformed cursor".into()))?,
+            Some(cursor) => {
+                keel_guest::cursor::decode('w', cursor).ok_or_else(|| Error::InvalidInput("malformed cursor".into()))?
+            }
             None => i64::MAX,
         };
         bounded(limit)?;
@@ -260,7 +262,7 @@ impl Guest for WebhookRepository {
         let mut found: Vec<(i64, Delivery)> = rows.decode(|row| Ok((row.integer("seq")?, decode_delivery(row)?)))?;
         let next_cursor = if found.len() > limit as usize {
             found.truncate(limit as usize);
-            found.last().map(|(seq, _)| encode_cursor(*seq))
+            found.last().map(|(seq, _)| keel_guest::cursor::encode('w', *seq))
         } else {
             None
         };
@@ -377,15 +379,6 @@ fn decode_delivery(row: RowRef<'_>) -> Result<Delivery, sql::Error> {
         created_at: row.integer("created_at")?,
         delivered_at: if row.is_null("delivered_at")? { None } else { Some(row.integer("delivered_at")?) },
     })
-}
-
-/// A page cursor: the `seq` the next page starts below, as `w<seq>`.
-fn encode_cursor(seq: i64) -> String {
-    format!("w{seq}")
-}
-
-fn decode_cursor(cursor: &str) -> Option<i64> {
-    cursor.strip_prefix('w').filter(|digits| digits.bytes().all(|b| b.is_ascii_digit())).and_then(|d| d.parse().ok())
 }
 
 keel_guest::impl_from_sql_error!(Error);
