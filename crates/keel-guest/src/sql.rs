@@ -52,6 +52,17 @@ pub fn dialect() -> Dialect {
     raw::dialect()
 }
 
+/// An `INSERT` that leaves a row with the same unique key alone (nothing
+/// changes, no error, and a PostgreSQL transaction is not aborted): the
+/// statement's start (`INSERT INTO` / `INSERT IGNORE INTO`) and its end
+/// (` ON CONFLICT DO NOTHING` / nothing) in this dialect.
+pub fn insert_unless_present() -> (&'static str, &'static str) {
+    match dialect() {
+        Dialect::Mysql => ("INSERT IGNORE INTO", ""),
+        Dialect::Sqlite | Dialect::Postgres => ("INSERT INTO", " ON CONFLICT DO NOTHING"),
+    }
+}
+
 /// Something that runs statements: autocommit or a transaction.
 #[allow(async_fn_in_trait)]
 pub trait Executor {

@@ -11,7 +11,7 @@ mod schema;
 use exports::keel::repositories::inbox::{
     Error, Guest, NewNotification, Notification, NotificationKind, NotificationPage,
 };
-use keel_guest::sql::{self, Autocommit, Dialect, Executor, RowRef, Value};
+use keel_guest::sql::{self, Autocommit, Executor, RowRef, Value};
 use keel_guest::{clock, ids};
 
 spin_sdk::wit_bindgen::generate!({
@@ -33,10 +33,7 @@ impl Guest for InboxRepository {
         if notifications.len() > MAX_BATCH as usize {
             return Err(Error::InvalidInput(format!("at most {MAX_BATCH} notifications at a time")));
         }
-        let (insert, conflict) = match sql::dialect() {
-            Dialect::Mysql => ("INSERT IGNORE INTO", ""),
-            Dialect::Sqlite | Dialect::Postgres => ("INSERT INTO", " ON CONFLICT DO NOTHING"),
-        };
+        let (insert, conflict) = sql::insert_unless_present();
         let statement = format!(
             "{insert} inbox_notifications (id, user_id, kind, workspace_id, channel_id, message_id, actor_id, \
              created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8){conflict}"

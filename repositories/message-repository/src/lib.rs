@@ -237,19 +237,14 @@ impl Guest for MessageRepository {
         // Another request adding the same reaction at once makes this one
         // change nothing (rather than fail on the unique key, which would
         // abort a PostgreSQL transaction).
-        let insert = match sql::dialect() {
-            Dialect::Mysql => {
-                "INSERT IGNORE INTO message_reactions (workspace_id, message_seq, emoji, user_id, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)"
-            }
-            Dialect::Sqlite | Dialect::Postgres => {
-                "INSERT INTO message_reactions (workspace_id, message_seq, emoji, user_id, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING"
-            }
-        };
+        let (insert, conflict) = sql::insert_unless_present();
+        let insert = format!(
+            "{insert} message_reactions (workspace_id, message_seq, emoji, user_id, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5){conflict}"
+        );
         let params =
             vec![workspace_id.as_str().into(), seq.into(), emoji.into(), user_id.as_str().into(), clock::now_ms().into()];
-        if tx.exec(insert, params).await?.rows_affected > 0 {
+        if tx.exec(&insert, params).await?.rows_affected > 0 {
             // A deletion committed meanwhile leaves nothing to count.
             let counted = tx
                 .exec(

@@ -16,7 +16,7 @@ use exports::keel::repositories::webhooks::{
     AttemptResult, Delivery, DeliveryPage, DeliveryStatus, DueDelivery, Endpoint, Error, Guest, NewEndpoint,
     OutgoingEvent,
 };
-use keel_guest::sql::{self, Autocommit, Dialect, Executor, RowRef, Value};
+use keel_guest::sql::{self, Autocommit, Executor, RowRef, Value};
 use keel_guest::{clock, ids};
 
 spin_sdk::wit_bindgen::generate!({
@@ -118,17 +118,10 @@ impl Guest for WebhookRepository {
                 endpoints.insert(&event.workspace_id, found);
             }
         }
-        let insert = match sql::dialect() {
-            Dialect::Mysql => "INSERT IGNORE INTO webhook_deliveries",
-            Dialect::Sqlite | Dialect::Postgres => "INSERT INTO webhook_deliveries",
-        };
-        let conflict = match sql::dialect() {
-            Dialect::Mysql => "",
-            Dialect::Sqlite | Dialect::Postgres => " ON CONFLICT DO NOTHING",
-        };
+        let (insert, conflict) = sql::insert_unless_present();
         let statement = format!(
-            "{insert} (id, endpoint_id, workspace_id, event_id, kind, payload, status, attempts, next_attempt_at, \
-             created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7){conflict}"
+            "{insert} webhook_deliveries (id, endpoint_id, workspace_id, event_id, kind, payload, status, attempts, \
+             next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7){conflict}"
         );
         let now = clock::now_ms();
         let mut added = 0;
