@@ -2,7 +2,8 @@
 //! Webhooks rules (<https://www.standardwebhooks.com>) when it answers, and
 //! the steps that register it, run the dispatcher and inspect what arrived.
 //!
-//! The receiver takes a `POST` only with `content-type: application/json`,
+//! The receiver takes a `POST` only with `content-type: application/json`
+//! and a `content-length` (it reads no chunked body, as many do),
 //! a `webhook-id` equal to the body's `id`, a `webhook-timestamp` within
 //! five minutes of now and a `webhook-signature` whose `v1,` HMAC-SHA256 of
 //! `id.timestamp.body` matches the secret the registration returned;
@@ -136,6 +137,10 @@ async fn answer(
 fn check(state: &State, method: &hyper::Method, header: &dyn Fn(&str) -> String, body: &[u8]) -> Result<Value, String> {
     if method != hyper::Method::POST {
         return Err(format!("method {method}"));
+    }
+    // Like many receivers, it does not read chunked bodies.
+    if header("content-length").is_empty() {
+        return Err("no content-length (a chunked body)".into());
     }
     if !header("content-type").starts_with("application/json") {
         return Err(format!("content-type {:?}", header("content-type")));

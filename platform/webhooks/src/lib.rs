@@ -39,8 +39,12 @@ impl Guest for Webhooks {
     async fn deliver(message: WebhookMessage) -> Result<u16, Error> {
         let timestamp = message.timestamp.to_string();
         let signature = sign(&message.secret, &message.id, &timestamp, &message.payload)?;
+        // A length, not chunks: receivers that cannot read a chunked
+        // body are common.
+        let length = message.payload.len().to_string();
         let headers = [
             ("content-type", "application/json"),
+            ("content-length", length.as_str()),
             ("user-agent", "Keel-Webhooks/1"),
             ("webhook-id", message.id.as_str()),
             ("webhook-timestamp", timestamp.as_str()),
