@@ -11,7 +11,7 @@ use super::http::read_reply;
 
 /// One email as its recipient sees it.
 #[derive(Debug)]
-struct Email {
+pub(super) struct Email {
     /// `Name <address>`.
     from: String,
     subject: String,
@@ -21,7 +21,7 @@ struct Email {
 
 impl KeelWorld {
     /// The mail addressed to user `name`, oldest first.
-    async fn mailbox(&self, name: &str) -> Vec<Email> {
+    pub(super) async fn mailbox(&self, name: &str) -> Vec<Email> {
         self.mailbox_of(&self.user(name).email.clone()).await
     }
 
@@ -137,6 +137,13 @@ async fn last_says(world: &mut KeelWorld, name: String, words: String) {
     let words = world.interpolate(&words);
     let email = world.last_email(&name).await;
     assert!(email.text.contains(&words), "text body: {}", email.text);
+}
+
+#[then(regex = r#"^the last email to "([^"]+)" does not say '(.*)'$"#)]
+async fn last_does_not_say(world: &mut KeelWorld, name: String, words: String) {
+    let words = world.interpolate(&words);
+    let email = world.last_email(&name).await;
+    assert!(!email.text.contains(&words) && !email.html.contains(&words), "the mail says {words:?}: {}", email.text);
 }
 
 #[then(regex = r#"^the HTML of the last email to "([^"]+)" contains '(.*)'$"#)]

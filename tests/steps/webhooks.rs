@@ -211,13 +211,16 @@ impl KeelWorld {
 }
 
 /// The product, allowed to reach the scenario's receiver, with a dispatch
-/// secret and a one-second first retry.
+/// secret, a one-second first retry and mail sent as soon as it is due
+/// (unless `extra` says otherwise).
 async fn start_with_receiver(world: &mut KeelWorld, extra: Vec<(String, String)>) {
     let receiver = Receiver::start().await;
     let mut variables = vec![
         ("dispatch_secret".to_owned(), DISPATCH_SECRET.to_owned()),
         ("webhook_retry_seconds".to_owned(), "1".to_owned()),
+        ("notification_digest_seconds".to_owned(), "0".to_owned()),
     ];
+    variables.retain(|(name, _)| extra.iter().all(|(given, _)| given != name));
     variables.extend(extra);
     super::server::start_team_collab_reaching(world, &receiver.base, variables).await;
     world.receiver = Some(receiver);
@@ -232,6 +235,11 @@ async fn server_with_receiver(world: &mut KeelWorld) {
 #[given(expr = "a running team-collab server that may call the webhook receiver, {int} attempts per delivery")]
 async fn server_with_receiver_and_attempts(world: &mut KeelWorld, attempts: u32) {
     start_with_receiver(world, vec![("webhook_max_attempts".to_owned(), attempts.to_string())]).await;
+}
+
+#[given(expr = "a running team-collab server with its dispatcher, mail after {int} second(s)")]
+async fn server_with_digest_window(world: &mut KeelWorld, seconds: u32) {
+    start_with_receiver(world, vec![("notification_digest_seconds".to_owned(), seconds.to_string())]).await;
 }
 
 #[given(expr = "a running team-collab server without a dispatch secret")]
@@ -299,6 +307,42 @@ async fn dispatch_until_asked(world: &mut KeelWorld, count: usize) {
     world
         .dispatch_until(&format!("asked {count} times"), |world| world.receiver().state().attempts.len() >= count)
         .await;
+}
+
+#[when(expr = "the dispatcher runs until {string} received {int} email(s)")]
+async fn dispatch_until_mailed(world: &mut KeelWorld, user: String, count: usize) {
+    let started = Instant::now();
+    loop {
+        assert_eq!(world.dispatch().await, 200, "the dispatcher failed: {}", world.reply().body);
+        let received = world.mailbox(&user).await.len();
+        assert!(received <= count, "`{user}` received {received} emails, more than {count}");
+        if received == count {
+            return;
+        }
+        assert!(started.elapsed() < PATIENCE, "after {PATIENCE:?} of dispatching, `{user}` has {received} emails");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Keep dispatching (every 200 ms) for a while: what is due by then is sent.
+#[when(expr = "the dispatcher runs for {int} second(s)")]
+async fn dispatch_for(world: &mut KeelWorld, seconds: u64) {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < until {
+        assert_eq!(world.dispatch().await, 200, "the dispatcher failed: {}", world.reply().body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Quiet hours (UTC) that hold now: from the last full hour before an hour
+/// ago to the next full hour after an hour from now.
+#[when(expr = "{string} sets quiet hours around now")]
+async fn quiet_hours_around_now(world: &mut KeelWorld, user: String) {
+    let hour = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs() / 3600 % 24;
+    let (start, end) = ((hour + 23) % 24, (hour + 2) % 24);
+    let body = format!(r#"{{"quiet_hours":{{"start":"{start:02}:00","end":"{end:02}:00","utc_offset_minutes":0}}}}"#);
+    let status = world.send(Some(&user), "PATCH", "/v1/me/notification-preferences", Some(body)).await.status;
+    assert_eq!(status, 200, "quiet hours not set: {}", world.reply().body);
 }
 
 #[when(expr = "{int} dispatchers run at once")]

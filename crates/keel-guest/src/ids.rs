@@ -21,6 +21,8 @@ pub const WEBHOOK: &str = "whk";
 pub const DELIVERY: &str = "dlv";
 /// Prefix of in-app notification ids.
 pub const NOTIFICATION: &str = "ntf";
+/// A dispatcher's claim on people's mail.
+pub const MAIL_CLAIM: &str = "mcl";
 
 /// The system random source failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Shared plumbing for Keel guest components.
 //!
-//! Pure modules ([`ids`], [`clock`], [`cursor`], [`validate`], [`event_kind`]) compile on every target and
+//! Pure modules ([`ids`], [`clock`], [`cursor`], [`validate`], [`event_kind`], [`mentions`]) compile on every target and
 //! are unit-tested natively. The `sql` feature adds the generated bindings of
 //! the `keel:infrastructure/sql` import (shared with repositories through
 //! wit-bindgen's `with:`), a small typed query helper and the versioned
@@ -21,6 +21,7 @@ pub mod clock;
 pub mod cursor;
 pub mod event_kind;
 pub mod ids;
+pub mod mentions;
 pub mod validate;
 
 #[cfg(feature = "blob")]

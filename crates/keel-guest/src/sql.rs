@@ -47,6 +47,13 @@ impl From<i64> for Value {
     }
 }
 
+/// `None` is SQL `NULL`.
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Value::Null, Into::into)
+    }
+}
+
 /// The dialect of the SQL adapter this component is composed with.
 pub fn dialect() -> Dialect {
     raw::dialect()

@@ -10,9 +10,9 @@
 //! the member of that name (see [`name_mentions`]), if they are a
 //! member (and not the author): the message is in their `list-mentions`
 //! until it is edited to leave them out or deleted. Clients show mentions
-//! by display name and send the id (as Slack's API does). Each member a new
-//! message or reply mentions is mailed about it (best-effort, through
-//! `keel:platform/notifications`); an edit that adds a mention is not.
+//! by display name and send the id (as Slack's API does). Telling them
+//! (inbox, mail) is `keel:domains/notification-orchestration`'s part: it
+//! reads the mentions from the message's event.
 //!
 //! A message may carry up to [`MAX_ATTACHMENTS`] files shared in its
 //! channel (`keel:repositories/documents`), kept with it as they were when
@@ -24,10 +24,9 @@
 
 use exports::keel::domains::messaging::{Attachment, Channel, Error, Guest, Message, MessagePage, Reaction};
 use keel::platform::security_context::{self, Permission};
-use keel::platform::{feature_flags, notifications};
+use keel::platform::feature_flags;
 use keel::repositories::{channels, documents, messages, users, workspaces};
 use keel_guest::validate;
-use std::time::Duration;
 
 spin_sdk::wit_bindgen::generate!({
     path: ["../../wit/infrastructure", "../../wit/repositories", "../../wit/platform", "../../wit/domains"],
@@ -38,8 +37,6 @@ spin_sdk::wit_bindgen::generate!({
 
 /// The feature flag that turns message editing on and off.
 const EDITING_FLAG: &str = "message_editing";
-/// The longest a post waits for its mention mail.
-const MAIL_WAIT: Duration = Duration::from_secs(3);
 /// Files one message may carry.
 const MAX_ATTACHMENTS: usize = 10;
 
@@ -66,15 +63,14 @@ impl Guest for Messaging {
         parent_id: Option<String>,
         attachments: Vec<String>,
     ) -> Result<Message, Error> {
-        let membership = member(&actor_id, &workspace_id, Permission::MessagePost).await?;
+        authorize(&actor_id, &workspace_id, Permission::MessagePost).await?;
         let text = validate::message_text(&text).map_err(|err| Error::InvalidInput(err.0))?;
-        let found = channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
+        channels::get(workspace_id.clone(), channel_id.clone()).await.map_err(channel_error)?;
         let attached = attachments_of(&workspace_id, &channel_id, attachments).await?;
         let mentioned = mentioned_members(&workspace_id, &actor_id, &text).await?;
-        let posted = messages::post(workspace_id, channel_id, actor_id, text, parent_id, mentioned.clone(), attached)
+        let posted = messages::post(workspace_id, channel_id, actor_id, text, parent_id, mentioned, attached)
             .await
             .map_err(message_error)?;
-        notify_mentioned(&membership.workspace, &found, &posted, &mentioned).await;
         Ok(message(posted))
     }
 
@@ -202,25 +198,9 @@ async fn page(
 /// The most people one message may mention.
 const MAX_MENTIONS: usize = 20;
 
-/// The distinct user ids `text` mentions (`<@usr_…>`), in order.
-fn mentions(text: &str) -> Vec<&str> {
-    let mut found: Vec<&str> = Vec::new();
-    for (start, _) in text.match_indices("<@") {
-        let rest = &text[start + 2..];
-        let Some(end) = rest.find('>') else { continue };
-        let id = &rest[..end];
-        let well_formed =
-            id.starts_with("usr_") && id.len() > 4 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if well_formed && !found.contains(&id) {
-            found.push(id);
-        }
-    }
-    found
-}
-
 /// The members `text` mentions, other than its author.
 async fn mentioned_members(workspace_id: &str, author_id: &str, text: &str) -> Result<Vec<String>, Error> {
-    let mut candidates: Vec<String> = mentions(text).into_iter().map(str::to_owned).collect();
+    let mut candidates: Vec<String> = keel_guest::mentions::ids(text).into_iter().map(str::to_owned).collect();
     // Mentions by name are read against the member list, which then also
     // answers which `<@usr_…>` are members.
     let roster = if name_signs(text).next().is_some() { Some(roster(workspace_id).await?) } else { None };
@@ -347,68 +327,6 @@ async fn authorize(actor_id: &str, workspace_id: &str, permission: Permission) -
         .map(|(_, role)| role)
 }
 
-/// The caller's membership, if their role grants `permission`.
-async fn member(actor_id: &str, workspace_id: &str, permission: Permission) -> Result<workspaces::WorkspaceWithRole, Error> {
-    keel_guest::authorize_member!(workspaces, security_context => Error, actor_id, workspace_id, permission)
-        .await
-        .map(|(found, _)| found)
-}
-
-/// Mail each member `posted` mentions. Best-effort: failures are logged,
-/// and the mail as a whole waits at most [`MAIL_WAIT`] (the message is
-/// posted whether or not the mail goes out).
-async fn notify_mentioned(
-    workspace: &workspaces::Workspace,
-    channel: &channels::Channel,
-    posted: &messages::Message,
-    mentioned: &[String],
-) {
-    if mentioned.is_empty() {
-        return;
-    }
-    let send = async {
-        let mut ids = mentioned.to_vec();
-        ids.push(posted.author_id.clone());
-        let mut people = match users::get_many(ids).await {
-            Ok(people) => people,
-            Err(err) => {
-                eprintln!("messaging: mention mails for {} not sent: {err:?}", posted.id);
-                return;
-            }
-        };
-        let author = people
-            .iter()
-            .position(|user| user.id == posted.author_id)
-            .map(|at| people.swap_remove(at).display_name);
-        let recipients: Vec<users::User> = people.into_iter().filter(|user| mentioned.contains(&user.id)).collect();
-        // People read mentions by name: `<@usr_…>` becomes `@Display Name`.
-        let mut text = posted.text.clone();
-        for user in &recipients {
-            text = text.replace(&format!("<@{}>", user.id), &format!("@{}", user.display_name));
-        }
-        let author = author.unwrap_or_else(|| "Someone".to_owned());
-        for user in recipients {
-            let event = notifications::Mentioned {
-                recipient_email: user.email,
-                recipient_name: user.display_name,
-                author_name: author.clone(),
-                workspace_id: workspace.id.clone(),
-                workspace_name: workspace.name.clone(),
-                channel_id: channel.id.clone(),
-                channel_name: channel.name.clone(),
-                message_id: posted.id.clone(),
-                text: text.clone(),
-            };
-            if let Err(err) = notifications::notify_mentioned(event).await {
-                eprintln!("messaging: mention mail to {} not sent: {err:?}", user.id);
-            }
-        }
-    };
-    if keel_guest::time::within(MAIL_WAIT, send).await.is_none() {
-        eprintln!("messaging: mention mail for {} abandoned after {MAIL_WAIT:?}", posted.id);
-    }
-}
-
 fn channel(found: channels::Channel) -> Channel {
     Channel {
         id: found.id,
@@ -493,15 +411,6 @@ export!(Messaging);
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mentions_are_user_ids_in_angle_brackets_once_each() {
-        assert_eq!(mentions("hi <@usr_1a> and <@usr_2b>, <@usr_1a> again"), ["usr_1a", "usr_2b"]);
-        assert_eq!(mentions("<@<@usr_x>"), ["usr_x"]);
-        for none in ["@usr_1", "<@usr_>", "<@chn_1>", "<@usr_1 >", "<@usr_1", "email <a@b.c>"] {
-            assert!(mentions(none).is_empty(), "{none:?}: {:?}", mentions(none));
-        }
-    }
 
     #[test]
     fn names_after_an_at_sign_are_mentions_the_longest_winning() {

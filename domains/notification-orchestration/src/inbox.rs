@@ -5,9 +5,10 @@
 //! mentioned too); nobody is notified of their own doing.
 
 use crate::exports::keel::domains::notification_orchestration::{
-    Error, Notification, NotificationKind, NotificationPage,
+    Channel, Error, Notification, NotificationPage,
 };
 use crate::keel::repositories::{inbox, messages};
+use crate::preferences;
 use keel_guest::events;
 
 /// The inbox entries `event` calls for (none for events about other things
@@ -26,6 +27,7 @@ pub async fn entries_for(event: &events::Event) -> Result<Vec<inbox::NewNotifica
     let mentioned = messages::mentioned_in(workspace_id.clone(), channel_id.clone(), message_id.clone())
         .await
         .map_err(message_error)?;
+    // Listed and mailed as the person wants: see `add`.
     let entry = |user_id: String, kind| inbox::NewNotification {
         user_id,
         kind,
@@ -33,6 +35,8 @@ pub async fn entries_for(event: &events::Event) -> Result<Vec<inbox::NewNotifica
         channel_id: channel_id.clone(),
         message_id: message_id.clone(),
         actor_id: event.actor_id.clone(),
+        listed: true,
+        mail_at: None,
     };
     let mut entries: Vec<inbox::NewNotification> = mentioned
         .iter()
@@ -74,7 +78,20 @@ pub async fn mark_all_read(user_id: String) -> Result<u32, Error> {
     inbox::mark_all_read(user_id).await.map_err(inbox_error)
 }
 
-pub async fn add(entries: Vec<inbox::NewNotification>) -> Result<u32, Error> {
+/// Add `entries` as their people want them: listed in the inbox or not,
+/// due for mail at `mail_at` or not at all (neither: not added).
+pub async fn add(mut entries: Vec<inbox::NewNotification>, mail_at: i64) -> Result<u32, Error> {
+    let mut people: Vec<String> = entries.iter().map(|entry| entry.user_id.clone()).collect();
+    people.sort();
+    people.dedup();
+    let wanted = preferences::of(&people).await?;
+    for entry in &mut entries {
+        let Ok(at) = people.binary_search(&entry.user_id) else { continue };
+        let kind = preferences::to_kind(entry.kind);
+        entry.listed = wanted[at].wants(kind, Channel::Inbox);
+        entry.mail_at = wanted[at].wants(kind, Channel::Email).then_some(mail_at);
+    }
+    entries.retain(|entry| entry.listed || entry.mail_at.is_some());
     if entries.is_empty() {
         return Ok(0);
     }
@@ -84,10 +101,7 @@ pub async fn add(entries: Vec<inbox::NewNotification>) -> Result<u32, Error> {
 fn shown(found: inbox::Notification) -> Notification {
     Notification {
         id: found.id,
-        kind: match found.kind {
-            inbox::NotificationKind::Mention => NotificationKind::Mention,
-            inbox::NotificationKind::Reply => NotificationKind::Reply,
-        },
+        kind: preferences::to_kind(found.kind),
         workspace_id: found.workspace_id,
         channel_id: found.channel_id,
         message_id: found.message_id,
@@ -97,10 +111,10 @@ fn shown(found: inbox::Notification) -> Notification {
     }
 }
 
-fn inbox_error(err: inbox::Error) -> Error {
+pub fn inbox_error(err: inbox::Error) -> Error {
     keel_guest::repository_error!(err, inbox => Error, "notification not found")
 }
 
-fn message_error(err: messages::Error) -> Error {
+pub fn message_error(err: messages::Error) -> Error {
     keel_guest::repository_error!(err, messages => Error, "message not found")
 }

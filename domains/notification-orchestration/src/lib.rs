@@ -20,16 +20,25 @@
 //!
 //! Delivery is at least once; every attempt of one event carries the same
 //! `webhook-id`, so a receiver that deduplicates on it sees each event once.
+//!
+//! The inbox entries follow each person's [`preferences`] (per kind and
+//! channel); those they want mailed go out in the same pass once due
+//! ([`mail`]: digests, quiet hours), in the workspace's own wording when it
+//! chose one ([`templates`]).
 
 mod inbox;
+mod mail;
+mod preferences;
 mod retry;
+mod templates;
 
 use base64::Engine as _;
 use exports::keel::domains::notification_orchestration::{
-    Delivery, DeliveryPage, DeliveryStatus, DispatchReport, Error, Guest, Notification, NotificationPage,
-    RegisteredWebhook, Webhook,
+    ChannelSetting, Delivery, DeliveryPage, DeliveryStatus, DispatchReport, Error, Guest, Notification,
+    NotificationPage, NotificationTemplate, Preferences, QuietHours, RegisteredWebhook, TemplateName, Webhook,
 };
 use keel::platform::configuration;
+use keel::platform::notifications;
 use keel::platform::outbound_webhooks::{self, WebhookMessage};
 use keel::platform::security_context::{self, Permission};
 use keel::repositories::{webhooks, workspaces};
@@ -84,6 +93,44 @@ impl Guest for NotificationOrchestration {
 
     async fn mark_all_notifications_read(actor_id: String) -> Result<u32, Error> {
         inbox::mark_all_read(actor_id).await
+    }
+
+    async fn get_preferences(actor_id: String) -> Result<Preferences, Error> {
+        Ok(preferences::of(std::slice::from_ref(&actor_id)).await?.remove(0).shown())
+    }
+
+    async fn set_preferences(
+        actor_id: String,
+        settings: Vec<ChannelSetting>,
+        quiet_hours: Option<QuietHours>,
+    ) -> Result<Preferences, Error> {
+        preferences::set(actor_id, settings, quiet_hours).await
+    }
+
+    async fn list_templates(actor_id: String, workspace_id: String) -> Result<Vec<NotificationTemplate>, Error> {
+        authorize(&actor_id, &workspace_id).await?;
+        templates::list(workspace_id).await
+    }
+
+    async fn set_template(
+        actor_id: String,
+        workspace_id: String,
+        name: TemplateName,
+        subject: String,
+        text: String,
+        html: String,
+    ) -> Result<NotificationTemplate, Error> {
+        authorize(&actor_id, &workspace_id).await?;
+        templates::set(actor_id, workspace_id, name, notifications::Template { subject, text, html }).await
+    }
+
+    async fn reset_template(
+        actor_id: String,
+        workspace_id: String,
+        name: TemplateName,
+    ) -> Result<NotificationTemplate, Error> {
+        authorize(&actor_id, &workspace_id).await?;
+        templates::reset(workspace_id, name).await
     }
 
     fn event_kinds() -> Vec<String> {
@@ -163,7 +210,8 @@ impl Guest for NotificationOrchestration {
     }
 
     async fn dispatch() -> Result<DispatchReport, Error> {
-        let mut report = DispatchReport { events: 0, notified: 0, enqueued: 0, delivered: 0, retrying: 0, dead: 0 };
+        let mut report =
+            DispatchReport { events: 0, notified: 0, enqueued: 0, delivered: 0, retrying: 0, dead: 0, mailed: 0 };
         for _ in 0..EVENT_ROUNDS {
             let found = events::undispatched(EVENT_BATCH).await.map_err(event_error)?;
             if found.is_empty() {
@@ -175,7 +223,7 @@ impl Guest for NotificationOrchestration {
             for event in &found {
                 entries.extend(inbox::entries_for(event).await?);
             }
-            report.notified += inbox::add(entries).await?;
+            report.notified += inbox::add(entries, mail::due_at(clock::now_ms()).await?).await?;
             let outgoing: Vec<webhooks::OutgoingEvent> = found.iter().map(outgoing).collect();
             report.enqueued += webhooks::enqueue(outgoing).await.map_err(webhook_error)?;
             let seqs: Vec<u64> = found.iter().map(|event| event.seq).collect();
@@ -200,6 +248,7 @@ impl Guest for NotificationOrchestration {
                 Err(err) => return Err(webhook_error(err)),
             }
         }
+        report.mailed = mail::send_due().await?;
         Ok(report)
     }
 
@@ -345,7 +394,7 @@ fn event_kinds(requested: Vec<String>) -> Result<Vec<String>, Error> {
     Ok(kinds)
 }
 
-/// Owners and admins manage a workspace's webhooks.
+/// Owners and admins manage a workspace's webhooks and mail templates.
 async fn authorize(actor_id: &str, workspace_id: &str) -> Result<(), Error> {
     keel_guest::authorize_member!(
         workspaces,

@@ -1,10 +1,12 @@
 //! `keel:platform/notifications` over `keel:infrastructure/email`.
 //!
 //! Domains describe what happened (an invitation, a new account, a reset
-//! request, a mention); this component writes the message — a plain-text and an HTML
-//! body, every user-supplied value HTML-escaped — and hands it to whichever
-//! email adapter the composition plugs in (the development outbox,
-//! SendGrid, Mailgun, SES …).
+//! request, mentions and replies); this component writes the message — a
+//! plain-text and an HTML body, every user-supplied value HTML-escaped — and
+//! hands it to whichever email adapter the composition plugs in (the
+//! development outbox, SendGrid, Mailgun, SES …). Activity mail (mentions,
+//! replies, digests of them) is written from templates ([`template`]): the
+//! app's, or a workspace's own, which the caller passes in.
 //!
 //! Settings come from Spin variables, all optional:
 //! * `mail_from` — the sender address (default `no-reply@keel.localhost`);
@@ -12,9 +14,11 @@
 //! * `app_base_url` — the public URL links in mail point to (default
 //!   `http://127.0.0.1:3000`; `http(s)://`, no trailing slash needed).
 
+mod activity;
 mod message;
+mod template;
 
-use exports::keel::platform::notifications::{AccountLink, Error, Guest, Invited, Mentioned};
+use exports::keel::platform::notifications::{Activity, AccountLink, Error, Guest, Invited, Template, TemplateName};
 use keel::infrastructure::email;
 use keel::platform::configuration::{self, Kind};
 use message::{LinkKind, Written};
@@ -49,10 +53,35 @@ impl Guest for Notifications {
         account_link(LinkKind::ResetPassword, link, "password-reset").await
     }
 
-    async fn notify_mentioned(event: Mentioned) -> Result<String, Error> {
-        let written = message::mentioned(&event);
-        let to = email::Address { email: event.recipient_email, name: Some(event.recipient_name) };
-        send(to, written, "mention").await
+    fn default_template(name: TemplateName) -> Template {
+        activity::default_template(name)
+    }
+
+    fn template_variables(name: TemplateName) -> Vec<String> {
+        activity::variable_names(name)
+    }
+
+    fn check_template(name: TemplateName, template: Template) -> Vec<String> {
+        activity::check(name, &template).err().unwrap_or_default()
+    }
+
+    async fn notify_activity(event: Activity, templates: Vec<(TemplateName, Template)>) -> Result<String, Error> {
+        if event.items.is_empty() {
+            return Err(Error::Undeliverable("an activity mail needs at least one item".into()));
+        }
+        let name = activity::template_name(&event);
+        let own = templates.into_iter().find_map(|(named, template)| (named == name).then_some(template));
+        let template = own.unwrap_or_else(|| activity::default_template(name));
+        let parsed = activity::check(name, &template).map_err(|problems| {
+            Error::Undeliverable(format!("the {name:?} template is unusable: {}", problems.join("; ")))
+        })?;
+        let written = activity::write(&event, &parsed, &base_url().await?);
+        let tag = match name {
+            TemplateName::Mention => "mention",
+            TemplateName::Reply => "reply",
+            TemplateName::Digest => "digest",
+        };
+        send(email::Address { email: event.recipient_email, name: Some(event.recipient_name) }, written, tag).await
     }
 }
 

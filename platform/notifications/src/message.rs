@@ -2,7 +2,7 @@
 //! are unit-tested natively. Every user-supplied value is HTML-escaped in
 //! HTML bodies and kept to one line in subjects.
 
-use crate::exports::keel::platform::notifications::{AccountLink, Invited, Mentioned, Role};
+use crate::exports::keel::platform::notifications::{AccountLink, Invited, Role};
 
 /// A written message.
 #[derive(Debug)]
@@ -90,41 +90,6 @@ pub fn account_link(kind: LinkKind, link: &AccountLink, base: &str, now: i64) ->
     Written { subject: subject.to_owned(), text, html }
 }
 
-/// The longest part of a message quoted in a mention mail, in characters.
-const QUOTE_CHARS: usize = 500;
-
-/// A member was mentioned: who, where, and the message (quoted, cut to
-/// [`QUOTE_CHARS`]).
-pub fn mentioned(event: &Mentioned) -> Written {
-    let quote: String = event.text.chars().take(QUOTE_CHARS).collect();
-    let cut = if quote.len() < event.text.len() { " …" } else { "" };
-    let subject = format!("{} mentioned you in #{}", one_line(&event.author_name), one_line(&event.channel_name));
-    let quoted: String = quote.lines().map(|line| format!("> {line}\n")).collect();
-    let text = format!(
-        "Hi {name},\n\n{author} mentioned you in #{channel} ({workspace}):\n\n{quoted}{cut}\n\n\
-         Workspace id: {workspace_id}\nChannel id: {channel_id}\nMessage id: {message_id}\n",
-        name = event.recipient_name,
-        author = event.author_name,
-        channel = event.channel_name,
-        workspace = event.workspace_name,
-        workspace_id = event.workspace_id,
-        channel_id = event.channel_id,
-        message_id = event.message_id,
-    );
-    let html = format!(
-        "<p>Hi {name},</p>\n<p>{author} mentioned you in <strong>#{channel}</strong> ({workspace}):</p>\n\
-         <blockquote style=\"white-space: pre-wrap\">{quote}{cut}</blockquote>\n\
-         <p>Message id: <code>{message_id}</code></p>\n",
-        name = escape(&event.recipient_name),
-        author = escape(&event.author_name),
-        channel = escape(&event.channel_name),
-        workspace = escape(&event.workspace_name),
-        quote = escape(&quote),
-        message_id = escape(&event.message_id),
-    );
-    Written { subject, text, html }
-}
-
 /// How long from `now` until `expires_at` (both ms), in whole hours or days.
 fn validity(expires_at: i64, now: i64) -> String {
     let hours = ((expires_at - now).max(0) + 1_800_000) / 3_600_000;
@@ -138,12 +103,12 @@ fn validity(expires_at: i64, now: i64) -> String {
 
 /// `text` on one line: a subject is a mail header, where a line break
 /// would end it.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.split(['\r', '\n']).filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// `text` safe inside HTML element content and attribute values.
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -226,26 +191,5 @@ mod tests {
         assert_eq!(validity(NOW + 24 * 3_600_000, NOW), "24 hours");
         assert_eq!(validity(NOW + 7 * 24 * 3_600_000, NOW), "7 days");
         assert_eq!(validity(NOW - 5, NOW), "less than an hour");
-    }
-
-    #[test]
-    fn a_mention_quotes_the_message_escaped_and_cut() {
-        let event = Mentioned {
-            recipient_email: "carol@example.com".into(),
-            recipient_name: "Carol".into(),
-            author_name: "Bob\r\nBcc: x@evil.example".into(),
-            workspace_id: "wsp_1".into(),
-            workspace_name: "Acme".into(),
-            channel_id: "chn_1".into(),
-            channel_name: "general".into(),
-            message_id: "msg_1".into(),
-            text: format!("@Carol <b>look</b>\n{}", "x".repeat(600)),
-        };
-        let written = mentioned(&event);
-        assert_eq!(written.subject, "Bob Bcc: x@evil.example mentioned you in #general");
-        assert!(written.text.contains("> @Carol <b>look</b>\n"), "{}", written.text);
-        assert!(written.text.contains(" …"), "a long message is cut");
-        assert!(written.html.contains("@Carol &lt;b&gt;look&lt;/b&gt;"), "{}", written.html);
-        assert!(!written.html.contains("<b>"));
     }
 }

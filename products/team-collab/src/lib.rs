@@ -469,6 +469,38 @@ async fn serve(
             let marked = notification_orchestration::mark_all_notifications_read(actor).await?;
             respond::json(StatusCode::OK, &serde_json::json!({ "marked": marked }))
         }
+        Endpoint::GetNotificationPreferences => respond::json(
+            StatusCode::OK,
+            &views::NotificationPreferences::from(notification_orchestration::get_preferences(actor).await?),
+        ),
+        Endpoint::UpdateNotificationPreferences => {
+            let input: views::UpdateNotificationPreferences = parse(&body)?;
+            let settings = input.settings();
+            let quiet_hours = match input.quiet_hours {
+                Some(given) => given.map(views::QuietHours::parse).transpose()?,
+                // Not given: they stay as they are.
+                None => notification_orchestration::get_preferences(actor.clone()).await?.quiet_hours,
+            };
+            let updated = notification_orchestration::set_preferences(actor, settings, quiet_hours).await?;
+            respond::json(StatusCode::OK, &views::NotificationPreferences::from(updated))
+        }
+        Endpoint::ListNotificationTemplates => {
+            let found = notification_orchestration::list_templates(actor, param(0)).await?;
+            let shown: Vec<_> = found.into_iter().map(views::NotificationTemplate::from).collect();
+            respond::json(StatusCode::OK, &serde_json::json!({ "templates": shown }))
+        }
+        Endpoint::SetNotificationTemplate => {
+            let name = views::parse_template_name(&param(1))?;
+            let input: views::SetNotificationTemplate = parse(&body)?;
+            let set = notification_orchestration::set_template(actor, param(0), name, input.subject, input.text, input.html)
+                .await?;
+            respond::json(StatusCode::OK, &views::NotificationTemplate::from(set))
+        }
+        Endpoint::ResetNotificationTemplate => {
+            let name = views::parse_template_name(&param(1))?;
+            let reset = notification_orchestration::reset_template(actor, param(0), name).await?;
+            respond::json(StatusCode::OK, &views::NotificationTemplate::from(reset))
+        }
         Endpoint::Dispatch => {
             notification_orchestration::check_dispatch_token(token).await?;
             let report = notification_orchestration::dispatch().await?;

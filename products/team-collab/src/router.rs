@@ -76,6 +76,13 @@ pub enum Endpoint {
     ListNotifications,
     MarkNotificationRead,
     MarkAllNotificationsRead,
+    /// What reaches the caller, by kind and channel, and quiet hours.
+    GetNotificationPreferences,
+    UpdateNotificationPreferences,
+    /// A workspace's mail templates (its own wording or the app's).
+    ListNotificationTemplates,
+    SetNotificationTemplate,
+    ResetNotificationTemplate,
     /// One dispatcher pass, for a scheduler outside the app (its own
     /// secret, not a user's token).
     Dispatch,
@@ -120,6 +127,13 @@ const ROUTES: &[Route] = &[
     Route { pattern: "/v1/me/notifications", methods: &[(Method::GET, Endpoint::ListNotifications)] },
     Route { pattern: "/v1/me/notifications/read", methods: &[(Method::POST, Endpoint::MarkAllNotificationsRead)] },
     Route { pattern: "/v1/me/notifications/{}/read", methods: &[(Method::POST, Endpoint::MarkNotificationRead)] },
+    Route {
+        pattern: "/v1/me/notification-preferences",
+        methods: &[
+            (Method::GET, Endpoint::GetNotificationPreferences),
+            (Method::PATCH, Endpoint::UpdateNotificationPreferences),
+        ],
+    },
     Route { pattern: "/v1/invitations", methods: &[(Method::GET, Endpoint::MyInvitations)] },
     Route { pattern: "/v1/invitations/{}/accept", methods: &[(Method::POST, Endpoint::AcceptInvitation)] },
     Route { pattern: "/v1/invitations/{}/decline", methods: &[(Method::POST, Endpoint::DeclineInvitation)] },
@@ -155,6 +169,14 @@ const ROUTES: &[Route] = &[
     Route {
         pattern: "/v1/workspaces/{}/webhooks/{}/deliveries/{}/replay",
         methods: &[(Method::POST, Endpoint::ReplayDelivery)],
+    },
+    Route {
+        pattern: "/v1/workspaces/{}/notification-templates",
+        methods: &[(Method::GET, Endpoint::ListNotificationTemplates)],
+    },
+    Route {
+        pattern: "/v1/workspaces/{}/notification-templates/{}",
+        methods: &[(Method::PUT, Endpoint::SetNotificationTemplate), (Method::DELETE, Endpoint::ResetNotificationTemplate)],
     },
     Route {
         pattern: "/v1/workspaces/{}/features/{}",

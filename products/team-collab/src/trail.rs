@@ -53,6 +53,8 @@ const AUDITED: &[(Endpoint, &str, Scope)] = &[
     (Endpoint::CreateWebhook, "webhook.create", Scope::Workspace),
     (Endpoint::DeleteWebhook, "webhook.delete", Scope::Workspace),
     (Endpoint::ReplayDelivery, "webhook.replay", Scope::Workspace),
+    (Endpoint::SetNotificationTemplate, "template.update", Scope::Workspace),
+    (Endpoint::ResetNotificationTemplate, "template.reset", Scope::Workspace),
 ];
 
 /// What a request did, filled in as it is served.

@@ -4,6 +4,9 @@
 //! milliseconds.
 
 use serde::{Deserialize, Serialize};
+use spin_sdk::http::StatusCode;
+
+use crate::ApiError;
 
 use crate::keel::domains::{
     document_management, messaging, notification_orchestration, user_lifecycle, workspace_management,
@@ -487,10 +490,7 @@ impl From<notification_orchestration::Notification> for Notification {
     fn from(found: notification_orchestration::Notification) -> Self {
         Notification {
             id: found.id,
-            kind: match found.kind {
-                notification_orchestration::NotificationKind::Mention => "mention",
-                notification_orchestration::NotificationKind::Reply => "reply",
-            },
+            kind: notification_kind_name(found.kind),
             workspace_id: found.workspace_id,
             channel_id: found.channel_id,
             message_id: found.message_id,
@@ -518,6 +518,184 @@ impl From<notification_orchestration::NotificationPage> for NotificationPage {
     }
 }
 
+/// Whether a kind of notification reaches each channel.
+#[derive(Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSwitches {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inbox: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<bool>,
+}
+
+/// Quiet hours as people write them: local `HH:MM` times and their offset
+/// from UTC.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    start: String,
+    end: String,
+    utc_offset_minutes: i16,
+}
+
+impl QuietHours {
+    /// The domain's quiet hours, once both times read as `HH:MM`.
+    pub fn parse(self) -> Result<notification_orchestration::QuietHours, ApiError> {
+        let minute = |field: &str, time: &str| {
+            let parsed = time.split_once(':').and_then(|(hours, minutes)| {
+                let well_formed = hours.len() == 2 && minutes.len() == 2;
+                let (hours, minutes) = (hours.parse::<u16>().ok()?, minutes.parse::<u16>().ok()?);
+                (well_formed && hours < 24 && minutes < 60).then_some(hours * 60 + minutes)
+            });
+            parsed.ok_or_else(|| ApiError::invalid_input(format!("quiet_hours.{field} must be a time as HH:MM (00:00 to 23:59)")))
+        };
+        Ok(notification_orchestration::QuietHours {
+            start_minute: minute("start", &self.start)?,
+            end_minute: minute("end", &self.end)?,
+            utc_offset_minutes: self.utc_offset_minutes,
+        })
+    }
+}
+
+impl From<notification_orchestration::QuietHours> for QuietHours {
+    fn from(quiet: notification_orchestration::QuietHours) -> Self {
+        let time = |minute: u16| format!("{:02}:{:02}", minute / 60, minute % 60);
+        QuietHours {
+            start: time(quiet.start_minute),
+            end: time(quiet.end_minute),
+            utc_offset_minutes: quiet.utc_offset_minutes,
+        }
+    }
+}
+
+fn notification_kind_name(kind: notification_orchestration::NotificationKind) -> &'static str {
+    match kind {
+        notification_orchestration::NotificationKind::Mention => "mention",
+        notification_orchestration::NotificationKind::Reply => "reply",
+    }
+}
+
+/// What reaches a person.
+#[derive(Serialize)]
+pub struct NotificationPreferences {
+    mention: ChannelSwitches,
+    reply: ChannelSwitches,
+    quiet_hours: Option<QuietHours>,
+}
+
+impl From<notification_orchestration::Preferences> for NotificationPreferences {
+    fn from(found: notification_orchestration::Preferences) -> Self {
+        let switches = |kind: notification_orchestration::NotificationKind| {
+            let mut switches = ChannelSwitches::default();
+            for setting in found.settings.iter().filter(|setting| setting.kind == kind) {
+                match setting.channel {
+                    notification_orchestration::Channel::Inbox => switches.inbox = Some(setting.enabled),
+                    notification_orchestration::Channel::Email => switches.email = Some(setting.enabled),
+                }
+            }
+            switches
+        };
+        NotificationPreferences {
+            mention: switches(notification_orchestration::NotificationKind::Mention),
+            reply: switches(notification_orchestration::NotificationKind::Reply),
+            quiet_hours: found.quiet_hours.map(QuietHours::from),
+        }
+    }
+}
+
+/// A change of what reaches a person: switches not given stay; quiet
+/// hours not given stay, `null` removes them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNotificationPreferences {
+    #[serde(default)]
+    mention: ChannelSwitches,
+    #[serde(default)]
+    reply: ChannelSwitches,
+    #[serde(default, deserialize_with = "present")]
+    pub quiet_hours: Option<Option<QuietHours>>,
+}
+
+/// A field that is present (`Some`, possibly `null`), as opposed to absent.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+impl UpdateNotificationPreferences {
+    /// The switches given, as the domain takes them.
+    pub fn settings(&self) -> Vec<notification_orchestration::ChannelSetting> {
+        let mut settings = Vec::new();
+        for (kind, switches) in [
+            (notification_orchestration::NotificationKind::Mention, &self.mention),
+            (notification_orchestration::NotificationKind::Reply, &self.reply),
+        ] {
+            for (channel, enabled) in [
+                (notification_orchestration::Channel::Inbox, switches.inbox),
+                (notification_orchestration::Channel::Email, switches.email),
+            ] {
+                if let Some(enabled) = enabled {
+                    settings.push(notification_orchestration::ChannelSetting { kind, channel, enabled });
+                }
+            }
+        }
+        settings
+    }
+}
+
+const TEMPLATE_NAMES: [(notification_orchestration::TemplateName, &str); 3] = [
+    (notification_orchestration::TemplateName::Mention, "mention"),
+    (notification_orchestration::TemplateName::Reply, "reply"),
+    (notification_orchestration::TemplateName::Digest, "digest"),
+];
+
+/// A template named in a path (an unknown name is no resource: 404).
+pub fn parse_template_name(name: &str) -> Result<notification_orchestration::TemplateName, ApiError> {
+    TEMPLATE_NAMES.iter().find(|(_, known)| *known == name).map(|(template, _)| *template).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such notification template; they are mention, reply and digest".to_owned(),
+        )
+    })
+}
+
+#[derive(Serialize)]
+pub struct NotificationTemplate {
+    name: &'static str,
+    subject: String,
+    text: String,
+    html: String,
+    variables: Vec<String>,
+    custom: bool,
+    updated_by: Option<String>,
+    updated_at: Option<String>,
+}
+
+impl From<notification_orchestration::NotificationTemplate> for NotificationTemplate {
+    fn from(found: notification_orchestration::NotificationTemplate) -> Self {
+        NotificationTemplate {
+            name: TEMPLATE_NAMES.iter().find(|(known, _)| *known == found.name).map_or("mention", |(_, name)| name),
+            subject: found.subject,
+            text: found.text,
+            html: found.html,
+            variables: found.variables,
+            custom: found.custom,
+            updated_by: found.updated_by,
+            updated_at: found.updated_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetNotificationTemplate {
+    pub subject: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub html: String,
+}
+
 #[derive(Serialize)]
 pub struct DispatchReport {
     events: u32,
@@ -526,6 +704,7 @@ pub struct DispatchReport {
     delivered: u32,
     retrying: u32,
     dead: u32,
+    mailed: u32,
 }
 
 impl From<notification_orchestration::DispatchReport> for DispatchReport {
@@ -537,6 +716,7 @@ impl From<notification_orchestration::DispatchReport> for DispatchReport {
             delivered: report.delivered,
             retrying: report.retrying,
             dead: report.dead,
+            mailed: report.mailed,
         }
     }
 }

@@ -5,11 +5,17 @@
 //! per user, kind and message, so adding one twice (a dispatcher that
 //! repeats a pass) adds it once. Pages run on the database's `seq`, newest
 //! first, behind an opaque cursor.
+//!
+//! Mail is claimed per user and workspace with a lease: one `UPDATE` takes
+//! every row of theirs still waiting for mail, unless another claim holds
+//! it, so racing dispatchers never mail the same rows at once. The second
+//! export, `keel:repositories/notification-preferences`, is [`preferences`].
 
+mod preferences;
 mod schema;
 
 use exports::keel::repositories::inbox::{
-    Error, Guest, NewNotification, Notification, NotificationKind, NotificationPage,
+    Error, Guest, MailBatch, MailOutcome, NewNotification, Notification, NotificationKind, NotificationPage,
 };
 use keel_guest::sql::{self, Autocommit, Executor, RowRef, Value};
 use keel_guest::{clock, ids};
@@ -20,6 +26,9 @@ spin_sdk::wit_bindgen::generate!({
     runtime_path: "::spin_sdk::wit_bindgen::rt",
     with: { "keel:infrastructure/sql@0.1.0": keel_guest::sql::bindings::keel::infrastructure::sql },
 });
+
+/// Rows waiting for mail: due some time, and not claimed by a live lease.
+const MAIL_WAITING: &str = "mail_at IS NOT NULL AND (mail_claimed_until IS NULL OR mail_claimed_until < ?1)";
 
 const COLUMNS: &str = "seq, id, user_id, kind, workspace_id, channel_id, message_id, actor_id, created_at, read_at";
 /// The most notifications one call adds or reads.
@@ -36,7 +45,7 @@ impl Guest for InboxRepository {
         let (insert, conflict) = sql::insert_unless_present();
         let statement = format!(
             "{insert} inbox_notifications (id, user_id, kind, workspace_id, channel_id, message_id, actor_id, \
-             created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8){conflict}"
+             created_at, listed, mail_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){conflict}"
         );
         let now = clock::now_ms();
         let mut added = 0;
@@ -61,6 +70,8 @@ impl Guest for InboxRepository {
                 notification.message_id.as_str().into(),
                 notification.actor_id.as_str().into(),
                 now.into(),
+                i64::from(notification.listed).into(),
+                notification.mail_at.into(),
             ];
             added += Autocommit.exec(&statement, params).await?.rows_affected as u32;
         }
@@ -87,7 +98,7 @@ impl Guest for InboxRepository {
         let rows = Autocommit
             .fetch(
                 &format!(
-                    "SELECT {COLUMNS} FROM inbox_notifications WHERE user_id = ?1 AND seq < ?2{unread} \
+                    "SELECT {COLUMNS} FROM inbox_notifications WHERE user_id = ?1 AND listed = 1 AND seq < ?2{unread} \
                      ORDER BY seq DESC LIMIT ?3"
                 ),
                 vec![user_id.as_str().into(), before.into(), (i64::from(limit) + 1).into()],
@@ -102,7 +113,7 @@ impl Guest for InboxRepository {
         };
         let counted = Autocommit
             .fetch(
-                "SELECT COUNT(*) AS unread FROM inbox_notifications WHERE user_id = ?1 AND read_at IS NULL",
+                "SELECT COUNT(*) AS unread FROM inbox_notifications WHERE user_id = ?1 AND listed = 1 AND read_at IS NULL",
                 vec![user_id.into()],
             )
             .await?;
@@ -118,13 +129,14 @@ impl Guest for InboxRepository {
         schema::MIGRATOR.ensure().await?;
         Autocommit
             .exec(
-                "UPDATE inbox_notifications SET read_at = ?3 WHERE user_id = ?1 AND id = ?2 AND read_at IS NULL",
+                "UPDATE inbox_notifications SET read_at = ?3 \
+                 WHERE user_id = ?1 AND id = ?2 AND listed = 1 AND read_at IS NULL",
                 vec![user_id.as_str().into(), notification_id.as_str().into(), clock::now_ms().into()],
             )
             .await?;
         let rows = Autocommit
             .fetch(
-                &format!("SELECT {COLUMNS} FROM inbox_notifications WHERE user_id = ?1 AND id = ?2"),
+                &format!("SELECT {COLUMNS} FROM inbox_notifications WHERE user_id = ?1 AND id = ?2 AND listed = 1"),
                 vec![user_id.into(), notification_id.into()],
             )
             .await?;
@@ -135,27 +147,125 @@ impl Guest for InboxRepository {
         schema::MIGRATOR.ensure().await?;
         let marked = Autocommit
             .exec(
-                "UPDATE inbox_notifications SET read_at = ?2 WHERE user_id = ?1 AND read_at IS NULL",
+                "UPDATE inbox_notifications SET read_at = ?2 WHERE user_id = ?1 AND listed = 1 AND read_at IS NULL",
                 vec![user_id.into(), clock::now_ms().into()],
             )
             .await?;
         Ok(u32::try_from(marked.rows_affected).unwrap_or(u32::MAX))
     }
+
+    async fn claim_mail(lease_ms: u32, limit: u32) -> Result<Vec<MailBatch>, Error> {
+        schema::MIGRATOR.ensure().await?;
+        if !(1..=MAX_BATCH).contains(&limit) {
+            return Err(Error::InvalidInput(format!("limit must be between 1 and {MAX_BATCH}")));
+        }
+        let now = clock::now_ms();
+        let due = Autocommit
+            .fetch(
+                &format!(
+                    "SELECT user_id, workspace_id, MIN(mail_at) AS due FROM inbox_notifications \
+                     WHERE {MAIL_WAITING} AND mail_at <= ?1 \
+                     GROUP BY user_id, workspace_id ORDER BY due LIMIT ?2"
+                ),
+                vec![now.into(), i64::from(limit).into()],
+            )
+            .await?;
+        let claimed_until = now + i64::from(lease_ms.max(1));
+        let mut batches = Vec::new();
+        for row in due.iter() {
+            let (user_id, workspace_id) = (row.text("user_id")?, row.text("workspace_id")?);
+            let claim = ids::new_id(ids::MAIL_CLAIM).map_err(|err| Error::Unavailable(err.to_string()))?;
+            // Every row of theirs still waiting, due or not yet: one mail.
+            let taken = Autocommit
+                .exec(
+                    &format!(
+                        "UPDATE inbox_notifications SET mail_claim = ?2, mail_claimed_until = ?3 \
+                         WHERE user_id = ?4 AND workspace_id = ?5 AND {MAIL_WAITING}"
+                    ),
+                    vec![
+                        now.into(),
+                        claim.as_str().into(),
+                        claimed_until.into(),
+                        user_id.as_str().into(),
+                        workspace_id.as_str().into(),
+                    ],
+                )
+                .await?;
+            if taken.rows_affected == 0 {
+                continue; // another dispatcher took it meanwhile
+            }
+            let rows = Autocommit
+                .fetch(
+                    &format!(
+                        "SELECT {COLUMNS}, mail_attempts FROM inbox_notifications WHERE mail_claim = ?1 ORDER BY seq"
+                    ),
+                    vec![claim.as_str().into()],
+                )
+                .await?;
+            let attempts = rows.iter().map(|row| row.integer("mail_attempts")).try_fold(0, |most, attempts| {
+                attempts.map(|attempts| most.max(attempts))
+            })?;
+            batches.push(MailBatch {
+                claim,
+                user_id,
+                workspace_id,
+                notifications: rows.decode(decode)?,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            });
+        }
+        Ok(batches)
+    }
+
+    async fn release_mail(user_id: String) -> Result<u32, Error> {
+        schema::MIGRATOR.ensure().await?;
+        let released = Autocommit
+            .exec(
+                "UPDATE inbox_notifications SET mail_at = ?2 WHERE user_id = ?1 AND mail_at > ?2 AND mail_claim IS NULL",
+                vec![user_id.into(), clock::now_ms().into()],
+            )
+            .await?;
+        Ok(u32::try_from(released.rows_affected).unwrap_or(u32::MAX))
+    }
+
+    async fn settle_mail(claim: String, outcome: MailOutcome) -> Result<(), Error> {
+        schema::MIGRATOR.ensure().await?;
+        let (mail_at, failed) = match outcome {
+            MailOutcome::Done => (None, 0_i64),
+            MailOutcome::Postponed(at) => (Some(at), 0),
+            MailOutcome::Failed(at) => (Some(at), 1),
+        };
+        let settled = Autocommit
+            .exec(
+                "UPDATE inbox_notifications SET mail_at = ?1, mail_attempts = mail_attempts + ?2, \
+                 mail_claim = NULL, mail_claimed_until = NULL WHERE mail_claim = ?3",
+                vec![mail_at.into(), failed.into(), claim.into()],
+            )
+            .await?;
+        if settled.rows_affected == 0 {
+            return Err(Error::Conflict("the mail claim lapsed and was taken over".into()));
+        }
+        Ok(())
+    }
 }
 
-fn kind_name(kind: NotificationKind) -> &'static str {
+pub(crate) fn kind_name(kind: NotificationKind) -> &'static str {
     match kind {
         NotificationKind::Mention => "mention",
         NotificationKind::Reply => "reply",
     }
 }
 
+pub(crate) fn kind_of(name: &str) -> Option<NotificationKind> {
+    match name {
+        "mention" => Some(NotificationKind::Mention),
+        "reply" => Some(NotificationKind::Reply),
+        _ => None,
+    }
+}
+
 fn decode(row: RowRef<'_>) -> Result<Notification, sql::Error> {
-    let kind = match row.text("kind")?.as_str() {
-        "mention" => NotificationKind::Mention,
-        "reply" => NotificationKind::Reply,
-        other => return Err(sql::Error::Internal(format!("unknown notification kind {other:?}"))),
-    };
+    let kind = row.text("kind")?;
+    let kind = kind_of(&kind).ok_or_else(|| sql::Error::Internal(format!("unknown notification kind {kind:?}")))?;
     Ok(Notification {
         id: row.text("id")?,
         user_id: row.text("user_id")?,

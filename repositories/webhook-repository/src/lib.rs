@@ -203,9 +203,9 @@ impl Guest for WebhookRepository {
                 vec![
                     status.into(),
                     next_attempt_at.into(),
-                    optional(error.map(Value::from)),
-                    optional(answer.map(|code| Value::from(i64::from(code)))),
-                    optional(delivered_at.map(Value::from)),
+                    error.into(),
+                    answer.map(i64::from).into(),
+                    delivered_at.into(),
                     delivery_id.as_str().into(),
                     claimed_until.into(),
                 ],
@@ -320,10 +320,6 @@ fn bounded(limit: u32) -> Result<Value, Error> {
     } else {
         Err(Error::InvalidInput(format!("limit must be between 1 and {MAX_BATCH}")))
     }
-}
-
-fn optional(value: Option<Value>) -> Value {
-    value.unwrap_or(Value::Null)
 }
 
 fn status_name(status: DeliveryStatus) -> &'static str {
