@@ -9,6 +9,9 @@ use crate::exports::keel::domains::notification_orchestration::{
 };
 use crate::keel::repositories::{inbox, messages};
 use crate::preferences;
+
+/// The most entries one call to the repository adds (its limit).
+const ENTRIES_PER_CALL: usize = 500;
 use keel_guest::events;
 
 /// The inbox entries `event` calls for (none for events about other things
@@ -92,10 +95,11 @@ pub async fn add(mut entries: Vec<inbox::NewNotification>, mail_at: i64) -> Resu
         entry.mail_at = wanted[at].wants(kind, Channel::Email).then_some(mail_at);
     }
     entries.retain(|entry| entry.listed || entry.mail_at.is_some());
-    if entries.is_empty() {
-        return Ok(0);
+    let mut added = 0;
+    for chunk in entries.chunks(ENTRIES_PER_CALL) {
+        added += inbox::add(chunk.to_vec()).await.map_err(inbox_error)?;
     }
-    inbox::add(entries).await.map_err(inbox_error)
+    Ok(added)
 }
 
 fn shown(found: inbox::Notification) -> Notification {

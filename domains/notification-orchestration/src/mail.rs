@@ -3,7 +3,7 @@
 //! A notification a person wants mailed is due `notification_digest_seconds`
 //! after it happened. Once one is due, every notification of theirs in that
 //! workspace still waiting goes out in one mail (a digest when there are
-//! several), leaving out what they read in the app meantime, what they no
+//! several; at most [`MAX_ITEMS`], the newest), leaving out what they read in the app meantime, what they no
 //! longer want mailed, and messages deleted since. In their quiet hours the
 //! mail waits until the hours end. A failed mail is tried again, at most
 //! [`MAX_ATTEMPTS`] times.
@@ -26,6 +26,8 @@ const MAILS_PER_PASS: u32 = 20;
 const LEASE_MS: u32 = 60_000;
 /// Attempts to send one mail before it is given up.
 const MAX_ATTEMPTS: u32 = 5;
+/// The most notifications one mail lists.
+const MAX_ITEMS: usize = 50;
 /// The wait after a failed mail; it doubles with each failure.
 const RETRY_MS: i64 = 60_000;
 
@@ -111,10 +113,12 @@ async fn write(batch: &inbox::MailBatch, now: i64) -> Result<Written, Error> {
     if pending.is_empty() {
         return Ok(Written::Nothing);
     }
+    // The newest ones; the rest are in the inbox.
+    let pending = &pending[pending.len().saturating_sub(MAX_ITEMS)..];
     let workspace_id = &batch.workspace_id;
     let mut channel_names: HashMap<String, Option<String>> = HashMap::new();
     let mut found = Vec::new();
-    for entry in pending {
+    for entry in pending.iter().copied() {
         if !channel_names.contains_key(&entry.channel_id) {
             let name = match channels::get(workspace_id.clone(), entry.channel_id.clone()).await {
                 Ok(channel) => Some(channel.name),

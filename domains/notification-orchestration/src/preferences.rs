@@ -9,6 +9,8 @@ use crate::keel::repositories::notification_preferences as stored;
 
 const KINDS: [NotificationKind; 2] = [NotificationKind::Mention, NotificationKind::Reply];
 const CHANNELS: [Channel; 2] = [Channel::Inbox, Channel::Email];
+/// The most people one call to the repository reads (its limit).
+const PEOPLE_PER_CALL: usize = 500;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const MINUTES_PER_DAY: u16 = 24 * 60;
 /// The offsets from UTC in use on Earth (UTC−12:00 to UTC+14:00).
@@ -88,7 +90,10 @@ impl Effective {
 
 /// The effective preferences of each of `user_ids`, in that order.
 pub async fn of(user_ids: &[String]) -> Result<Vec<Effective>, Error> {
-    let found = stored::get_many(user_ids.to_vec()).await.map_err(error)?;
+    let mut found = Vec::new();
+    for chunk in user_ids.chunks(PEOPLE_PER_CALL) {
+        found.extend(stored::get_many(chunk.to_vec()).await.map_err(error)?);
+    }
     Ok(user_ids
         .iter()
         .map(|id| Effective::from_stored(found.iter().find(|preferences| preferences.user_id == *id)))
