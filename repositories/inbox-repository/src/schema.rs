@@ -78,17 +78,18 @@ const POSTGRES: &[Migration] = &[
     Migration {
         version: 2,
         statements: &[
-            "ALTER TABLE inbox_notifications ADD COLUMN listed SMALLINT NOT NULL DEFAULT 1, \
+            // BIGINT throughout: the driver binds every integer as int8.
+            "ALTER TABLE inbox_notifications ADD COLUMN listed BIGINT NOT NULL DEFAULT 1, \
              ADD COLUMN mail_at BIGINT, ADD COLUMN mail_claim TEXT, ADD COLUMN mail_claimed_until BIGINT, \
-             ADD COLUMN mail_attempts INTEGER NOT NULL DEFAULT 0",
+             ADD COLUMN mail_attempts BIGINT NOT NULL DEFAULT 0",
             "CREATE INDEX inbox_mail_due ON inbox_notifications (mail_at)",
             "CREATE INDEX inbox_mail_claim ON inbox_notifications (mail_claim)",
             "CREATE TABLE notification_preferences (
                 user_id TEXT PRIMARY KEY,
                 settings TEXT NOT NULL,
-                quiet_start INTEGER,
-                quiet_end INTEGER,
-                utc_offset INTEGER,
+                quiet_start BIGINT,
+                quiet_end BIGINT,
+                utc_offset BIGINT,
                 updated_at BIGINT NOT NULL
             )",
         ],
