@@ -52,14 +52,22 @@ fn sqlstate(message: &str) -> Option<&str> {
     (state.chars().all(|c| c.is_ascii_alphanumeric()) && rest[5..].starts_with('"')).then_some(state)
 }
 
-/// Class 23 is an integrity violation, 42 a syntax or schema error.
+/// Class 23 is an integrity violation, 42 a syntax or schema error, 40 a
+/// transaction the server rolled back (InnoDB's deadlock victim, 1213):
+/// nothing of it remains, and running it again may well succeed.
 fn classify(message: String) -> Error {
     match sqlstate(&message).and_then(|s| s.get(..2)).unwrap_or_default() {
         "23" => Error::Conflict(message),
         "42" | "22" | "21" | "07" => Error::InvalidQuery(message),
-        "08" => Error::Unavailable(message),
+        "08" | "40" => Error::Unavailable(message),
         _ => Error::Internal(message),
     }
+}
+
+/// Whether the server rolled the statement's transaction back (a deadlock
+/// or serialization failure): an autocommit statement may run again.
+pub fn rolled_back(error: &Error) -> bool {
+    matches!(error, Error::Unavailable(message) if sqlstate(message).is_some_and(|state| state.starts_with("40")))
 }
 
 #[cfg(test)]
@@ -73,6 +81,16 @@ mod tests {
         assert_eq!(sqlstate(DUPLICATE), Some("23000"));
         assert_eq!(sqlstate(r#"Server(ServerError { code: 1146, message: "Table 'x' doesn't exist", state: "42S02" })"#), Some("42S02"));
         assert_eq!(sqlstate("Io(Io(Os { code: 104, kind: ConnectionReset }))"), None);
+    }
+
+    #[test]
+    fn a_deadlock_victim_is_retryable_and_nothing_else_is() {
+        let deadlock = r#"Server(ServerError { code: 1213, message: "Deadlock found when trying to get lock; try restarting transaction", state: "40001" })"#;
+        let error = classify(deadlock.to_owned());
+        assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
+        assert!(rolled_back(&error));
+        assert!(!rolled_back(&classify(DUPLICATE.to_owned())));
+        assert!(!rolled_back(&Error::Unavailable("connection refused".into())));
     }
 
     #[test]

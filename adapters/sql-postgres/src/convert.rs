@@ -42,11 +42,36 @@ pub fn error(error: pg::Error) -> Error {
                 match db.code.get(..2).unwrap_or_default() {
                     "23" => Error::Conflict(message),
                     "42" | "22" | "0A" => Error::InvalidQuery(message),
-                    "08" | "53" | "57" => Error::Unavailable(message),
+                    // 40: the server rolled the transaction back (deadlock,
+                    // serialization failure); running it again may succeed.
+                    "08" | "53" | "57" | "40" => Error::Unavailable(message),
                     _ => Error::Internal(message),
                 }
             }
             PgError::Other(message) => Error::Internal(redact_credentials(&message)),
         },
+    }
+}
+
+/// Whether the server rolled the statement's transaction back (a deadlock
+/// or serialization failure): an autocommit statement may run again.
+pub fn rolled_back(error: &Error) -> bool {
+    let Error::Unavailable(message) = error else { return false };
+    // The code `error` appended: `… (SQLSTATE 40P01)`.
+    let code = message.strip_suffix(')').and_then(|rest| rest.rsplit_once(" (SQLSTATE ")).map(|(_, code)| code);
+    code.is_some_and(|code| code.len() == 5 && code.starts_with("40"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_rolled_back_statement_runs_again() {
+        assert!(rolled_back(&Error::Unavailable("deadlock detected (SQLSTATE 40P01)".into())));
+        assert!(rolled_back(&Error::Unavailable("could not serialize access (SQLSTATE 40001)".into())));
+        assert!(!rolled_back(&Error::Unavailable("too many connections (SQLSTATE 53300)".into())));
+        assert!(!rolled_back(&Error::Unavailable("connection refused: (SQLSTATE 40 is in the text)".into())));
+        assert!(!rolled_back(&Error::Conflict("duplicate key (SQLSTATE 23505)".into())));
     }
 }

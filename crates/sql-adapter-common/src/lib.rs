@@ -119,6 +119,12 @@ pub fn reorder<'v, V>(values: &'v [V], order: &[usize]) -> Result<Vec<&'v V>, St
         .collect()
 }
 
+/// How often an autocommit statement runs when the server rolls it back (a
+/// deadlock victim, a serialization failure): nothing of a rolled-back
+/// statement remains, so running it again is safe. Inside a transaction the
+/// whole transaction is gone, and the caller sees `unavailable`.
+pub const AUTOCOMMIT_ATTEMPTS: u32 = 3;
+
 /// The `keel:infrastructure/sql` export of an adapter over a client-server
 /// engine (PostgreSQL, MySQL) reached through a spin-sdk module (`pg`,
 /// `mysql`, whose parameter and row types have the same shape): `connect`
@@ -129,8 +135,10 @@ pub fn reorder<'v, V>(values: &'v [V], order: &[usize]) -> Result<Vec<&'v V>, St
 /// `GuestTransaction`, `Transaction`, `Error`, `Value`, `Row`, `QueryResult`,
 /// `ExecuteResult`, `SqlDialect`), and from the adapter: `async fn
 /// open(address: String) -> Result<Connection, Error>`, `run_execute(&Connection,
-/// &str, Vec<Value>)` plus `convert::value(&DbValue) -> Value` and
-/// `convert::error(sdk::Error) -> Error`.
+/// &str, Vec<Value>)` plus `convert::value(&DbValue) -> Value`,
+/// `convert::error(sdk::Error) -> Error` and `convert::rolled_back(&Error) ->
+/// bool` (the server rolled the statement back: an autocommit one runs again,
+/// up to [`AUTOCOMMIT_ATTEMPTS`] times).
 #[macro_export]
 macro_rules! client_server_sql_adapter {
     (
@@ -193,11 +201,23 @@ macro_rules! client_server_sql_adapter {
             }
 
             async fn query(statement: String, params: Vec<Value>) -> Result<QueryResult, Error> {
-                run_query(&connect().await?, &statement, params).await
+                let mut attempts = 1;
+                loop {
+                    match run_query(&connect().await?, &statement, params.clone()).await {
+                        Err(error) if attempts < $crate::AUTOCOMMIT_ATTEMPTS && convert::rolled_back(&error) => attempts += 1,
+                        done => return done,
+                    }
+                }
             }
 
             async fn execute(statement: String, params: Vec<Value>) -> Result<ExecuteResult, Error> {
-                run_execute(&connect().await?, &statement, params).await
+                let mut attempts = 1;
+                loop {
+                    match run_execute(&connect().await?, &statement, params.clone()).await {
+                        Err(error) if attempts < $crate::AUTOCOMMIT_ATTEMPTS && convert::rolled_back(&error) => attempts += 1,
+                        done => return done,
+                    }
+                }
             }
 
             async fn begin() -> Result<Transaction, Error> {
