@@ -6,12 +6,20 @@
 //! runs in its own transaction together with its bookkeeping row, so
 //! re-running is a no-op and two instances racing each other are safe: the
 //! loser either waits on the write lock (SQLite's `BEGIN IMMEDIATE`) and then
-//! sees the version recorded, or fails on the primary key and rolls back.
+//! sees the version recorded, or fails (on the primary key, or on MySQL,
+//! whose DDL commits at once, on the column the winner just added) and waits
+//! for the winner to record the version.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::clock;
 use crate::sql::{self, Dialect, Error, Executor};
+
+/// How long a migrator that failed waits for a racing one to record the
+/// version, and how often it looks.
+const RACE_WAIT: Duration = Duration::from_secs(5);
+const RACE_POLL: Duration = Duration::from_millis(50);
 
 /// One schema version: its statements run in order, in one transaction.
 #[derive(Debug)]
@@ -77,8 +85,10 @@ impl Migrator {
         for migration in migrations {
             if let Err(err) = self.apply(migration).await {
                 // Lost a race (PostgreSQL fails the second CREATE instead of
-                // waiting): fine if the winner recorded the version.
-                if !self.recorded(&sql::Autocommit, migration).await? {
+                // waiting; MySQL's DDL commits at once, so the second ALTER
+                // fails before the winner has recorded the version): fine
+                // once the winner has recorded it.
+                if !self.recorded_soon(migration).await? {
                     return Err(err);
                 }
             }
@@ -108,6 +118,19 @@ impl Migrator {
             )
             .await?;
         Ok(rows.first().is_some())
+    }
+
+    /// Whether `migration` is recorded within [`RACE_WAIT`] (another
+    /// instance applying it commits its bookkeeping row).
+    async fn recorded_soon(&self, migration: &Migration) -> Result<bool, Error> {
+        let polls = RACE_WAIT.as_millis() / RACE_POLL.as_millis();
+        for _ in 0..polls {
+            if self.recorded(&sql::Autocommit, migration).await? {
+                return Ok(true);
+            }
+            spin_sdk::time::sleep(RACE_POLL).await;
+        }
+        self.recorded(&sql::Autocommit, migration).await
     }
 
     async fn apply(&self, migration: &Migration) -> Result<(), Error> {
