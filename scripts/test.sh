@@ -69,7 +69,7 @@ rm -rf "$scaffolds"
 # The product's OpenAPI description is a valid OpenAPI 3.1 document (the
 # product suites hold every response to it, and the router's unit test
 # every route).
-"$python" -m openapi_spec_validator products/team-collab/openapi.json 2>&1 | tee -a "$log"
+"$python" -m openapi_spec_validator products/team-collab/openapi.yaml 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 # Schemathesis against the served product (embedded defaults): generated

@@ -1,5 +1,5 @@
 """Schemathesis against the served product: team-collab's published
-contract (products/team-collab/openapi.json, as the product serves it at
+contract (products/team-collab/openapi.yaml, as the product serves it at
 /v1/openapi.json) driven with generated requests, valid and invalid, for
 every operation, then in stateful sequences.
 

@@ -1,4 +1,4 @@
-//! The HTTP contract of team-collab (`products/team-collab/openapi.json`),
+//! The HTTP contract of team-collab (`products/team-collab/openapi.yaml`),
 //! enforced on every response a product scenario gets: a documented status
 //! must carry a body its schema accepts (or none, where none is
 //! documented); any other status must be an error (4xx/5xx) in the
@@ -31,7 +31,7 @@ fn validator(document: &Value, schema: &Value) -> jsonschema::Validator {
         "allOf": [schema],
         "components": document["components"],
     });
-    jsonschema::validator_for(&root).unwrap_or_else(|err| panic!("openapi.json: schema {schema}: {err}"))
+    jsonschema::validator_for(&root).unwrap_or_else(|err| panic!("openapi.yaml: schema {schema}: {err}"))
 }
 
 impl Contract {
@@ -39,28 +39,28 @@ impl Contract {
     pub fn get() -> &'static Contract {
         static CONTRACT: OnceLock<Contract> = OnceLock::new();
         CONTRACT.get_or_init(|| {
-            let path = super::repo_root().join("products/team-collab/openapi.json");
+            let path = super::repo_root().join("products/team-collab/openapi.yaml");
             let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-            let document: Value = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            let document: Value = serde_yaml::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
             Contract::new(&document)
         })
     }
 
     fn new(document: &Value) -> Contract {
         let mut operations = Vec::new();
-        for (template, methods) in document["paths"].as_object().expect("openapi.json: paths") {
+        for (template, methods) in document["paths"].as_object().expect("openapi.yaml: paths") {
             let segments = template
                 .split('/')
                 .map(|segment| (!segment.starts_with('{')).then(|| segment.to_owned()))
                 .collect::<Vec<_>>();
-            for (method, operation) in methods.as_object().expect("openapi.json: a path's methods") {
+            for (method, operation) in methods.as_object().expect("openapi.yaml: a path's methods") {
                 let responses = operation["responses"]
                     .as_object()
-                    .expect("openapi.json: responses")
+                    .expect("openapi.yaml: responses")
                     .iter()
                     .filter(|(status, _)| *status != "default")
                     .map(|(status, response)| {
-                        let status = status.parse::<u16>().expect("openapi.json: a numeric status");
+                        let status = status.parse::<u16>().expect("openapi.yaml: a numeric status");
                         let schema = response.pointer("/content/application~1json/schema");
                         (status, schema.map(|schema| validator(document, schema)))
                     })
@@ -93,7 +93,7 @@ impl Contract {
             Some(None) if body.is_null() => Ok(()),
             Some(None) => Err(format!("{method} {path} → {status} is documented without a body, got {body}")),
             None if status >= 400 => describe(&self.error, body, &format!("{method} {path} → {status} (an error)")),
-            None => Err(format!("{method} {path} → {status} is not in openapi.json")),
+            None => Err(format!("{method} {path} → {status} is not in openapi.yaml")),
         }
     }
 }

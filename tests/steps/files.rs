@@ -57,7 +57,7 @@ impl KeelWorld {
             .body(body);
         let reply = read_reply(request.send().await.expect("request sent")).await;
         if let Err(broken) = super::contract::Contract::get().check("POST", &path, reply.status, &reply.body) {
-            panic!("the response breaks products/team-collab/openapi.json: {broken}");
+            panic!("the response breaks products/team-collab/openapi.yaml: {broken}");
         }
         self.reply = Some(reply);
     }
@@ -83,7 +83,7 @@ impl KeelWorld {
             .is_some_and(|value| value.as_bytes().starts_with(b"application/json") && status >= 400);
         let body = if json { serde_json::from_slice(&bytes).expect("a JSON error body") } else { Value::Null };
         if let Err(broken) = super::contract::Contract::get().check("GET", &path, status, &body) {
-            panic!("the response breaks products/team-collab/openapi.json: {broken}");
+            panic!("the response breaks products/team-collab/openapi.yaml: {broken}");
         }
         self.reply = Some(super::Reply { status, headers: response_headers, body });
         self.downloaded = bytes;

@@ -44,7 +44,7 @@ impl KeelWorld {
             && !path.starts_with("/dev/")
             && let Err(broken) = super::contract::Contract::get().check(method.as_str(), &path, reply.status, &reply.body)
         {
-            panic!("the response breaks products/team-collab/openapi.json: {broken}");
+            panic!("the response breaks products/team-collab/openapi.yaml: {broken}");
         }
         self.reply = Some(reply);
         self.reply()

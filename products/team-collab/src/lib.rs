@@ -4,7 +4,7 @@
 //! ([`views`]), authenticates bearer tokens and maps domain errors to HTTP;
 //! all rules live in the `keel:domains/*` components it imports. Errors are
 //! always `{"error":{"code":…,"message":…}}` (see [`ApiError`]). The API
-//! is described by `openapi.json` (served at `/v1/openapi.json`), which
+//! is described by `openapi.yaml` (served as JSON at `/v1/openapi.json`), which
 //! the product suites hold every response to.
 
 mod files;
@@ -31,8 +31,8 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// The API's OpenAPI 3.1 description.
-const OPENAPI: &str = include_str!("../openapi.json");
+/// The API's OpenAPI 3.1 description (`openapi.yaml`, as JSON: see `build.rs`).
+const OPENAPI: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 spin_sdk::wit_bindgen::generate!({
     path: [

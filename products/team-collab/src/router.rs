@@ -324,11 +324,11 @@ mod tests {
         );
     }
 
-    /// The published contract (`openapi.json`) lists exactly the routes
+    /// The published contract (`openapi.yaml`) lists exactly the routes
     /// and methods served here.
     #[test]
     fn the_openapi_document_lists_every_route_and_no_other() {
-        let document: serde_json::Value = serde_json::from_str(crate::OPENAPI).expect("openapi.json is JSON");
+        let document: serde_json::Value = serde_json::from_str(crate::OPENAPI).expect("the served contract is JSON");
         let mut documented: Vec<(String, String)> = Vec::new();
         for (path, methods) in document["paths"].as_object().expect("paths") {
             let pattern: Vec<&str> =
