@@ -31,6 +31,7 @@ COMPOSITIONS=(
     "team-collab-s3 products/team-collab/team-collab.wac --plug blob-sql=blob-s3"
     "layers/team-collab-js packages/team-collab-js/team-collab-js.wac --import keel:infrastructure/sql@ --import keel:infrastructure/kv@ --import keel:platform/outbound-webhooks@"
     "dev-outbox products/dev-outbox/dev-outbox.wac"
+    "fileserver products/fileserver/fileserver.wac"
     "dev-outbox-postgres products/dev-outbox/dev-outbox.wac --plug sql-spin-sqlite=sql-postgres"
     "dev-outbox-mysql products/dev-outbox/dev-outbox.wac --plug sql-spin-sqlite=sql-mysql"
     "sql-conformance-sqlite tests/probes/sql-probe/sql-conformance-sqlite.wac"

@@ -50,6 +50,10 @@ done
 bash scripts/test-js.sh 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+# The web client in two headless Chromium browsers, against spin.toml.
+bash scripts/test-web.sh 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 # Every Kubernetes manifest in deploy/ (and every refusal the checks must
 # make), offline against the SpinKube CRDs and Kubernetes' schemas.
 # ... and what `keel deploy scaffold` writes: HPA, KEDA and fixed replicas.

@@ -4,7 +4,7 @@
 //! Run, the file serves its application with `keel up`'s flags.
 //!
 //! ```text
-//! [keel executable][component …][precompiled …][header JSON][signature?][trailer]
+//! [keel executable][component …][precompiled …][file …][header JSON][signature?][trailer]
 //! trailer = header offset (u64 LE) · header length (u64 LE) · signature length (u64 LE) · "KEELAPP1"
 //! ```
 //!
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::config::locked::LockedApp;
+use crate::config::locked::{LockedApp, LockedFile};
 use crate::config::manifest::Manifest;
 use crate::engine::{self, InstanceNeeds};
 use crate::oci::{Packed, sha256_digest};
@@ -41,6 +41,15 @@ struct Header {
     app: LockedApp,
     /// Component digest → where it and its precompiled form are.
     blobs: BTreeMap<String, Blob>,
+    /// Mounted file digest → where its content is.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    files: BTreeMap<String, FileBlob>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct FileBlob {
+    offset: u64,
+    size: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -114,8 +123,13 @@ pub fn write(manifest: &Manifest, out: &Path, sign: Option<&Path>) -> anyhow::Re
         };
         blobs.insert(digest, Blob { offset, size: wasm.len() as u64, needs, precompiled: Some(precompiled) });
     }
+    let mut files = BTreeMap::new();
+    for (digest, content) in packed.files {
+        files.insert(digest, FileBlob { offset: (exe.len() + payload.len()) as u64, size: content.len() as u64 });
+        payload.extend_from_slice(&content);
+    }
     let components = packed.locked.components.iter().filter_map(|c| c.source.digest.clone()).collect();
-    let header = Header { keel_version: env!("CARGO_PKG_VERSION").into(), app: packed.locked, blobs };
+    let header = Header { keel_version: env!("CARGO_PKG_VERSION").into(), app: packed.locked, blobs, files };
     let header = serde_json::to_vec(&header)?;
     let signature = signing_key.map(|key| key.sign(&header).to_bytes().to_vec()).unwrap_or_default();
     let header_offset = (exe.len() + payload.len()) as u64;
@@ -252,17 +266,37 @@ impl Embedded {
     }
 
     /// The application, validated as a manifest is; component sources are
-    /// their digests (see [`Embedded::load_component`]).
-    pub fn manifest(&self, work_dir: &Path) -> anyhow::Result<Manifest> {
+    /// their digests (see [`Embedded::load_component`]), and the files
+    /// components mount are written out, checked, under `files_root`.
+    pub fn manifest(&self, work_dir: &Path, files_root: &Path) -> anyhow::Result<Manifest> {
         let origin = self.file.clone();
-        let manifest = self.header.app.clone().into_manifest(&origin, work_dir.to_path_buf(), |digest| {
+        let source_path = |digest: &str| {
             if self.header.blobs.contains_key(digest) {
                 Ok(PathBuf::from(digest))
             } else {
                 Err(format!("source {digest} is not in the bundle"))
             }
-        })?;
-        Ok(manifest)
+        };
+        let app_digest = sha256_digest(&serde_json::to_vec(&self.header.app)?).replace(':', "-");
+        let files_dir = |component: &str, files: &[LockedFile]| {
+            let mut contents = Vec::with_capacity(files.len());
+            for file in files {
+                let digest = file.content.digest.as_deref().unwrap_or_default();
+                let blob = self
+                    .header
+                    .files
+                    .get(digest)
+                    .ok_or_else(|| format!("file `{}` is not in the bundle", file.path))?;
+                contents.push((
+                    file.path.clone(),
+                    self.read(blob.offset, blob.size, digest).map_err(|e| format!("{e:#}"))?,
+                ));
+            }
+            let dir = files_root.join(&app_digest).join(component);
+            crate::config::files::materialize(&dir, contents)?;
+            Ok(dir)
+        };
+        Ok(self.header.app.clone().into_manifest(&origin, work_dir.to_path_buf(), source_path, files_dir)?)
     }
 
     /// `--version`: the application, Keel's version and each component's digest.

@@ -301,14 +301,20 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     // An application from a layout or registry keeps its state in the
     // working directory, as one from a manifest does next to the manifest.
     let work_dir = std::env::current_dir().context("cannot read the working directory")?;
-    let state_dir = args.serve.state_dir.clone().unwrap_or_else(|| work_dir.join(".keel"));
-    let cache_dir = args.serve.cache_dir.clone().unwrap_or_else(|| state_dir.join("cache"));
-    let manifest = source.load(&cache_dir, &work_dir, args.insecure).await?;
+    let manifest = source.load(&cache_dir(&args.serve, &work_dir), &work_dir, args.insecure).await?;
     let origin = match &source {
         AppSource::Manifest(path) => path.clone(),
         _ => PathBuf::from(args.from_registry.as_deref().unwrap_or(&args.from)),
     };
     serve(manifest, &origin, args.serve, None).await
+}
+
+/// Where pulled artifacts and written-out files go: `--cache-dir`, else
+/// `cache` in the state directory (`--state-dir`, else `.keel` in the
+/// working directory).
+fn cache_dir(serve: &ServeArgs, work_dir: &Path) -> PathBuf {
+    let state_dir = serve.state_dir.clone().unwrap_or_else(|| work_dir.join(".keel"));
+    serve.cache_dir.clone().unwrap_or_else(|| state_dir.join("cache"))
 }
 
 /// A bundle's entry point: serve the embedded application.
@@ -317,7 +323,7 @@ async fn run_bundle(bundle: Embedded, cli: BundleCli) -> anyhow::Result<()> {
         bundle.verify(key)?;
     }
     let work_dir = std::env::current_dir().context("cannot read the working directory")?;
-    let manifest = bundle.manifest(&work_dir)?;
+    let manifest = bundle.manifest(&work_dir, &cache_dir(&cli.serve, &work_dir).join("files"))?;
     let origin = bundle::running_executable()?;
     serve(manifest, &origin, cli.serve, Some(Arc::new(bundle))).await
 }

@@ -85,6 +85,9 @@ async fn the_bundle_serves_the_product_and_names_its_parts() {
     let keel = start(&moved, &[]).await.unwrap_or_else(|e| panic!("the bundle did not start: {e}"));
     assert_eq!(keel.request("GET", "/healthz", None, "").await.status, 200);
     keel.signup("bundle@example.com").await;
+    // The web client's files came with the bundle.
+    let page = keel.request("GET", "/", None, "").await;
+    assert_eq!((page.status, page.body.contains("<title>Keel team-collab</title>")), (200, true), "{}", page.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,9 +98,11 @@ async fn an_altered_component_or_precompiled_code_is_refused() {
     let (header, _) = header(&pristine);
     let (digest, blob) = header["blobs"].as_object().unwrap().iter().next().unwrap();
     let precompiled = &blob["precompiled"];
+    let (file_digest, file) = header["files"].as_object().unwrap().iter().next().unwrap();
     for (what, offset, size, named) in [
         ("component", &blob["offset"], &blob["size"], digest.as_str()),
         ("precompiled code", &precompiled["offset"], &precompiled["size"], precompiled["digest"].as_str().unwrap()),
+        ("a mounted file", &file["offset"], &file["size"], file_digest.as_str()),
     ] {
         let mut bytes = pristine.clone();
         let at = (offset.as_u64().unwrap() + size.as_u64().unwrap() / 2) as usize;

@@ -89,15 +89,29 @@ fn the_layout_is_what_spin_registry_push_writes() {
     assert_eq!(locked["spin_lock_version"], 1);
     assert_eq!(locked["triggers"][0]["trigger_type"], "http");
 
-    // Every component source is a Wasm layer, and every Wasm layer a source.
-    let wasm_layers: BTreeMap<&str, &Value> = layers[..layers.len() - 1]
-        .iter()
-        .map(|l| {
-            assert_eq!(l["mediaType"], "application/vnd.wasm.content.layer.v1+wasm");
-            check(l);
-            (l["digest"].as_str().unwrap(), l)
-        })
-        .collect();
+    // Every component source is a Wasm layer, and every Wasm layer a source;
+    // every mounted file is a data layer, as `spin registry push` writes them.
+    let of_type = |media_type: &str| -> BTreeMap<&str, &Value> {
+        layers[..layers.len() - 1]
+            .iter()
+            .filter(|l| l["mediaType"] == media_type)
+            .map(|l| {
+                check(l);
+                (l["digest"].as_str().unwrap(), l)
+            })
+            .collect()
+    };
+    let wasm_layers = of_type("application/vnd.wasm.content.layer.v1+wasm");
+    let data_layers = of_type("application/vnd.wasm.content.layer.v1+data");
+    assert_eq!(wasm_layers.len() + data_layers.len(), layers.len() - 1, "only Wasm and data layers before the lock");
+    let web = locked["components"].as_array().unwrap().iter().find(|c| c["id"] == "web").expect("the web client");
+    let index = web["files"].as_array().unwrap().iter().find(|f| f["path"] == "index.html").expect("index.html");
+    let digest = index["content"]["digest"].as_str().unwrap();
+    assert!(data_layers.contains_key(digest));
+    assert_eq!(
+        std::fs::read(blob(&layout, digest)).unwrap(),
+        std::fs::read(repo_root().join("products/team-collab/web/index.html")).unwrap()
+    );
     let sources: Vec<&str> =
         locked["components"].as_array().unwrap().iter().map(|c| c["source"]["digest"].as_str().unwrap()).collect();
     assert!(!sources.is_empty());
@@ -118,6 +132,9 @@ async fn keel_up_serves_the_product_from_a_layout() {
     let health = keel.request("GET", "/healthz", None, "").await;
     assert_eq!(health.status, 200, "{}", health.body);
     keel.signup("layout@example.com").await;
+    // The web client's files came with the artifact.
+    let page = keel.request("GET", "/workspaces/wsp_1", None, "").await;
+    assert_eq!((page.status, page.body.contains("<title>Keel team-collab</title>")), (200, true), "{}", page.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -777,9 +777,7 @@ pub(super) async fn start_team_collab_reaching(world: &mut KeelWorld, origin: &s
     let at = section + text[section..].find(list).expect("team-collab's allowed_outbound_hosts") + list.len();
     let separator = if text[at..].trim_start().starts_with(']') { "" } else { ", " };
     let text = format!("{}\"{origin}\"{separator}{}", &text[..at], &text[at..]);
-    // Component paths stay where the original manifest points.
-    let base = original.parent().expect("the manifest's directory");
-    let text = text.replace("source = \"", &format!("source = \"{}/", base.display()));
+    let text = relocated(&text, &original);
     let manifest = scratch_dir().join("spin.toml");
     std::fs::write(&manifest, text).expect("write the manifest");
     start_deployment(world, &deployment, manifest, extra).await;
@@ -806,14 +804,21 @@ async fn team_collab_without_database(world: &mut KeelWorld) {
     world.server = Some(Server::start(manifest, None, variables, Duration::from_secs(10)).await);
 }
 
+/// The text of the manifest `original`, for a copy elsewhere: its paths
+/// (component sources, mounted directories) made absolute, so they still
+/// name what the original names.
+fn relocated(text: &str, original: &Path) -> String {
+    let base = original.parent().expect("the manifest's directory");
+    text.replace("source = \"", &format!("source = \"{}/", base.display()))
+}
+
 /// A copy of the product manifest `original` (under `products/team-collab`)
 /// whose allow list `from` reads `to`, its component paths made absolute.
 fn manifest_with_allow_list(original: &str, from: &str, to: &str) -> PathBuf {
     let text = std::fs::read_to_string(repo_root().join(original)).expect("the product manifest");
     let from = format!("allowed_outbound_hosts = {from}");
     assert!(text.contains(&from), "{original} no longer has `{from}`; update this step");
-    let dist = format!("{}/dist/", repo_root().display());
-    let text = text.replace(&from, &format!("allowed_outbound_hosts = {to}")).replace("../../dist/", &dist);
+    let text = relocated(&text.replace(&from, &format!("allowed_outbound_hosts = {to}")), &repo_root().join(original));
     let manifest = scratch_dir().join("spin.toml");
     std::fs::write(&manifest, text).expect("write the manifest");
     manifest

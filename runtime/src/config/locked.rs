@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::ConfigError;
-use super::manifest::Manifest;
+use super::manifest::{FileMount, Manifest};
 
 /// The content type of a component source.
 const WASM_CONTENT_TYPE: &str = "application/wasm";
@@ -77,9 +77,9 @@ pub struct LockedComponent {
     /// Its environment variables.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
-    /// Files to mount (refused by Keel).
+    /// The files it mounts, each by the digest of its content.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<Value>,
+    pub files: Vec<LockedFile>,
     /// Its variables: name to template.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, String>,
@@ -89,6 +89,37 @@ pub struct LockedComponent {
     /// Host capabilities it needs.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub host_requirements: Map<String, Value>,
+}
+
+/// A file a component mounts: its content and where the guest sees it
+/// (relative to `/`, `/`-separated), as `spin registry push` locks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedFile {
+    /// The file's content.
+    pub content: LockedContent,
+    /// Its guest path.
+    pub path: String,
+}
+
+/// A content reference: a URL, the content inline, or a digest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedContent {
+    /// A URL of the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The content itself, when small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<String>,
+    /// The content's digest (`sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+impl LockedFile {
+    /// A file given by `digest`, seen at `path`.
+    pub fn of(digest: String, path: String) -> LockedFile {
+        LockedFile { content: LockedContent { digest: Some(digest), ..LockedContent::default() }, path }
+    }
 }
 
 /// A component source: its content type and content reference (`source`
@@ -110,8 +141,13 @@ pub struct LockedSource {
 
 impl LockedApp {
     /// The lock `spin registry push` writes for `manifest`, each component's
-    /// source given by the digest of its (composed) Wasm.
-    pub fn from_manifest(manifest: &Manifest, digest_of: impl Fn(&str) -> String) -> LockedApp {
+    /// source given by the digest of its (composed) Wasm, and its files by
+    /// `files_of`.
+    pub fn from_manifest(
+        manifest: &Manifest,
+        digest_of: impl Fn(&str) -> String,
+        files_of: impl Fn(&str) -> Vec<LockedFile>,
+    ) -> LockedApp {
         let mut metadata = Map::new();
         metadata.insert("name".into(), json!(manifest.name));
         if let Some(version) = manifest.version.as_deref().filter(|v| !v.is_empty()) {
@@ -182,7 +218,7 @@ impl LockedApp {
                         digest: Some(digest_of(&c.id)),
                     },
                     env: c.environment.clone(),
-                    files: Vec::new(),
+                    files: files_of(&c.id),
                     config: c.variables.clone(),
                     dependencies: Map::new(),
                     host_requirements: Map::new(),
@@ -240,12 +276,15 @@ impl LockedApp {
     }
 
     /// The application as a [`Manifest`], each component's source being the
-    /// file `source_path` gives for its digest. Validated as `spin.toml` is.
+    /// file `source_path` gives for its digest, and its files the directory
+    /// `files_dir` makes of them (mounted at `/`). Validated as `spin.toml`
+    /// is.
     pub fn into_manifest(
         self,
         origin: &Path,
         app_dir: PathBuf,
         source_path: impl Fn(&str) -> Result<PathBuf, String>,
+        files_dir: impl Fn(&str, &[LockedFile]) -> Result<PathBuf, String>,
     ) -> Result<Manifest, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid { path: origin.to_path_buf(), message };
         let meta_str = |key: &str| self.metadata.get(key).and_then(Value::as_str).map(str::to_string);
@@ -305,6 +344,7 @@ impl LockedApp {
         }
 
         let mut components = Map::new();
+        let mut mounted = Vec::new();
         for c in self.components {
             let ctx = |m: String| invalid(format!("component `{}`: {m}", c.id));
             if c.source.content_type != WASM_CONTENT_TYPE {
@@ -331,7 +371,15 @@ impl LockedApp {
                 component.insert("environment".into(), json!(c.env));
             }
             if !c.files.is_empty() {
-                component.insert("files".into(), Value::Array(c.files));
+                if let Some(file) =
+                    c.files.iter().find(|f| f.content.digest.is_none() || !super::files::is_contained(&f.path))
+                {
+                    return Err(ctx(format!(
+                        "files: `{}` must be a path inside the mount with a content digest (as `spin registry push` locks files)",
+                        file.path
+                    )));
+                }
+                mounted.push((c.id.clone(), files_dir(&c.id, &c.files).map_err(ctx)?));
             }
             if !c.dependencies.is_empty() {
                 component.insert("dependencies".into(), Value::Object(c.dependencies));
@@ -346,7 +394,13 @@ impl LockedApp {
             "trigger": trigger,
             "component": components,
         });
-        Manifest::from_json(origin, raw, app_dir)
+        let mut manifest = Manifest::from_json(origin, raw, app_dir)?;
+        for (id, dir) in mounted {
+            if let Some(component) = manifest.components.get_mut(&id) {
+                component.files = vec![FileMount::Directory { source: dir, destination: "/".into() }];
+            }
+        }
+        Ok(manifest)
     }
 }
 
@@ -388,7 +442,7 @@ token_secret = "{{ token_secret }}"
 
     #[test]
     fn writes_what_spin_writes() {
-        let locked = LockedApp::from_manifest(&manifest(), |_| "sha256:abc".into());
+        let locked = LockedApp::from_manifest(&manifest(), |_| "sha256:abc".into(), |_| Vec::new());
         let json = serde_json::to_value(&locked).unwrap();
         assert_eq!(json["metadata"]["name"], "demo");
         assert_eq!(json["metadata"]["trigger"], json!({"type": "http"}));
@@ -412,11 +466,25 @@ token_secret = "{{ token_secret }}"
     #[test]
     fn round_trips_into_the_same_manifest() {
         let original = manifest();
-        let locked = LockedApp::from_manifest(&original, |_| "sha256:abc".into());
+        let files = |id: &str| vec![LockedFile::of("sha256:f1".into(), format!("{id}/index.html"))];
+        let locked = LockedApp::from_manifest(&original, |_| "sha256:abc".into(), files);
         let bytes = serde_json::to_vec(&locked).unwrap();
+        let json: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            json["components"][0]["files"],
+            json!([{"content": {"digest": "sha256:f1"}, "path": "web/index.html"}])
+        );
         let back = LockedApp::parse(Path::new("lock"), &bytes)
             .unwrap()
-            .into_manifest(Path::new("lock"), PathBuf::from("/run"), |d| Ok(PathBuf::from(format!("/blobs/{d}"))))
+            .into_manifest(
+                Path::new("lock"),
+                PathBuf::from("/run"),
+                |d| Ok(PathBuf::from(format!("/blobs/{d}"))),
+                |id, files| {
+                    assert_eq!(files, [LockedFile::of("sha256:f1".into(), format!("{id}/index.html"))]);
+                    Ok(PathBuf::from(format!("/files/{id}")))
+                },
+            )
             .unwrap();
         assert_eq!(back.name, "demo");
         assert_eq!(back.version.as_deref(), Some("1.2.0"));
@@ -425,6 +493,7 @@ token_secret = "{{ token_secret }}"
         let web = &back.components["web"];
         assert_eq!(web.source, PathBuf::from("/blobs/sha256:abc"));
         assert_eq!(web.sqlite_databases, ["default"]);
+        assert_eq!(web.files, [FileMount::Directory { source: PathBuf::from("/files/web"), destination: "/".into() }]);
         assert_eq!(web.variables, original.components["web"].variables);
         assert!(back.variables["token_secret"].required && back.variables["token_secret"].secret);
         assert_eq!(back.variables["greeting"].default.as_deref(), Some("hello"));
@@ -436,15 +505,23 @@ token_secret = "{{ token_secret }}"
             |component: Value| json!({"spin_lock_version": 1, "triggers": [], "components": [component]}).to_string();
         let wasm = json!({"content_type": "application/wasm", "digest": "sha256:abc"});
         let cases = [
-            (base(json!({"id": "a", "source": wasm, "files": [{"path": "x", "digest": "sha256:1"}]})), "files"),
+            (base(json!({"id": "a", "source": wasm, "files": [{"path": "x", "digest": "sha256:1"}]})), "missing field `content`"),
+            (base(json!({"id": "a", "source": wasm, "files": [{"content": {"source": "file:///x"}, "path": "x"}]})), "content digest"),
+            (base(json!({"id": "a", "source": wasm, "files": [{"content": {"digest": "sha256:1"}, "path": "../x"}]})), "`../x` must be a path inside"),
             (base(json!({"id": "a", "source": wasm, "host_requirements": {"local_service_chaining": "required"}})), "local_service_chaining"),
             (base(json!({"id": "a", "source": {"content_type": "application/wasm"}})), "no digest"),
             (json!({"spin_lock_version": 2, "triggers": [], "components": []}).to_string(), "spin_lock_version 2"),
             (json!({"spin_lock_version": 1, "triggers": [{"id": "t", "trigger_type": "redis", "trigger_config": {}}], "components": []}).to_string(), "redis"),
         ];
         for (json, expected) in cases {
-            let result = LockedApp::parse(Path::new("lock"), json.as_bytes())
-                .and_then(|l| l.into_manifest(Path::new("lock"), PathBuf::from("/run"), |d| Ok(PathBuf::from(d))));
+            let result = LockedApp::parse(Path::new("lock"), json.as_bytes()).and_then(|l| {
+                l.into_manifest(
+                    Path::new("lock"),
+                    PathBuf::from("/run"),
+                    |d| Ok(PathBuf::from(d)),
+                    |_, _| Ok("/f".into()),
+                )
+            });
             let error = result.expect_err(expected).to_string();
             assert!(error.contains(expected), "{error} does not mention {expected}");
         }

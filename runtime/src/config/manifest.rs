@@ -2,7 +2,7 @@
 //!
 //! Every field Spin's manifest v2 defines is known: the ones Keel acts on
 //! are modelled, descriptive ones (`description`, `authors`, `tool`, …)
-//! are accepted, and the ones Keel cannot honour (`files`, `dependencies`,
+//! are accepted, and the ones Keel cannot honour (`dependencies`,
 //! `ai_models`, trigger types other than `http` and `cron`) are refused with
 //! the reason rather than silently ignored. Unknown keys (a typo such as
 //! `sqlite_database`) are errors naming the file and line, as in Spin.
@@ -73,8 +73,76 @@ pub struct Component {
     pub variables: BTreeMap<String, String>,
     /// Environment variables its WASI environment holds.
     pub environment: BTreeMap<String, String>,
+    /// The files it reads through WASI (`files`), mounted read-only.
+    pub files: Vec<FileMount>,
+    /// Glob patterns, relative to the manifest, of files that no `files`
+    /// pattern mounts (`exclude_files`).
+    pub exclude_files: Vec<String>,
     /// How `keel build` builds it (`[component.<id>.build]`).
     pub build: Option<BuildDecl>,
+}
+
+/// One entry of a component's `files`, as Spin's manifest defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileMount {
+    /// A glob pattern relative to the manifest (`"static/**/*"`): every
+    /// file it matches, at the same relative path under the guest's `/`.
+    Pattern(String),
+    /// A directory (resolved against the manifest's directory, as Spin
+    /// joins it) mounted at an absolute guest path (`{ source = "web", destination = "/" }`).
+    Directory {
+        /// The host directory.
+        source: PathBuf,
+        /// Where the guest sees it.
+        destination: String,
+    },
+}
+
+/// `files` entries as written.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawFileMount {
+    Pattern(String),
+    Placement(RawPlacement),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlacement {
+    source: String,
+    destination: String,
+}
+
+impl FileMount {
+    /// Check one `files` entry of a manifest in `app_dir`.
+    fn parse(raw: toml::Value, app_dir: &Path) -> Result<FileMount, String> {
+        let shown = raw.to_string();
+        let entry: RawFileMount = raw.try_into().map_err(|_| {
+            format!("`files` entry {shown} must be a glob pattern (\"static/**/*\") or {{ source = \"dir\", destination = \"/\" }}")
+        })?;
+        let inside = |path: &str| {
+            Path::new(path).is_relative() && !Path::new(path).components().any(|c| c == std::path::Component::ParentDir)
+        };
+        match entry {
+            RawFileMount::Pattern(pattern) => {
+                if !inside(&pattern) {
+                    return Err(format!(
+                        "`files` pattern `{pattern}` must be relative to the manifest's directory and stay inside it"
+                    ));
+                }
+                glob::Pattern::new(&pattern).map_err(|e| format!("`files` pattern `{pattern}`: {e}"))?;
+                Ok(FileMount::Pattern(pattern))
+            }
+            RawFileMount::Placement(RawPlacement { source, destination }) => {
+                if !destination.starts_with('/') || destination.split('/').any(|s| s == "..") {
+                    return Err(format!(
+                        "`files` destination `{destination}` must be an absolute guest path such as \"/\" or \"/assets\""
+                    ));
+                }
+                Ok(FileMount::Directory { source: app_dir.join(source), destination })
+            }
+        }
+    }
 }
 
 /// A component's build settings, as `spin build` reads them.
@@ -290,8 +358,8 @@ struct RawComponent {
     _description: Option<String>,
     #[serde(default)]
     files: Vec<toml::Value>,
-    #[serde(default, rename = "exclude_files")]
-    _exclude_files: Vec<String>,
+    #[serde(default)]
+    exclude_files: Vec<String>,
     #[serde(default)]
     allowed_http_hosts: Vec<String>,
     #[serde(default)]
@@ -381,13 +449,21 @@ impl Manifest {
         for (id, c) in raw.component {
             let ctx = |m: String| invalid(format!("component `{id}`: {m}"));
             let unsupported = [
-                (!c.files.is_empty(), "`files`: keel does not mount files into components yet; embed the data or serve it from a store"),
                 (c.dependencies.is_some(), "`dependencies`: compose the component ahead of time (tools/keel-compose) and point `source` at the result"),
                 (!c.ai_models.is_empty(), "`ai_models`: keel has no Serverless AI host"),
                 (!c.allowed_http_hosts.is_empty(), "`allowed_http_hosts` is Spin 1's name: use `allowed_outbound_hosts` (with the scheme, e.g. \"https://api.example.com\")"),
             ];
             if let Some((_, why)) = unsupported.iter().find(|(present, _)| *present) {
                 return Err(ctx(format!("unsupported {why}")));
+            }
+            let files = c
+                .files
+                .into_iter()
+                .map(|entry| FileMount::parse(entry, &app_dir))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(&ctx)?;
+            for pattern in &c.exclude_files {
+                glob::Pattern::new(pattern).map_err(|e| ctx(format!("`exclude_files` pattern `{pattern}`: {e}")))?;
             }
             let source = match &c.source {
                 toml::Value::String(s) => app_dir.join(s),
@@ -436,6 +512,8 @@ impl Manifest {
                     allowed_outbound_hosts: c.allowed_outbound_hosts,
                     variables: c.variables,
                     environment: c.environment,
+                    files,
+                    exclude_files: c.exclude_files,
                     build: c.build,
                 },
             );
@@ -585,11 +663,43 @@ key = "{{ secret }}"
 
     #[test]
     fn spin_fields_keel_cannot_honour_are_refused_with_the_reason() {
-        let files = MINIMAL.replace("sqlite_databases = [\"default\"]", "files = [\"static/**\"]");
-        let err = parse(&files).unwrap_err().to_string();
-        assert!(err.contains("component `web`: unsupported `files`"), "{err}");
+        let ai = MINIMAL.replace("sqlite_databases = [\"default\"]", "ai_models = [\"llama2-chat\"]");
+        let err = parse(&ai).unwrap_err().to_string();
+        assert!(err.contains("component `web`: unsupported `ai_models`"), "{err}");
         let described = MINIMAL.replace("[component.web]\n", "[component.web]\ndescription = \"the web\"\n");
         assert!(parse(&described).is_ok());
+    }
+
+    #[test]
+    fn files_are_patterns_or_directories_placed_at_guest_paths() {
+        let files = MINIMAL.replace(
+            "sqlite_databases = [\"default\"]",
+            "files = [\"static/**/*\", { source = \"web\", destination = \"/app\" }]\nexclude_files = [\"**/*.map\"]",
+        );
+        let web = &parse(&files).unwrap().components["web"];
+        assert_eq!(
+            web.files,
+            [
+                FileMount::Pattern("static/**/*".into()),
+                FileMount::Directory { source: PathBuf::from("/app/web"), destination: "/app".into() }
+            ]
+        );
+        assert_eq!(web.exclude_files, ["**/*.map"]);
+        for (entry, expected) in [
+            (
+                "\"../secrets/*\"",
+                "pattern `../secrets/*` must be relative to the manifest's directory and stay inside it",
+            ),
+            ("\"/etc/*\"", "pattern `/etc/*` must be relative"),
+            ("\"static/[\"", "`files` pattern `static/[`:"),
+            ("{ source = \"web\", destination = \"app\" }", "destination `app` must be an absolute guest path"),
+            ("{ source = \"web\", destination = \"/\", mode = \"rw\" }", "must be a glob pattern"),
+            ("3", "`files` entry 3 must be a glob pattern"),
+        ] {
+            let text = MINIMAL.replace("sqlite_databases = [\"default\"]", &format!("files = [{entry}]"));
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("component `web`: ") && err.contains(expected), "{entry}: {err}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! outbound-host allow list. All of it is validated up front; errors name the
 //! file, and the component or label at fault.
 
+pub mod files;
 pub mod locked;
 pub mod manifest;
 pub mod outbound;

@@ -368,7 +368,7 @@ pub(crate) mod tests {
     pub fn granted_nothing(id: &str) -> ComponentServices {
         ComponentServices {
             id: id.to_string(),
-            wasi: Vec::new(),
+            wasi: Default::default(),
             outbound: Default::default(),
             http: Default::default(),
             sqlite: HashMap::new(),

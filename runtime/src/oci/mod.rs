@@ -6,6 +6,8 @@
 //!   `com.fermyon.spin.lockedAppDigest`;
 //! - one `application/vnd.wasm.content.layer.v1+wasm` layer per distinct
 //!   (composed) component;
+//! - one `application/vnd.wasm.content.layer.v1+data` layer per distinct
+//!   file the components mount (`files`);
 //! - last, the locked application JSON
 //!   (`application/vnd.fermyon.spin.application.v1+config`), whose
 //!   component sources are those layers' digests.
@@ -26,7 +28,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::config::locked::LockedApp;
+use crate::config::locked::{LockedApp, LockedFile};
 use crate::config::manifest::Manifest;
 use layout::Layout;
 use reference::Reference;
@@ -38,6 +40,8 @@ pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+jso
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 /// A component layer's media type.
 pub const WASM_LAYER_MEDIA_TYPE: &str = "application/vnd.wasm.content.layer.v1+wasm";
+/// A mounted file's layer media type.
+pub const DATA_LAYER_MEDIA_TYPE: &str = "application/vnd.wasm.content.layer.v1+data";
 /// The locked application layer's media type.
 pub const LOCKED_APP_MEDIA_TYPE: &str = "application/vnd.fermyon.spin.application.v1+config";
 /// The image config label holding the locked application layer's digest.
@@ -130,11 +134,14 @@ impl ImageManifest {
     }
 }
 
-/// The (composed) components of an application, as packed: each distinct
-/// one once, with its digest, and the application locked to those digests.
+/// The (composed) components of an application and the files they mount,
+/// as packed: each distinct one once, with its digest, and the application
+/// locked to those digests.
 pub struct Packed {
     /// `(digest, wasm)`, distinct, in manifest order.
     pub components: Vec<(String, Vec<u8>)>,
+    /// `(digest, content)` of the mounted files, distinct.
+    pub files: Vec<(String, Vec<u8>)>,
     /// The application, its sources locked to those digests.
     pub locked: LockedApp,
 }
@@ -157,8 +164,25 @@ impl Packed {
                 components.push((digest, wasm));
             }
         }
-        let locked = LockedApp::from_manifest(manifest, |id| digests[id].clone());
-        Ok(Packed { components, locked })
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut mounted = BTreeMap::new();
+        for component in manifest.components.values() {
+            let mut locked = Vec::new();
+            let listed = crate::config::files::list(&manifest.app_dir, component)
+                .map_err(|e| anyhow::anyhow!("component `{}`: {e}", component.id))?;
+            for file in listed {
+                let content = std::fs::read(&file.host)
+                    .with_context(|| format!("component `{}`: cannot read {}", component.id, file.host.display()))?;
+                let digest = sha256_digest(&content);
+                if !files.iter().any(|(d, _)| *d == digest) {
+                    files.push((digest.clone(), content));
+                }
+                locked.push(LockedFile::of(digest, file.path));
+            }
+            mounted.insert(component.id.clone(), locked);
+        }
+        let locked = LockedApp::from_manifest(manifest, |id| digests[id].clone(), |id| mounted[id].clone());
+        Ok(Packed { components, files, locked })
     }
 }
 
@@ -181,6 +205,12 @@ impl Artifact {
             .into_iter()
             .map(|(_, wasm)| (Descriptor::of(WASM_LAYER_MEDIA_TYPE, &wasm), Bytes::from(wasm)))
             .collect();
+        layers.extend(
+            packed
+                .files
+                .into_iter()
+                .map(|(_, content)| (Descriptor::of(DATA_LAYER_MEDIA_TYPE, &content), Bytes::from(content))),
+        );
         let locked = Bytes::from(serde_json::to_vec(&packed.locked)?);
         let locked_descriptor = Descriptor::of(LOCKED_APP_MEDIA_TYPE, &locked);
 
@@ -306,18 +336,20 @@ impl AppSource {
 
     /// Load the application: read the manifest, or open the layout, or pull
     /// the artifact into `cache_dir`/registry first. Applications from a
-    /// layout or registry resolve relative state against `work_dir`.
+    /// layout or registry resolve relative state against `work_dir`, and
+    /// their components' files are written out into `cache_dir`/files.
     pub async fn load(&self, cache_dir: &Path, work_dir: &Path, insecure: bool) -> anyhow::Result<Manifest> {
         match self {
             AppSource::Manifest(path) => Ok(Manifest::load(path)?),
             AppSource::Layout { dir, name } => {
                 let origin = format!("oci-layout:{}", dir.display());
-                load_from_layout(&Layout::open(dir)?, name.as_deref(), &origin, work_dir)
+                load_from_layout(&Layout::open(dir)?, name.as_deref(), &origin, work_dir, &cache_dir.join("files"))
             }
             AppSource::Registry(reference) => {
                 let dir = cache_dir.join("registry");
                 pull(reference, insecure, &dir).await?;
-                load_from_layout(&Layout::open(&dir)?, Some(&reference.to_string()), &reference.to_string(), work_dir)
+                let name = reference.to_string();
+                load_from_layout(&Layout::open(&dir)?, Some(&name), &name, work_dir, &cache_dir.join("files"))
             }
         }
     }
@@ -344,7 +376,13 @@ pub async fn pull(reference: &Reference, insecure: bool, dir: &Path) -> anyhow::
 
 /// Read the application named `name` in `layout`, checking every blob it
 /// uses against its digest.
-fn load_from_layout(layout: &Layout, name: Option<&str>, origin: &str, work_dir: &Path) -> anyhow::Result<Manifest> {
+fn load_from_layout(
+    layout: &Layout,
+    name: Option<&str>,
+    origin: &str,
+    work_dir: &Path,
+    files_root: &Path,
+) -> anyhow::Result<Manifest> {
     let (_, image) = layout.manifest(name).with_context(|| format!("{origin}: cannot load the application"))?;
     let locked_descriptor = image.locked_app().with_context(|| origin.to_string())?;
     let locked_bytes = layout.read_blob(locked_descriptor)?;
@@ -361,7 +399,7 @@ fn load_from_layout(layout: &Layout, name: Option<&str>, origin: &str, work_dir:
     }
     let origin_path = Path::new(origin);
     let locked = LockedApp::parse(origin_path, &locked_bytes)?;
-    let manifest = locked.into_manifest(origin_path, work_dir.to_path_buf(), |digest| {
+    let source_path = |digest: &str| {
         let layer = image
             .layers
             .iter()
@@ -369,6 +407,22 @@ fn load_from_layout(layout: &Layout, name: Option<&str>, origin: &str, work_dir:
             .ok_or_else(|| format!("source {digest} is not a Wasm layer of the image"))?;
         layout.read_blob(layer).map_err(|e| format!("{e:#}"))?;
         layout.blob_path(digest).map_err(|e| e.to_string())
-    })?;
-    Ok(manifest)
+    };
+    // A component's files, written out once per locked app into the cache.
+    let files_dir = |component: &str, files: &[LockedFile]| {
+        let dir = files_root.join(locked_descriptor.digest.replace(':', "-")).join(component);
+        let mut contents = Vec::with_capacity(files.len());
+        for file in files {
+            let digest = file.content.digest.as_deref().unwrap_or_default();
+            let layer = image
+                .layers
+                .iter()
+                .find(|l| l.digest == digest)
+                .ok_or_else(|| format!("file `{}` ({digest}) is not a layer of the image", file.path))?;
+            contents.push((file.path.clone(), layout.read_blob(layer).map_err(|e| format!("{e:#}"))?));
+        }
+        crate::config::files::materialize(&dir, contents)?;
+        Ok(dir)
+    };
+    Ok(locked.into_manifest(origin_path, work_dir.to_path_buf(), source_path, files_dir)?)
 }
