@@ -128,7 +128,7 @@ pub fn write(manifest: &Manifest, out: &Path, sign: Option<&Path>) -> anyhow::Re
         files.insert(digest, FileBlob { offset: (exe.len() + payload.len()) as u64, size: content.len() as u64 });
         payload.extend_from_slice(&content);
     }
-    let components = packed.locked.components.iter().filter_map(|c| c.source.digest.clone()).collect();
+    let components = packed.locked.components.iter().filter_map(|c| c.source.content.digest.clone()).collect();
     let header = Header { keel_version: env!("CARGO_PKG_VERSION").into(), app: packed.locked, blobs, files };
     let header = serde_json::to_vec(&header)?;
     let signature = signing_key.map(|key| key.sign(&header).to_bytes().to_vec()).unwrap_or_default();
@@ -310,7 +310,7 @@ impl Embedded {
             if self.signature.is_some() { ", signed" } else { "" }
         );
         for component in &self.header.app.components {
-            text.push_str(&format!("  {}: {}\n", component.id, component.source.digest.as_deref().unwrap_or("-")));
+            text.push_str(&format!("  {}: {}\n", component.id, component.source.content.digest.as_deref().unwrap_or("-")));
         }
         text
     }

@@ -115,10 +115,17 @@ pub struct LockedContent {
     pub digest: Option<String>,
 }
 
+impl LockedContent {
+    /// The content with `digest`.
+    pub fn of(digest: String) -> LockedContent {
+        LockedContent { digest: Some(digest), ..LockedContent::default() }
+    }
+}
+
 impl LockedFile {
     /// A file given by `digest`, seen at `path`.
     pub fn of(digest: String, path: String) -> LockedFile {
-        LockedFile { content: LockedContent { digest: Some(digest), ..LockedContent::default() }, path }
+        LockedFile { content: LockedContent::of(digest), path }
     }
 }
 
@@ -128,15 +135,9 @@ impl LockedFile {
 pub struct LockedSource {
     /// The content's media type (`application/wasm`).
     pub content_type: String,
-    /// A URL of the content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// The content itself, when small.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inline: Option<String>,
-    /// The content's digest (`sha256:…`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
+    /// Where the content is.
+    #[serde(flatten)]
+    pub content: LockedContent,
 }
 
 impl LockedApp {
@@ -213,9 +214,7 @@ impl LockedApp {
                     metadata,
                     source: LockedSource {
                         content_type: WASM_CONTENT_TYPE.into(),
-                        source: None,
-                        inline: None,
-                        digest: Some(digest_of(&c.id)),
+                        content: LockedContent::of(digest_of(&c.id)),
                     },
                     env: c.environment.clone(),
                     files: files_of(&c.id),
@@ -350,7 +349,7 @@ impl LockedApp {
             if c.source.content_type != WASM_CONTENT_TYPE {
                 return Err(ctx(format!("source content type `{}` is not {WASM_CONTENT_TYPE}", c.source.content_type)));
             }
-            let digest = c.source.digest.as_deref().ok_or_else(|| ctx("the source has no digest".into()))?;
+            let digest = c.source.content.digest.as_deref().ok_or_else(|| ctx("the source has no digest".into()))?;
             let path = source_path(digest).map_err(ctx)?;
             let mut component = Map::new();
             component.insert("source".into(), json!(path.to_string_lossy()));
