@@ -571,58 +571,12 @@ impl Server {
         self.running = Some(Running::InProcess { shutdown, task });
     }
 
-    /// Start `binary up` on a free port and wait until it says it serves
-    /// there (a real Spin compiles the app first: allow a minute). The
-    /// port is picked free but may be taken again before the runtime binds
-    /// it, by a server of a scenario running beside this one: the address
-    /// comes from the runtime's own `Serving http://…` line, never from a
-    /// connection that could reach that other server, and a runtime that
-    /// could not bind is started again on another port.
+    /// Start `binary up` on a free port and wait until it accepts
+    /// connections (a real Spin compiles the app first: allow a minute).
     async fn boot_external(&mut self, binary: &Path) {
-        const ATTEMPTS: usize = 5;
-        for attempt in 1..=ATTEMPTS {
-            let addr = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|listener| listener.local_addr())
-                .expect("a free port");
-            let mut child = self.spawn_external(binary, addr);
-            let stdout = child.stdout.take().expect("piped stdout");
-            let (serving_tx, serving) = oneshot::channel();
-            tokio::spawn(async move {
-                use tokio::io::AsyncBufReadExt as _;
-                let mut lines = tokio::io::BufReader::new(stdout).lines();
-                let mut serving_tx = Some(serving_tx);
-                while let Ok(Some(line)) = lines.next_line().await {
-                    println!("{line}");
-                    if let Some(found) = line.strip_prefix("Serving http://")
-                        && let Some(tx) = serving_tx.take()
-                    {
-                        let _ = tx.send(found.trim().to_string());
-                    }
-                }
-            });
-            let waited = tokio::time::timeout(Duration::from_secs(60), serving).await;
-            match waited {
-                Ok(Ok(serving)) => {
-                    self.base = format!("http://{serving}");
-                    self.running = Some(Running::External(child));
-                    return;
-                }
-                // It exited before serving: the port was taken, or it failed.
-                Ok(Err(_)) => {
-                    let status = child.wait().await.expect("the runtime's exit status");
-                    assert!(
-                        attempt < ATTEMPTS,
-                        "{} up -f {} exited with {status} before serving ({ATTEMPTS} attempts)",
-                        binary.display(),
-                        self.manifest.display()
-                    );
-                }
-                Err(_) => panic!("{} did not serve on {addr} within 60 s", binary.display()),
-            }
-        }
-    }
-
-    fn spawn_external(&self, binary: &Path, addr: std::net::SocketAddr) -> tokio::process::Child {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port");
         let app = app_argument(&self.manifest);
         let mut command = match package() {
             // A bundle is the runtime and the app in one: it takes `up`'s flags.
@@ -637,7 +591,6 @@ impl Server {
             .arg("--listen")
             .arg(addr.to_string())
             .current_dir(&self.state_dir)
-            .stdout(std::process::Stdio::piped())
             .kill_on_drop(true);
         if let Some(config) = &self.runtime_config {
             command.arg("--runtime-config-file").arg(config);
@@ -647,7 +600,19 @@ impl Server {
         {
             command.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
         }
-        command.spawn().unwrap_or_else(|e| panic!("cannot start KEEL_TEST_RUNTIME={}: {e}", binary.display()))
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start KEEL_TEST_RUNTIME={}: {e}", binary.display()));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{} up -f {} exited with {status} before serving", binary.display(), self.manifest.display());
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{} did not listen on {addr} within 60 s", binary.display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.base = format!("http://{addr}");
+        self.running = Some(Running::External(child));
     }
 
     async fn stop(&mut self) {
