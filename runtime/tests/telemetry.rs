@@ -199,7 +199,7 @@ async fn server_span(received: &Mutex<Received>) -> (String, Span) {
     })
     .await;
     assert_eq!(server.parent_span_id, hex::decode(CALLER_SPAN).unwrap(), "the server span continues the caller's");
-    assert_eq!(server.name, "POST /...");
+    assert_eq!(server.name, "POST /v1/...");
     assert_eq!(attribute(&server.attributes, "http.response.status_code").as_deref(), Some("201"));
     assert_eq!(attribute(&server.attributes, "url.path").as_deref(), Some("/v1/auth/signup"));
     assert_eq!(attribute(&server.attributes, "keel.component").as_deref(), Some("team-collab"));
@@ -340,7 +340,7 @@ async fn an_outbound_request_carries_the_trace_on() {
 
 /// The largest total each metric reported in one export (histograms: their
 /// data points' counts; sums: their values), by name; request durations
-/// only for the route `/...`.
+/// only for the product's routes `/v1/...` and `/healthz`.
 fn metric_counts(received: &Mutex<Received>) -> HashMap<String, u64> {
     use opentelemetry_proto::tonic::metrics::v1::NumberDataPoint;
     use opentelemetry_proto::tonic::metrics::v1::metric::Data;
@@ -358,7 +358,7 @@ fn metric_counts(received: &Mutex<Received>) -> HashMap<String, u64> {
                     .iter()
                     .filter(|p| {
                         metric.name != "http.server.request.duration"
-                            || attribute(&p.attributes, "http.route").as_deref() == Some("/...")
+                            || matches!(attribute(&p.attributes, "http.route").as_deref(), Some("/v1/..." | "/healthz"))
                     })
                     .map(|p| p.count)
                     .sum(),

@@ -138,9 +138,11 @@ test("the web client's files: pages, assets, caching and refusals", async () => 
   assert.match(await page.text(), /<title>Keel team-collab<\/title>/);
 
   assert.equal((await fetch(`${base}/`, { headers: { "if-none-match": etag } })).status, 304);
-  const route = await fetch(`${base}/workspaces/wsp_1/channels/chn_2/messages/msg_3`);
+  const route = await fetch(`${base}/workspaces/wsp_1/channels/chn_2/messages/msg_3`, { headers: { accept: "text/html" } });
   assert.equal(route.status, 200, "page paths (links in mail) load the client");
   assert.match(await route.text(), /<script type="module" src="\/app.js">/);
+  const notPage = await fetch(`${base}/dev/nothing`, { headers: { accept: "application/json" } });
+  assert.equal(notPage.status, 404, "a client that does not ask for a page gets the 404");
   const script = await fetch(`${base}/app.js`);
   assert.match(script.headers.get("content-type"), /^text\/javascript/);
   assert.equal(script.headers.get("content-security-policy"), null, "the policy is for pages");

@@ -19,8 +19,10 @@
 //!   matching `If-None-Match` is `304` without the bytes.
 //! * A path ending in `/`, or naming a directory → its `index.html`.
 //! * A path not found whose last segment has no extension (a client-side
-//!   route such as `/workspaces/wsp_1`) → the file `FALLBACK_PATH` names,
-//!   when the environment sets it (a single-page app's `index.html`).
+//!   route such as `/workspaces/wsp_1`) asked for as HTML (`Accept:
+//!   text/html`, as a browser loading a page asks) → the file
+//!   `FALLBACK_PATH` names, when the environment sets it (a single-page
+//!   app's `index.html`).
 //!   Anything else not found → `404` with Keel's JSON error body: a missing
 //!   script stays a 404, not a page.
 //! * Other methods → `405` with `allow: GET, HEAD`.
@@ -51,7 +53,14 @@ async fn handle(request: Request) -> Response {
     }
     let path_info = request.headers().get("spin-path-info").and_then(|v| v.to_str().ok());
     let path = path_info.unwrap_or_else(|| request.uri().path());
-    let fallback = std::env::var("FALLBACK_PATH").ok();
+    // Only a page load (a browser asking for HTML) falls back to the app's
+    // page: an API client asking for a path nobody serves gets the 404.
+    let accepts_html = request
+        .headers()
+        .get_all("accept")
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.contains("text/html")));
+    let fallback = std::env::var("FALLBACK_PATH").ok().filter(|_| accepts_html);
     let Some(file) = resolve(path, fallback.as_deref(), |p| std::fs::metadata(p).ok().map(|m| m.is_dir())) else {
         return respond::error(StatusCode::NOT_FOUND, "not_found", "no such file");
     };
