@@ -56,7 +56,8 @@ bash scripts/test-web.sh 2>&1 | tee -a "$log"
 
 # Every Kubernetes manifest in deploy/ (and every refusal the checks must
 # make), offline against the SpinKube CRDs and Kubernetes' schemas.
-# ... and what `keel deploy scaffold` writes: HPA, KEDA and fixed replicas.
+# ... and what `keel deploy scaffold` writes: HPA, KEDA, fixed replicas, and
+# a cron trigger as a CronJob.
 scaffolds=$(mktemp -d)
 keel="$target_dir/release/keel"
 cluster=(-f products/team-collab/spin-cluster.toml --image ghcr.io/acme/team-collab:0.1.0
@@ -66,7 +67,10 @@ cluster=(-f products/team-collab/spin-cluster.toml --image ghcr.io/acme/team-col
 "$keel" deploy scaffold "${cluster[@]}" --autoscaler keda --min-replicas 1 --region us-ord -o "$scaffolds/keda" \
     >/dev/null || status=1
 "$keel" deploy scaffold "${cluster[@]}" --executor keel --replicas 3 -o "$scaffolds/fixed" >/dev/null || status=1
-"$python" tests/deploy/validate.py "$scaffolds/autoscaled" "$scaffolds/keda" "$scaffolds/fixed" 2>&1 | tee -a "$log"
+"$keel" deploy scaffold -f tests/deploy/cron-app/spin.toml --image ghcr.io/acme/reports:0.1.0 --replicas 2 \
+    --cron-route reports=/internal/nightly --cron-bearer job_secret -o "$scaffolds/cron" >/dev/null || status=1
+"$python" tests/deploy/validate.py "$scaffolds/autoscaled" "$scaffolds/keda" "$scaffolds/fixed" "$scaffolds/cron" 2>&1 |
+    tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 rm -rf "$scaffolds"
 

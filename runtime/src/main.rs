@@ -90,6 +90,15 @@ enum DeployCommand {
         /// The value of a non-secret variable (`name=value`, repeatable).
         #[arg(long = "variable", value_parser = parse_variable)]
         variables: Vec<(String, String)>,
+        /// For an executor that runs no cron triggers (SpinKube's Spin shim):
+        /// `component=/path`, an HTTP route of the component that a
+        /// Kubernetes CronJob calls with POST on each of its cron schedules
+        /// (repeatable).
+        #[arg(long = "cron-route", value_parser = parse_variable)]
+        cron_routes: Vec<(String, String)>,
+        /// A secret variable the CronJobs send as their bearer token.
+        #[arg(long)]
+        cron_bearer: Option<String>,
         /// Directory to write into.
         #[arg(short = 'o', long)]
         output: PathBuf,
@@ -486,6 +495,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime_config,
             regions,
             variables,
+            cron_routes,
+            cron_bearer,
             output,
         }) => {
             let parsed = Manifest::load(&manifest)?;
@@ -516,6 +527,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 runtime_config,
                 regions,
                 variables,
+                cron_routes,
+                cron_bearer,
             };
             let files = keel_runtime::scaffold::scaffold(&parsed, &options)
                 .map_err(|problems| anyhow::anyhow!("{}: cannot scaffold:\n{problems}", manifest.display()))?;

@@ -132,8 +132,11 @@ async fn keel_up_serves_the_product_from_a_layout() {
     let health = keel.request("GET", "/healthz", None, "").await;
     assert_eq!(health.status, 200, "{}", health.body);
     keel.signup("layout@example.com").await;
-    // The web client's files came with the artifact.
-    let page = keel.request("GET", "/workspaces/wsp_1", None, "").await;
+    // The web client's files came with the artifact: a page load (a
+    // browser's navigation asks for HTML) of one of its screens gets it.
+    let page = keel
+        .raw("GET /workspaces/wsp_1 HTTP/1.1\r\nhost: localhost\r\naccept: text/html,*/*;q=0.8\r\nconnection: close\r\n\r\n")
+        .await;
     assert_eq!((page.status, page.body.contains("<title>Keel team-collab</title>")), (200, true), "{}", page.body);
 }
 

@@ -43,8 +43,7 @@ impl Implementation {
     /// Whether its runtime configuration names a backend only Keel's
     /// runtime has (Spin has no `memory` or `rocksdb` store type).
     pub fn keel_only(&self) -> bool {
-        self.runtime_config
-            .is_some_and(|text| ["\"memory\"", "\"rocksdb\""].iter().any(|kind| text.contains(kind)))
+        self.runtime_config.is_some_and(|text| ["\"memory\"", "\"rocksdb\""].iter().any(|kind| text.contains(kind)))
     }
 }
 
@@ -407,7 +406,9 @@ fn app_argument(manifest: &Path) -> String {
             let artifact = keel_runtime::oci::Artifact::build(&parsed)
                 .unwrap_or_else(|e| panic!("cannot pack {}: {e:#}", manifest.display()));
             let layout = dir.join("oci-layout");
-            artifact.write_layout(&layout, "latest").unwrap_or_else(|e| panic!("cannot write {}: {e:#}", layout.display()));
+            artifact
+                .write_layout(&layout, "latest")
+                .unwrap_or_else(|e| panic!("cannot write {}: {e:#}", layout.display()));
             format!("oci-layout:{}", layout.display())
         }
         Package::Bundle => {
@@ -475,11 +476,17 @@ fn external_runtime_config(own: Option<&str>, state_dir: &Path) -> String {
     let mut text = own.unwrap_or_default().to_string();
     if !text.contains("[sqlite_database.default]") {
         let path = state_dir.join("sqlite_db.db");
-        text.push_str(&format!("\n[sqlite_database.default]\ntype = \"spin\"\npath = {:?}\n", path.display().to_string()));
+        text.push_str(&format!(
+            "\n[sqlite_database.default]\ntype = \"spin\"\npath = {:?}\n",
+            path.display().to_string()
+        ));
     }
     if !text.contains("[key_value_store.default]") {
         let path = state_dir.join("sqlite_key_value.db");
-        text.push_str(&format!("\n[key_value_store.default]\ntype = \"spin\"\npath = {:?}\n", path.display().to_string()));
+        text.push_str(&format!(
+            "\n[key_value_store.default]\ntype = \"spin\"\npath = {:?}\n",
+            path.display().to_string()
+        ));
     }
     text
 }
@@ -571,12 +578,53 @@ impl Server {
         self.running = Some(Running::InProcess { shutdown, task });
     }
 
-    /// Start `binary up` on a free port and wait until it accepts
-    /// connections (a real Spin compiles the app first: allow a minute).
+    /// Start `binary up` on a free port and wait until it says it serves
+    /// there (a real Spin compiles the app first: allow a minute).
+    ///
+    /// The port is picked free, then released for the runtime to bind, so a
+    /// server of a scenario running beside this one can take it first. A
+    /// connection to the port could then reach that other server; the
+    /// runtime's own `Serving http://…` line cannot. Its standard output goes
+    /// to a file in the state directory (a pipe nobody drains would stall
+    /// it), and a runtime that exits before serving is started again on
+    /// another port.
     async fn boot_external(&mut self, binary: &Path) {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port");
+        const ATTEMPTS: usize = 5;
+        static BOOTS: AtomicUsize = AtomicUsize::new(0);
+        for attempt in 1..=ATTEMPTS {
+            let addr = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free port");
+            let log = self.state_dir.join(format!("runtime-{}.log", BOOTS.fetch_add(1, Ordering::Relaxed)));
+            let mut child = self.spawn_external(binary, addr, &log);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let output = std::fs::read_to_string(&log).unwrap_or_default();
+                if let Some(serving) = output.lines().find_map(|line| line.strip_prefix("Serving http://")) {
+                    self.base = format!("http://{}", serving.trim());
+                    self.running = Some(Running::External(child));
+                    return;
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    assert!(
+                        attempt < ATTEMPTS,
+                        "{} up -f {} exited with {status} before serving ({ATTEMPTS} attempts); its output:\n{output}",
+                        binary.display(),
+                        self.manifest.display()
+                    );
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{} did not serve on {addr} within 60 s; its output:\n{output}",
+                    binary.display()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    fn spawn_external(&self, binary: &Path, addr: std::net::SocketAddr, log: &Path) -> tokio::process::Child {
         let app = app_argument(&self.manifest);
         let mut command = match package() {
             // A bundle is the runtime and the app in one: it takes `up`'s flags.
@@ -591,6 +639,7 @@ impl Server {
             .arg("--listen")
             .arg(addr.to_string())
             .current_dir(&self.state_dir)
+            .stdout(std::fs::File::create(log).expect("the runtime's log file"))
             .kill_on_drop(true);
         if let Some(config) = &self.runtime_config {
             command.arg("--runtime-config-file").arg(config);
@@ -600,19 +649,7 @@ impl Server {
         {
             command.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
         }
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start KEEL_TEST_RUNTIME={}: {e}", binary.display()));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("{} up -f {} exited with {status} before serving", binary.display(), self.manifest.display());
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{} did not listen on {addr} within 60 s", binary.display());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        self.base = format!("http://{addr}");
-        self.running = Some(Running::External(child));
+        command.spawn().unwrap_or_else(|e| panic!("cannot start KEEL_TEST_RUNTIME={}: {e}", binary.display()))
     }
 
     async fn stop(&mut self) {
@@ -716,11 +753,7 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
 }
 
 fn require_built(path: &Path) {
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/build-components.sh first",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: run scripts/build-components.sh first", path.display());
 }
 
 #[given("a running team-collab server")]
@@ -783,7 +816,12 @@ pub(super) async fn start_team_collab_reaching(world: &mut KeelWorld, origin: &s
     start_deployment(world, &deployment, manifest, extra).await;
 }
 
-async fn start_deployment(world: &mut KeelWorld, deployment: &Deployment, manifest: PathBuf, extra: Vec<(String, String)>) {
+async fn start_deployment(
+    world: &mut KeelWorld,
+    deployment: &Deployment,
+    manifest: PathBuf,
+    extra: Vec<(String, String)>,
+) {
     require_built(&repo_root().join(deployment.component));
     if deployment.uses_mock_provider() {
         world.mock = Some(mail::MockProvider::start().await);
@@ -837,7 +875,8 @@ async fn team_collab_database_not_allowed(world: &mut KeelWorld) {
     );
     let url = super::postgres::fresh_schema_url().await;
     assert!(url.contains("@127.0.0.1:"), "the test database must be addressed as 127.0.0.1: {url}");
-    world.server = Some(Server::start(manifest, None, vec![("postgres_url".into(), url)], Duration::from_secs(10)).await);
+    world.server =
+        Some(Server::start(manifest, None, vec![("postgres_url".into(), url)], Duration::from_secs(10)).await);
 }
 
 /// The SendGrid composition pointed at the mock provider, with an allow list
@@ -914,7 +953,9 @@ async fn start_postgres_tls_probe(world: &mut KeelWorld, options: &str, ca_root:
     world.server = Some(Server::start(manifest, None, variables, Duration::from_secs(10)).await);
 }
 
-#[given(regex = r#"^a sql probe on PostgreSQL behind TLS, with "([^"]*)" in its address and (with|without) the CA root$"#)]
+#[given(
+    regex = r#"^a sql probe on PostgreSQL behind TLS, with "([^"]*)" in its address and (with|without) the CA root$"#
+)]
 async fn postgres_tls_probe(world: &mut KeelWorld, options: String, ca: String) {
     let ca_root = (ca == "with").then(super::postgres::TlsFront::ca_root);
     start_postgres_tls_probe(world, &options, ca_root).await;

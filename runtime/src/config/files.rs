@@ -45,13 +45,7 @@ pub fn list(app_dir: &Path, component: &Component) -> Result<Vec<MountedFile>, S
                 }
             }
             FileMount::Directory { source, destination } => {
-                if !source.is_dir() {
-                    return Err(format!(
-                        "`files` source `{}` is not a directory; create it or fix the path (relative to {})",
-                        source.display(),
-                        app_dir.display()
-                    ));
-                }
+                require_directory(app_dir, source)?;
                 let prefix = destination.trim_matches('/');
                 walk(source, &mut |host| {
                     let relative = portable(host.strip_prefix(source).expect("walked from source"));
@@ -63,6 +57,18 @@ pub fn list(app_dir: &Path, component: &Component) -> Result<Vec<MountedFile>, S
         }
     }
     Ok(files.into_iter().map(|(path, host)| MountedFile { path, host }).collect())
+}
+
+/// A `{ source, destination }` mount's source must be a directory.
+pub(crate) fn require_directory(app_dir: &Path, source: &Path) -> Result<(), String> {
+    if source.is_dir() {
+        return Ok(());
+    }
+    Err(format!(
+        "`files` source `{}` is not a directory; create it or fix the path (relative to {})",
+        source.display(),
+        app_dir.display()
+    ))
 }
 
 fn walk(dir: &Path, found: &mut impl FnMut(&Path)) -> std::io::Result<()> {

@@ -85,12 +85,8 @@ fn mount(app_dir: &Path, component: &Component) -> Result<(Vec<Preopen>, Option<
     });
     if let Some(direct) = placed.collect::<Option<Vec<Preopen>>>() {
         // Spin's direct mounts: the directories themselves.
-        if let Some(missing) = direct.iter().find(|p| !p.host.is_dir()) {
-            return Err(format!(
-                "`files` source `{}` is not a directory; create it or fix the path (relative to {})",
-                missing.host.display(),
-                app_dir.display()
-            ));
+        for preopen in &direct {
+            files::require_directory(app_dir, &preopen.host)?;
         }
         return Ok((direct, None));
     }
