@@ -15,9 +15,9 @@
 #   bash scripts/bench.sh --soak [SECONDS]                 # instead: SECONDS (60) of reads and writes
 #                                                          # at 64 connections at once, RSS every 5 s;
 #                                                          # fails on any error or unexpected status
-#   bash scripts/bench.sh --live [SUBSCRIBERS]             # instead: live events (tests/bench/live.py):
-#                                                          # POST → SSE delivery p50/p99 to 1 stream and to
-#                                                          # SUBSCRIBERS (1000) streams, RSS per stream
+#   bash scripts/bench.sh --live [SUBSCRIBERS]             # instead: live events (keel-live): POST → event
+#                                                          # read off the SSE socket, p50/p99 to 1 stream
+#                                                          # and to SUBSCRIBERS (1000) streams, RSS per stream
 #   bash scripts/bench.sh --files [CLIENTS]                # instead: file sharing (tests/bench/files.py):
 #                                                          # upload/download MB/s of 1, 8 and 20 MiB files,
 #                                                          # ranged reads, CLIENTS (8) at once, RSS
@@ -73,6 +73,7 @@ bash scripts/build-components.sh >/dev/null
 cargo build --release -q -p keel-runtime -p keel-bench
 runtimes=("$target/release/keel|spin.toml" "${runtimes[@]}")
 bench="$target/release/keel-bench"
+live_bench="$target/release/keel-live"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ "$bundle" -eq 1 ]; then
@@ -175,8 +176,11 @@ for entry in "${runtimes[@]}"; do
     if [ "$live" -gt 0 ]; then
         # One stream per connection; the load generator needs the descriptors.
         ulimit -n "$(( live + 256 > 4096 ? live + 256 : 4096 ))"
-        python3 tests/bench/live.py "$base" 1 50 0.1 "$server"
-        python3 tests/bench/live.py "$base" "$live" 20 0.25 "$server"
+        channel_path="/v1/workspaces/$workspace/channels/$channel"
+        "$live_bench" --base "$base" --channel "$channel_path" --header "$auth" --subscribers 1 --messages 50 \
+            --interval 0.1 --pid "$server"
+        "$live_bench" --base "$base" --channel "$channel_path" --header "$auth" --subscribers "$live" --messages 20 \
+            --interval 0.25 --pid "$server"
         echo "RSS after the runs: $(rss_mb) MB"
         stop
         continue

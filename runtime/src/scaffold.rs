@@ -475,8 +475,13 @@ fn quote(value: &str) -> String {
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Manifest {
+        Manifest::parse(Path::new("spin.toml"), text, PathBuf::from("/app")).unwrap()
+    }
+
     fn manifest() -> Manifest {
-        let text = r#"
+        parse(
+            r#"
 spin_manifest_version = 2
 [application]
 name = "shop"
@@ -489,8 +494,8 @@ route = "/..."
 component = "web"
 [component.web]
 source = "web.wasm"
-"#;
-        Manifest::parse(Path::new("spin.toml"), text, PathBuf::from("/app")).unwrap()
+"#,
+        )
     }
 
     fn options() -> Options {
@@ -510,7 +515,8 @@ source = "web.wasm"
     /// The shop with a nightly report and a sweeper every 10 seconds on
     /// weekdays, and the routes that do their work.
     fn with_cron() -> Manifest {
-        let text = r#"
+        parse(
+            r#"
 spin_manifest_version = 2
 [application]
 name = "shop"
@@ -533,8 +539,8 @@ cron_expression = "0 30 2 1,2,3,15 * *"
 source = "web.wasm"
 [component.jobs]
 source = "jobs.wasm"
-"#;
-        Manifest::parse(Path::new("spin.toml"), text, PathBuf::from("/app")).unwrap()
+"#,
+        )
     }
 
     #[test]
