@@ -4,13 +4,13 @@
 //! Subscriptions read the event log (`keel:repositories/events`), so an
 //! event any process sharing the database recorded reaches every
 //! subscriber, on Spin as on Keel's runtime. Within one instance the
-//! subscriptions share what is read of the log, the [`Hub`]: while anyone
-//! waits, one of the waiting tasks reads the log every [`POLL_INTERVAL`]
-//! and the others find its events there just after, so an instance
-//! holding a thousand streams makes one query per interval, not a
-//! thousand. A
-//! subscription that resumes after an event id, or that fell behind the
-//! hub's window, first reads its workspace's events from the log itself.
+//! subscriptions share what is read of the log, the [`Hub`], and are
+//! waited for together through a [`Feed`]: while it waits, the log is read
+//! every [`POLL_INTERVAL`] and each read hands every subscription its
+//! events, so an instance holding a thousand streams makes one query and
+//! one wake-up per interval, not a thousand. A subscription that resumes
+//! after an event id, or that fell behind the hub's window, first reads
+//! its workspace's events from the log itself.
 //!
 //! PostgreSQL and MySQL number a row when it is inserted, not when it
 //! commits, so a reader may see event 11 before event 10 commits: the hub
@@ -24,10 +24,13 @@
 //! gone.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
 use std::time::Duration;
 
-use exports::keel::domains::real_time_messaging::{Error, Event, Guest, GuestSubscription, Kind as EventKind};
+use exports::keel::domains::real_time_messaging::{
+    Delivery, Error, Event, Guest, GuestFeed, GuestSubscription, Kind as EventKind,
+};
 use keel::platform::security_context::{self, Permission};
 use keel::repositories::{channels, workspaces};
 use keel_guest::clock;
@@ -71,6 +74,7 @@ struct RealTimeMessaging;
 
 impl Guest for RealTimeMessaging {
     type Subscription = Subscription;
+    type Feed = Feed;
 
     async fn subscribe(
         actor_id: String,
@@ -144,20 +148,70 @@ struct Replay {
     delivered: Vec<u64>,
 }
 
-impl GuestSubscription for Subscription {
-    async fn next(&self, wait_ms: u32) -> Result<Vec<Event>, Error> {
+impl GuestSubscription for Subscription {}
+
+/// Subscriptions waited for together by one task.
+pub struct Feed {
+    subscriptions: RefCell<BTreeMap<u64, Rc<Subscription>>>,
+}
+
+impl GuestFeed for Feed {
+    fn new() -> Self {
+        Feed { subscriptions: RefCell::new(BTreeMap::new()) }
+    }
+
+    fn add(&self, key: u64, subscription: exports::keel::domains::real_time_messaging::Subscription) {
+        self.subscriptions.borrow_mut().insert(key, Rc::new(subscription.into_inner::<Subscription>()));
+    }
+
+    fn remove(&self, key: u64) {
+        self.subscriptions.borrow_mut().remove(&key);
+    }
+
+    async fn next(&self, wait_ms: u32) -> Result<Vec<Delivery>, Error> {
         let deadline = clock::now_ms() + i64::from(wait_ms.min(MAX_WAIT_MS));
         loop {
-            if self.ended.get() {
-                return Err(Error::Forbidden("you are no longer a member of this workspace".into()));
-            }
-            if clock::now_ms() - self.checked_at.get() >= RECHECK_MS {
-                self.checked_at.set(clock::now_ms());
-                if let Err(err) = check_member(&self.actor_id, &self.workspace_id).await {
-                    self.ended.set(matches!(err, Error::NotFound(_) | Error::Forbidden(_)));
-                    return Err(err);
+            let now = clock::now_ms();
+            // A copy of the list: a `take` may wait (a replay, a membership
+            // check) while the caller adds or removes subscriptions.
+            let subscriptions: Vec<(u64, Rc<Subscription>)> =
+                self.subscriptions.borrow().iter().map(|(key, subscription)| (*key, subscription.clone())).collect();
+            let mut deliveries = Vec::new();
+            for (key, subscription) in subscriptions {
+                let events = subscription.take(now).await;
+                if events.as_ref().is_ok_and(Vec::is_empty) {
+                    continue;
                 }
+                if events.is_err() {
+                    self.subscriptions.borrow_mut().remove(&key);
+                }
+                deliveries.push(Delivery { key, events });
             }
+            if !deliveries.is_empty() || clock::now_ms() >= deadline {
+                return Ok(deliveries);
+            }
+            wait(deadline).await?;
+        }
+    }
+}
+
+impl Subscription {
+    /// The events after those already delivered (at most [`PAGE`]),
+    /// without waiting for new ones: `forbidden` once the subscriber is no
+    /// longer a member (checked every [`RECHECK_MS`], `now` being the time
+    /// in ms).
+    async fn take(&self, now: i64) -> Result<Vec<Event>, Error> {
+        if self.ended.get() {
+            return Err(Error::Forbidden("you are no longer a member of this workspace".into()));
+        }
+        if now - self.checked_at.get() >= RECHECK_MS {
+            self.checked_at.set(now);
+            if let Err(err) = check_member(&self.actor_id, &self.workspace_id).await {
+                self.ended.set(matches!(err, Error::NotFound(_) | Error::Forbidden(_)));
+                return Err(err);
+            }
+        }
+        loop {
             let replayed = self.replay().await?;
             if !replayed.is_empty() {
                 return Ok(self.deliver(replayed));
@@ -166,18 +220,12 @@ impl GuestSubscription for Subscription {
             if !read.is_empty() {
                 return Ok(self.deliver(read));
             }
-            if self.replaying() {
-                continue;
-            }
-            if clock::now_ms() >= deadline {
+            if !self.replaying() {
                 return Ok(Vec::new());
             }
-            wait(deadline).await?;
         }
     }
-}
 
-impl Subscription {
     /// The next events of an unfinished replay, read from the log.
     async fn replay(&self) -> Result<Vec<events::Event>, Error> {
         let Some((after, until)) =
@@ -216,6 +264,9 @@ impl Subscription {
             let until = hub.high_water.unwrap_or(0);
             *self.replay.borrow_mut() = Some(Replay { after: self.last_seq.get(), until, delivered: Vec::new() });
             self.position.set(hub.end());
+            return Vec::new();
+        }
+        if self.position.get() == hub.end() {
             return Vec::new();
         }
         let skip = (self.position.get() - hub.first) as usize;
@@ -340,12 +391,8 @@ impl Hub {
 /// read if it is this task's turn.
 ///
 /// One waiting task is elected to read the log when the next read is due;
-/// the others sleep until [`READ_GRACE`] after that and find its events in
-/// the hub, so each waiting task wakes about once per [`POLL_INTERVAL`].
-/// Tasks look at the hub on timers rather than being woken by the reader:
-/// a wake-up from one component-model task to another (wit-bindgen's
-/// `inter-task-wakeup`) traps on wasmtime 48, which Keel's runtime and
-/// Spin 4 are built on.
+/// any other (another feed of the instance) sleeps until [`READ_GRACE`]
+/// after that and finds its events in the hub.
 async fn wait(deadline: i64) -> Result<(), Error> {
     let now = clock::now_ms();
     let interval = POLL_INTERVAL.as_millis() as i64;

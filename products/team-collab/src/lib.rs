@@ -26,7 +26,8 @@ use futures::StreamExt;
 use futures::stream::LocalBoxStream;
 use serde::de::DeserializeOwned;
 use spin_sdk::http::body::IncomingBodyExt;
-use spin_sdk::http::{FullBody, HeaderName, HeaderValue, Request, StatusCode};
+use spin_sdk::http::{FullBody, HeaderName, HeaderValue, IntoResponse, Request, StatusCode};
+use spin_sdk::wasip3::http::types as wasi_http;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -63,11 +64,12 @@ impl exports::keel::triggers::inbound_cron::Guest for Scheduled {
 export!(Scheduled);
 
 
-/// A response body: a JSON document, or a stream (events from [`live`], a
-/// file from [`files`]).
+/// A response body: a JSON document, a stream (a file from [`files`]), or
+/// live events, which [`Reply`] hands to [`live`]'s writer.
 pub enum Body {
     Full(FullBody<Bytes>),
     Stream(LocalBoxStream<'static, Bytes>),
+    Live(live::Stream),
 }
 
 impl http_body::Body for Body {
@@ -81,12 +83,29 @@ impl http_body::Body for Body {
         match self.get_mut() {
             Body::Full(full) => Pin::new(full).poll_frame(cx),
             Body::Stream(chunks) => chunks.poll_next_unpin(cx).map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c)))),
+            // Written by `live`, never through spin-sdk (see `Reply`).
+            Body::Live(_) => Poll::Ready(None),
+        }
+    }
+}
+
+/// What `handle` answers. spin-sdk writes a body from the request's own
+/// task; a live stream's body is handed to [`live`], which writes all the
+/// instance's streams from one task.
+struct Reply(spin_sdk::http::Response<Body>);
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Result<wasi_http::Response, wasi_http::ErrorCode> {
+        let (parts, body) = self.0.into_parts();
+        match body {
+            Body::Live(stream) => live::respond(parts.status, parts.headers, stream),
+            body => spin_sdk::http::Response::from_parts(parts, body).into_response(),
         }
     }
 }
 
 #[spin_sdk::http_service]
-async fn handle(request: Request) -> spin_sdk::http::Response<Body> {
+async fn handle(request: Request) -> Reply {
     let request_id = trail::request_id(request.headers());
     let client = limits::client_address(request.headers());
     let mut trail = Trail::default();
@@ -104,7 +123,7 @@ async fn handle(request: Request) -> spin_sdk::http::Response<Body> {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
     }
-    response
+    Reply(response)
 }
 
 /// A failed request: HTTP status, error code, message and extra headers.

@@ -55,6 +55,18 @@ Feature: Live events
     And within 5 seconds "alice" receives "message.created" with "channel_id" = "{channel:random}"
     And within 5 seconds "alice" receives "message.created" with "channel_id" = "{channel:general}"
 
+  Scenario: A client that leaves does not hold up the other streams of the server, and one that comes back is served
+    When "bob" opens the event stream of channel "general"
+    And "alice" opens the event stream of channel "general"
+    And "bob" closes their event stream
+    Given "alice" has posted "still here" to channel "general" as "still"
+    Then within 5 seconds "alice" receives "message.created" with "message.text" = "still here"
+    When "bob" opens the event stream of channel "general"
+    Given "alice" has posted "welcome back" to channel "general" as "back"
+    Then within 5 seconds "bob" receives "message.created" with "message.text" = "welcome back"
+    And within 5 seconds "alice" receives "message.created" with "message.text" = "welcome back"
+    And "bob" has received no other event within 1 second
+
   Scenario: Files shared, updated and deleted in a channel arrive with the file
     When "bob" opens the event stream of channel "general"
     And "alice" uploads a pdf file of 4000 bytes named "plan.pdf" to channel "general"
