@@ -176,6 +176,10 @@ impl GuestFeed for Feed {
             // check) while the caller adds or removes subscriptions.
             let subscriptions: Vec<(u64, Rc<Subscription>)> =
                 self.subscriptions.borrow().iter().map(|(key, subscription)| (*key, subscription.clone())).collect();
+            if subscriptions.is_empty() {
+                // Nothing to wait for: the caller's streams have all gone.
+                return Ok(Vec::new());
+            }
             let mut deliveries = Vec::new();
             for (key, subscription) in subscriptions {
                 let events = subscription.take(now).await;

@@ -220,16 +220,18 @@ impl Pump {
             self.tend(now);
             self.flush();
             if self.waiting.is_none() {
-                if self.outlets.is_empty() {
-                    if self.io.is_empty() {
+                // Streams that are closing only wait for their writes.
+                match self.outlets.values().filter(|outlet| !outlet.closing).map(Outlet::due).min() {
+                    Some(due) => {
+                        let wait = (due - now).clamp(SLACK_MS, HEARTBEAT.as_millis() as i64) as u32;
+                        let feed = self.feed.clone();
+                        self.waiting = Some(Box::pin(async move { Woke::Feed(feed.next(wait).await) }));
+                    }
+                    None if self.outlets.is_empty() && self.io.is_empty() => {
                         STREAMS.with_borrow_mut(|streams| streams.pumping = false);
                         return;
                     }
-                } else {
-                    let wait = self.outlets.values().map(Outlet::due).min().unwrap_or(now) - now;
-                    let wait = wait.clamp(SLACK_MS, HEARTBEAT.as_millis() as i64) as u32;
-                    let feed = self.feed.clone();
-                    self.waiting = Some(Box::pin(async move { Woke::Feed(feed.next(wait).await) }));
+                    None => {}
                 }
             }
             match self.woken().await {
