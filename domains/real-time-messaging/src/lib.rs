@@ -76,6 +76,10 @@ impl Guest for RealTimeMessaging {
     type Subscription = Subscription;
     type Feed = Feed;
 
+    fn new_feed() -> exports::keel::domains::real_time_messaging::Feed {
+        exports::keel::domains::real_time_messaging::Feed::new(Feed { subscriptions: RefCell::new(BTreeMap::new()) })
+    }
+
     async fn subscribe(
         actor_id: String,
         workspace_id: String,
@@ -156,10 +160,6 @@ pub struct Feed {
 }
 
 impl GuestFeed for Feed {
-    fn new() -> Self {
-        Feed { subscriptions: RefCell::new(BTreeMap::new()) }
-    }
-
     fn add(&self, key: u64, subscription: exports::keel::domains::real_time_messaging::Subscription) {
         self.subscriptions.borrow_mut().insert(key, Rc::new(subscription.into_inner::<Subscription>()));
     }

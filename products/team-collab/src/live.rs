@@ -127,7 +127,7 @@ impl Stream {
             let key = streams.next_key;
             streams.next_key += 1;
             streams.arrivals.push((key, Outlet::new(self.actor_id, self.workspace_id, writer, now)));
-            let feed = streams.feed.get_or_insert_with(|| Rc::new(live::Feed::new())).clone();
+            let feed = streams.feed.get_or_insert_with(|| Rc::new(live::new_feed())).clone();
             (feed, key, !std::mem::replace(&mut streams.pumping, true))
         });
         feed.add(key, self.subscription);
