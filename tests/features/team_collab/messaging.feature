@@ -74,6 +74,23 @@ Feature: Channels and messages
       | limit=ten       |
       | before=garbage! |
 
+  Scenario: Only a channel of the workspace has messages to list; an empty one lists none
+    Given "alice" has created channel "general" in workspace "acme"
+    And "alice" has created channel "quiet" in workspace "acme"
+    And "bob" has created workspace "bobs"
+    And "alice" has posted 2 messages to channel "general"
+    When "alice" sends GET "/v1/workspaces/{workspace:acme}/channels/{channel:quiet}/messages"
+    Then the response status is 200
+    And the response list "messages" has 0 items
+    When "alice" sends GET "/v1/workspaces/{workspace:acme}/channels/chn_00000000000000000000000000000000/messages"
+    Then the response status is 404
+    And the error code is "not_found"
+    When "alice" sends GET "/v1/workspaces/{workspace:acme}/channels/chn_00000000000000000000000000000000/messages?before=garbage!"
+    Then the response status is 404
+    When "bob" sends GET "/v1/workspaces/{workspace:bobs}/channels/{channel:general}/messages"
+    Then the response status is 404
+    And the error code is "not_found"
+
   Scenario: Empty and oversized messages are refused
     Given "alice" has created channel "general" in workspace "acme"
     When "alice" sends POST "/v1/workspaces/{workspace:acme}/channels/{channel:general}/messages" with body '{"text":""}'
