@@ -153,6 +153,26 @@ async fn blocking<R: Send + 'static>(
     result
 }
 
+/// Run a read: here when the backend answers reads at once
+/// ([`KeyValueStore::quick_reads`]), else as [`blocking`] does.
+async fn reading<R: Send + 'static>(
+    (store, call): (Arc<dyn KeyValueStore>, HostCall),
+    f: impl FnOnce(&dyn KeyValueStore) -> Result<R, KvError> + Send + 'static,
+) -> Result<R, KvError> {
+    if !store.quick_reads() {
+        return blocking((store, call), f).await;
+    }
+    let result = f(store.as_ref());
+    finish(call, &result);
+    result
+}
+
+/// Run a synchronous read: here when the backend answers reads at once,
+/// else with the executor's other tasks moved off this thread.
+fn read_now<R>(store: &dyn KeyValueStore, f: impl FnOnce(&dyn KeyValueStore) -> R) -> R {
+    if store.quick_reads() { f(store) } else { super::block_in_place(|| f(store)) }
+}
+
 /// End an operation's telemetry (an error by its kind only: its text may
 /// name keys).
 fn finish<R>(call: HostCall, result: &Result<R, KvError>) {
@@ -187,6 +207,19 @@ impl HostState {
     ) -> wasmtime::Result<Result<R, KvError>> {
         let (kv, call) = self.kv_call(store, operation)?;
         let result = super::block_in_place(|| f(kv.as_ref()));
+        finish(call, &result);
+        Ok(result)
+    }
+
+    /// [`kv_sync`](Self::kv_sync) for a read ([`read_now`]).
+    fn kv_sync_read<R>(
+        &self,
+        store: &Resource<Store>,
+        operation: &'static str,
+        f: impl FnOnce(&dyn KeyValueStore) -> Result<R, KvError>,
+    ) -> wasmtime::Result<Result<R, KvError>> {
+        let (kv, call) = self.kv_call(store, operation)?;
+        let result = read_now(kv.as_ref(), f);
         finish(call, &result);
         Ok(result)
     }
@@ -254,7 +287,7 @@ impl<T> HostStoreWithStore<T> for Spin {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
         let call = accessor.with(|mut access| access.get().kv_call(&store, "get"))?;
-        Ok(blocking(call, move |kv| kv.get(&key).and_then(capped_value)).await.map_err(spin_error))
+        Ok(reading(call, move |kv| kv.get(&key).and_then(capped_value)).await.map_err(spin_error))
     }
 
     async fn set(
@@ -282,7 +315,7 @@ impl<T> HostStoreWithStore<T> for Spin {
         key: String,
     ) -> wasmtime::Result<Result<bool, spin_kv::Error>> {
         let call = accessor.with(|mut access| access.get().kv_call(&store, "exists"))?;
-        Ok(blocking(call, move |kv| kv.exists(&key)).await.map_err(spin_error))
+        Ok(reading(call, move |kv| kv.exists(&key)).await.map_err(spin_error))
     }
 
     async fn get_keys(
@@ -317,7 +350,7 @@ impl wasi_store::HostBucket for HostState {
         bucket: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, "get", |kv| kv.get(&key).and_then(capped_value))?.map_err(wasi_error))
+        Ok(self.kv_sync_read(&bucket, "get", |kv| kv.get(&key).and_then(capped_value))?.map_err(wasi_error))
     }
 
     fn set(
@@ -334,7 +367,7 @@ impl wasi_store::HostBucket for HostState {
     }
 
     fn exists(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<bool, wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, "exists", |kv| kv.exists(&key))?.map_err(wasi_error))
+        Ok(self.kv_sync_read(&bucket, "exists", |kv| kv.exists(&key))?.map_err(wasi_error))
     }
 
     fn list_keys(
@@ -398,7 +431,7 @@ impl atomics::HostCas for HostState {
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, wasi_store::Error>> {
         let (store, call) = self.kv_call(&bucket, "cas-new")?;
-        let seen = super::block_in_place(|| store.get(&key));
+        let seen = read_now(store.as_ref(), |kv| kv.get(&key));
         finish(call, &seen);
         let seen = match seen {
             Ok(seen) => seen,
@@ -410,7 +443,7 @@ impl atomics::HostCas for HostState {
     fn current(&mut self, cas: Resource<Cas>) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
         let call = self.host_call(Call::KeyValue { operation: "cas-current" });
         let handle = self.table.get_mut(&cas)?;
-        let current = super::block_in_place(|| handle.store.get(&handle.key).and_then(capped_value));
+        let current = read_now(handle.store.as_ref(), |kv| kv.get(&handle.key).and_then(capped_value));
         finish(call, &current);
         match current {
             Ok(seen) => {
@@ -433,7 +466,7 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_store::Error>> {
-        let found = self.kv_sync(&bucket, "get-many", |kv| {
+        let found = self.kv_sync_read(&bucket, "get-many", |kv| {
             let found = kv.get_many(&keys)?;
             capped(found.iter().map(|(k, v)| 2 * ENTRY_OVERHEAD + k.len() + v.len()).sum())?;
             Ok(found)

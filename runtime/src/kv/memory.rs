@@ -21,6 +21,10 @@ impl KeyValueStore for MemoryStore {
         Ok(self.map().get(key).cloned())
     }
 
+    fn quick_reads(&self) -> bool {
+        true
+    }
+
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
         self.map().insert(key.to_string(), value.to_vec());
         Ok(())

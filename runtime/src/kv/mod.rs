@@ -47,6 +47,13 @@ pub trait KeyValueStore: Send + Sync + 'static {
     fn exists(&self, key: &str) -> Result<bool, KvError> {
         Ok(self.get(key)?.is_some())
     }
+    /// Whether `get`, `exists` and `get_many` answer from this process's
+    /// memory or a local file without waiting for a write, a lock or the
+    /// network: the host then runs them on the calling thread instead of
+    /// handing them to another one.
+    fn quick_reads(&self) -> bool {
+        false
+    }
     /// The keys of `keys` that exist, with their values, in request order
     /// and each once (Spin's SQLite store leaves missing keys out).
     fn get_many(&self, keys: &[String]) -> Result<Vec<(String, Vec<u8>)>, KvError> {

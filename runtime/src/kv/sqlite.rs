@@ -9,7 +9,11 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::{KeyValueStore, KvError, add_to_counter};
 
 pub struct SqliteStore {
+    /// Writes, and the reads inside them (a compare-and-swap).
     conn: Mutex<Connection>,
+    /// Reads: WAL lets them run beside a write, so a read never waits for
+    /// another call's commit and its `fsync`.
+    reader: Mutex<Connection>,
     /// The store label: one file may hold several stores, as in Spin.
     label: String,
 }
@@ -31,11 +35,17 @@ impl SqliteStore {
                  PRIMARY KEY (store, key)
              );",
         )?;
-        Ok(SqliteStore { conn: Mutex::new(conn), label: label.to_string() })
+        let reader = Connection::open(path)?;
+        reader.execute_batch("PRAGMA busy_timeout = 5000;")?;
+        Ok(SqliteStore { conn: Mutex::new(conn), reader: Mutex::new(reader), label: label.to_string() })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -56,7 +66,11 @@ fn write(conn: &Connection, store: &str, key: &str, value: &[u8]) -> rusqlite::R
 
 impl KeyValueStore for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        Ok(read(&self.conn(), &self.label, key)?)
+        Ok(read(&self.reader(), &self.label, key)?)
+    }
+
+    fn quick_reads(&self) -> bool {
+        true
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
@@ -90,7 +104,7 @@ impl KeyValueStore for SqliteStore {
     }
 
     fn keys(&self) -> Result<Vec<String>, KvError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut stmt = conn.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
         let keys = stmt.query_map(params![self.label], |row| row.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(keys)
@@ -114,5 +128,30 @@ impl KeyValueStore for SqliteStore {
         write(&tx, &self.label, key, &bytes)?;
         tx.commit()?;
         Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn a_read_does_not_wait_for_a_write_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = Arc::new(SqliteStore::open(&dir.path().join("kv.db"), "default").unwrap());
+        kv.set("k", b"committed").unwrap();
+        // A write holds the writer connection (as one does through its
+        // commit and `fsync`), with an uncommitted change.
+        let writing = kv.conn();
+        writing.execute_batch("BEGIN IMMEDIATE; UPDATE spin_key_value SET value = x'00' WHERE key = 'k';").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = kv.clone();
+        std::thread::spawn(move || tx.send(reader.get("k").unwrap()).unwrap());
+        let read = rx.recv_timeout(Duration::from_secs(5)).expect("the read waited for the write");
+        assert_eq!(read.as_deref(), Some(&b"committed"[..]), "a read sees only committed values");
+        assert!(kv.quick_reads());
+        writing.execute_batch("ROLLBACK").unwrap();
     }
 }
