@@ -197,32 +197,33 @@ impl HostState {
         Ok((self.kv_store(store)?, self.host_call(Call::KeyValue { operation })))
     }
 
-    /// Run `f`, a synchronous (`wasi:keyvalue`) `operation`, on the store;
-    /// the call blocks, so the executor's other tasks move off this thread.
+    /// Run `f`, a synchronous (`wasi:keyvalue`) `operation`, on the store.
+    /// A point read runs here when the backend answers reads at once
+    /// ([`read_now`]); anything else blocks, so the executor's other tasks
+    /// move off this thread meanwhile.
     fn kv_sync<R>(
         &self,
         store: &Resource<Store>,
         operation: &'static str,
+        access: Access,
         f: impl FnOnce(&dyn KeyValueStore) -> Result<R, KvError>,
     ) -> wasmtime::Result<Result<R, KvError>> {
         let (kv, call) = self.kv_call(store, operation)?;
-        let result = super::block_in_place(|| f(kv.as_ref()));
+        let result = match access {
+            Access::Read => read_now(kv.as_ref(), f),
+            Access::Other => super::block_in_place(|| f(kv.as_ref())),
+        };
         finish(call, &result);
         Ok(result)
     }
+}
 
-    /// [`kv_sync`](Self::kv_sync) for a read ([`read_now`]).
-    fn kv_sync_read<R>(
-        &self,
-        store: &Resource<Store>,
-        operation: &'static str,
-        f: impl FnOnce(&dyn KeyValueStore) -> Result<R, KvError>,
-    ) -> wasmtime::Result<Result<R, KvError>> {
-        let (kv, call) = self.kv_call(store, operation)?;
-        let result = read_now(kv.as_ref(), f);
-        finish(call, &result);
-        Ok(result)
-    }
+/// What a synchronous call does: reads of given keys, or anything else
+/// (writes, and the list of all keys).
+#[derive(Clone, Copy)]
+enum Access {
+    Read,
+    Other,
 }
 
 /// Spin's bound on what one call may buffer in host memory
@@ -350,7 +351,7 @@ impl wasi_store::HostBucket for HostState {
         bucket: Resource<Store>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
-        Ok(self.kv_sync_read(&bucket, "get", |kv| kv.get(&key).and_then(capped_value))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "get", Access::Read, |kv| kv.get(&key).and_then(capped_value))?.map_err(wasi_error))
     }
 
     fn set(
@@ -359,15 +360,15 @@ impl wasi_store::HostBucket for HostState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, "set", |kv| kv.set(&key, &value))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "set", Access::Other, |kv| kv.set(&key, &value))?.map_err(wasi_error))
     }
 
     fn delete(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, "delete", |kv| kv.delete(&key))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "delete", Access::Other, |kv| kv.delete(&key))?.map_err(wasi_error))
     }
 
     fn exists(&mut self, bucket: Resource<Store>, key: String) -> wasmtime::Result<Result<bool, wasi_store::Error>> {
-        Ok(self.kv_sync_read(&bucket, "exists", |kv| kv.exists(&key))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "exists", Access::Read, |kv| kv.exists(&key))?.map_err(wasi_error))
     }
 
     fn list_keys(
@@ -376,7 +377,7 @@ impl wasi_store::HostBucket for HostState {
         cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_store::KeyResponse, wasi_store::Error>> {
         // One page holding every key after the cursor (keys are sorted).
-        let keys = match self.kv_sync(&bucket, "list-keys", |kv| kv.keys().and_then(capped_keys))? {
+        let keys = match self.kv_sync(&bucket, "list-keys", Access::Other, |kv| kv.keys().and_then(capped_keys))? {
             Ok(keys) => keys,
             Err(e) => return Ok(Err(wasi_error(e))),
         };
@@ -400,7 +401,7 @@ impl atomics::Host for HostState {
         key: String,
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, "increment", |kv| kv.increment(&key, delta))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "increment", Access::Other, |kv| kv.increment(&key, delta))?.map_err(wasi_error))
     }
 
     fn swap(&mut self, cas: Resource<Cas>, value: Vec<u8>) -> wasmtime::Result<Result<(), atomics::CasError>> {
@@ -466,7 +467,7 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_store::Error>> {
-        let found = self.kv_sync_read(&bucket, "get-many", |kv| {
+        let found = self.kv_sync(&bucket, "get-many", Access::Read, |kv| {
             let found = kv.get_many(&keys)?;
             capped(found.iter().map(|(k, v)| 2 * ENTRY_OVERHEAD + k.len() + v.len()).sum())?;
             Ok(found)
@@ -479,7 +480,7 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, "set-many", |kv| kv.set_many(&key_values))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "set-many", Access::Other, |kv| kv.set_many(&key_values))?.map_err(wasi_error))
     }
 
     fn delete_many(
@@ -487,7 +488,7 @@ impl batch::Host for HostState {
         bucket: Resource<Store>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
-        Ok(self.kv_sync(&bucket, "delete-many", |kv| kv.delete_many(&keys))?.map_err(wasi_error))
+        Ok(self.kv_sync(&bucket, "delete-many", Access::Other, |kv| kv.delete_many(&keys))?.map_err(wasi_error))
     }
 }
 
