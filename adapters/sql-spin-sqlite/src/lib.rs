@@ -38,14 +38,14 @@ impl Guest for SqlSpinSqlite {
 
     async fn query(statement: String, params: Vec<Value>) -> Result<QueryResult, Error> {
         let lease = Lease::checkout().await?;
-        let result = run_query(lease.connection(), &statement, params).await;
+        let result = run_query(lease.connection(), &statement, params, Lock::ToTake).await;
         lease.release();
         result
     }
 
     async fn execute(statement: String, params: Vec<Value>) -> Result<ExecuteResult, Error> {
         let lease = Lease::checkout().await?;
-        let result = run_execute(lease.connection(), &statement, params).await;
+        let result = run_execute(lease.connection(), &statement, params, Lock::ToTake).await;
         lease.release();
         result
     }
@@ -53,7 +53,7 @@ impl Guest for SqlSpinSqlite {
     async fn begin() -> Result<Transaction, Error> {
         let lease = Lease::checkout().await?;
         // On failure the lease is dropped with the connection: its state is unknown.
-        run_execute(lease.connection(), "BEGIN IMMEDIATE", Vec::new()).await?;
+        run_execute(lease.connection(), "BEGIN IMMEDIATE", Vec::new(), Lock::ToTake).await?;
         Ok(Transaction::new(Tx { state: RefCell::new(TxState::Open(lease)) }))
     }
 }
@@ -96,7 +96,7 @@ impl Tx {
     /// back whatever is left.
     async fn finish(&self, statement: &str) -> Result<(), Error> {
         let lease = self.take()?;
-        let result = run_execute(lease.connection(), statement, Vec::new()).await;
+        let result = run_execute(lease.connection(), statement, Vec::new(), Lock::Held).await;
         *self.state.borrow_mut() = TxState::Finished;
         if result.is_ok() {
             lease.release();
@@ -108,14 +108,14 @@ impl Tx {
 impl GuestTransaction for Tx {
     async fn query(&self, statement: String, params: Vec<Value>) -> Result<QueryResult, Error> {
         let lease = self.take()?;
-        let result = run_query(lease.connection(), &statement, params).await;
+        let result = run_query(lease.connection(), &statement, params, Lock::Held).await;
         self.put_back(lease);
         result
     }
 
     async fn execute(&self, statement: String, params: Vec<Value>) -> Result<ExecuteResult, Error> {
         let lease = self.take()?;
-        let result = run_execute(lease.connection(), &statement, params).await;
+        let result = run_execute(lease.connection(), &statement, params, Lock::Held).await;
         self.put_back(lease);
         result
     }
@@ -129,27 +129,44 @@ impl GuestTransaction for Tx {
     }
 }
 
+/// Whether the connection already holds SQLite's write lock.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    /// Autocommit, or the `BEGIN IMMEDIATE` that takes it.
+    ToTake,
+    /// Inside a transaction (begun `IMMEDIATE`).
+    Held,
+}
+
 /// Run `statement` and return its rows.
-async fn run_query(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
-    run(connection, statement, StatementKind::of(statement), params).await
+async fn run_query(
+    connection: &Connection,
+    statement: &str,
+    params: Vec<Value>,
+    lock: Lock,
+) -> Result<QueryResult, Error> {
+    run(connection, statement, StatementKind::of(statement), params, lock).await
 }
 
 /// Run `statement`, of `kind`, and return its rows.
 ///
-/// A `SELECT` never waits for SQLite's write lock, so it takes Spin's
-/// synchronous `execute`: one host call with the whole result, where the
-/// asynchronous one costs a task, a row stream read in several batches and
-/// a completion future. Anything else may wait for the write lock (and
-/// sync to disk), so it runs asynchronously, leaving the instance's other
-/// tasks free meanwhile.
+/// A statement that cannot wait for another writer takes Spin's synchronous
+/// `execute`: one host call with the whole result, where the asynchronous
+/// one costs a task, a row stream read in several batches and a completion
+/// future. That is a `SELECT` (it never waits for SQLite's write lock) and
+/// every statement of a transaction, which holds the lock from its
+/// `BEGIN IMMEDIATE` on. Anything else may wait for the write lock (and sync
+/// to disk), so it runs asynchronously, leaving the instance's other tasks
+/// free meanwhile.
 async fn run(
     connection: &Connection,
     statement: &str,
     kind: StatementKind,
     params: Vec<Value>,
+    lock: Lock,
 ) -> Result<QueryResult, Error> {
     let params: Vec<_> = params.into_iter().map(convert::to_sqlite).collect();
-    let (columns, rows) = if kind == StatementKind::Select {
+    let (columns, rows) = if kind == StatementKind::Select || lock == Lock::Held {
         let result = connection.execute(statement, &params).map_err(convert::error)?;
         (result.columns, result.rows)
     } else {
@@ -166,9 +183,14 @@ async fn run(
     Ok(QueryResult { columns, rows })
 }
 
-async fn run_execute(connection: &Connection, statement: &str, params: Vec<Value>) -> Result<ExecuteResult, Error> {
+async fn run_execute(
+    connection: &Connection,
+    statement: &str,
+    params: Vec<Value>,
+    lock: Lock,
+) -> Result<ExecuteResult, Error> {
     let kind = StatementKind::of(statement);
-    run(connection, statement, kind, params).await?;
+    run(connection, statement, kind, params, lock).await?;
     // `changes()` keeps the count of the last INSERT/UPDATE/DELETE, so it is
     // only read after such a statement. Both read connection state: no I/O,
     // so no asynchronous call.

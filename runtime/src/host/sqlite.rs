@@ -31,8 +31,13 @@
 //! wake-ups, most of a point query's cost), as long as it finishes within
 //! [`INLINE_BUDGET`] virtual-machine steps (well under a millisecond); one
 //! that takes longer is cut off, which leaves nothing behind for a
-//! read-only statement, and runs again on a blocking thread. Writes, which
-//! may wait for another writer or for the disk, always run on one.
+//! read-only statement, and runs again on a blocking thread. So does every
+//! statement of a write transaction that holds the writer turn (below):
+//! holding SQLite's write lock as well, it waits for no other writer; it is
+//! not cut off, as an interrupted write would roll back the whole
+//! transaction; and its `COMMIT` syncs to disk where it runs, as a `COMMIT`
+//! always has here. A write outside such a transaction, which may first wait
+//! for another writer, runs on a blocking thread.
 //!
 //! Writers wait for each other without SQLite's default busy handler, which
 //! sleeps 1, 2, 5, … up to 100 ms between attempts and made the tail of
@@ -303,15 +308,25 @@ impl Pooled {
         result
     }
 
-    /// Run `statement` right here if it only reads and is quick; `None`
-    /// when it has to [`run`](Self::run) on a blocking thread instead (it
-    /// writes, alters the connection, or took more than [`INLINE_BUDGET`]).
+    /// Run `statement` right here if it cannot wait: a quick read, or any
+    /// statement of a write transaction that holds the writer turn (it
+    /// holds SQLite's write lock too, so nothing it does waits for another
+    /// writer, and only its `COMMIT` syncs to disk). `None` when it has to
+    /// [`run`](Self::run) on a blocking thread instead: a write that must
+    /// first take the lock, a statement that alters the connection, or a
+    /// read that took more than [`INLINE_BUDGET`].
     fn try_run_inline(&mut self, statement: &str, params: &[Value]) -> Option<Result<QueryResult, Error>> {
         if alters_connection(statement) {
             return None;
         }
         let was_in_transaction = !self.conn().is_autocommit();
-        let result = run_read_inline(self.conn(), statement, params)?;
+        let result = if was_in_transaction && self.turn.is_some() {
+            // Not cut off by the read budget: an interrupted write rolls
+            // back the whole transaction.
+            run(self.conn(), statement, params.to_vec())
+        } else {
+            run_read_inline(self.conn(), statement, params)?
+        };
         self.used = true;
         // `COMMIT` and `ROLLBACK` count as read-only and end here.
         if was_in_transaction && self.conn().is_autocommit() {
@@ -811,6 +826,32 @@ mod tests {
         assert!(matches!(full.rows[0].values[0], Value::Integer(20000100000)), "{:?}", full.rows);
         // The count starts again: the next quick read is not cut off early.
         assert!(conn.try_run_inline("SELECT count(*) FROM t", &[]).is_some());
+    }
+
+    /// A post's statements (`INSERT`s, then `COMMIT`) run where the call
+    /// is once its transaction holds the writer turn; a write that has to
+    /// take the turn first does not.
+    #[tokio::test]
+    async fn a_write_transaction_in_its_turn_runs_its_statements_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir);
+        let conn = Connection(Arc::new(Mutex::new(pool.checkout().unwrap())));
+        conn.execute("CREATE TABLE t (v INTEGER)".into(), vec![]).await.unwrap();
+        let inline = |statement: &str| conn.try_run_inline(statement, &[]);
+        assert!(inline("INSERT INTO t VALUES (1)").is_none(), "outside a transaction: waits for its turn elsewhere");
+
+        conn.execute("BEGIN IMMEDIATE".into(), vec![]).await.unwrap();
+        assert_eq!(pool.writers.available_permits(), 0, "the transaction holds the writer turn");
+        inline("INSERT INTO t VALUES (2)").expect("runs inline").unwrap();
+        assert_eq!(conn.read(|c| c.changes()), 1);
+        let other = pool.checkout().unwrap();
+        let count = |c: &rusqlite::Connection| c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0));
+        assert_eq!(count(other.conn()).unwrap(), 0, "uncommitted");
+        let failed = inline("INSERT INTO nowhere VALUES (3)").expect("an error is the answer");
+        assert!(matches!(failed, Err(Error::Io(m)) if m.contains("no such table")));
+        inline("COMMIT").expect("runs inline").unwrap();
+        assert_eq!(pool.writers.available_permits(), 1, "the commit ended the turn");
+        assert_eq!(count(other.conn()).unwrap(), 1, "committed: the failed statement left nothing, the insert stays");
     }
 
     #[test]
