@@ -14,6 +14,9 @@ pub struct SqliteStore {
     /// Reads: WAL lets them run beside a write, so a read never waits for
     /// another call's commit and its `fsync`.
     reader: Mutex<Connection>,
+    /// Whether the file is in WAL mode (a file system without shared memory
+    /// keeps a rollback journal, where a read can wait for a writer).
+    wal: bool,
     /// The store label: one file may hold several stores, as in Spin.
     label: String,
 }
@@ -24,9 +27,9 @@ impl SqliteStore {
             std::fs::create_dir_all(dir).map_err(|e| KvError(format!("cannot create {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path)?;
+        let wal = switch_to_wal(&conn)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
+            "PRAGMA synchronous = FULL;
              PRAGMA busy_timeout = 5000;
              CREATE TABLE IF NOT EXISTS spin_key_value (
                  store TEXT NOT NULL,
@@ -37,7 +40,7 @@ impl SqliteStore {
         )?;
         let reader = Connection::open(path)?;
         reader.execute_batch("PRAGMA busy_timeout = 5000;")?;
-        Ok(SqliteStore { conn: Mutex::new(conn), reader: Mutex::new(reader), label: label.to_string() })
+        Ok(SqliteStore { conn: Mutex::new(conn), reader: Mutex::new(reader), wal, label: label.to_string() })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -47,6 +50,12 @@ impl SqliteStore {
     fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Put the file in WAL mode, if it can be: whether it is.
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<bool> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    Ok(mode.eq_ignore_ascii_case("wal"))
 }
 
 fn read(conn: &Connection, store: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
@@ -69,8 +78,10 @@ impl KeyValueStore for SqliteStore {
         Ok(read(&self.reader(), &self.label, key)?)
     }
 
+    /// Only in WAL mode: with a rollback journal, a read waits (up to the
+    /// busy timeout) while a writer commits.
     fn quick_reads(&self) -> bool {
-        true
+        self.wal
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
@@ -153,5 +164,18 @@ mod tests {
         assert_eq!(read.as_deref(), Some(&b"committed"[..]), "a read sees only committed values");
         assert!(kv.quick_reads());
         writing.execute_batch("ROLLBACK").unwrap();
+    }
+
+    #[test]
+    fn reads_are_quick_only_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Connection::open(dir.path().join("wal.db")).unwrap();
+        assert!(switch_to_wal(&file).unwrap());
+        // The dot-file VFS has no shared memory, as some file systems have
+        // none: the file keeps its rollback journal.
+        let path = dir.path().join("journal.db");
+        let flags = rusqlite::OpenFlags::default();
+        let no_shared_memory = Connection::open_with_flags_and_vfs(&path, flags, "unix-dotfile").unwrap();
+        assert!(!switch_to_wal(&no_shared_memory).unwrap());
     }
 }
