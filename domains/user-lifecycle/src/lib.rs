@@ -13,6 +13,10 @@
 //!   link lasts [`VERIFY_EMAIL_TTL_MS`], a reset link [`RESET_PASSWORD_TTL_MS`].
 //!   Mail is best-effort and bounded by [`MAIL_WAIT`]: a provider that fails
 //!   or stalls is logged and the request still succeeds.
+//! * A verified token is remembered until it expires ([`verified`]); its
+//!   session is still read on every request.
+
+mod verified;
 
 use exports::keel::domains::user_lifecycle::{Error, Guest, Session, UserProfile};
 use keel::platform::{credentials, notifications, security_context};
@@ -147,10 +151,17 @@ impl Guest for UserLifecycle {
 /// The session id and user id of a valid token; tokens without a session
 /// id (issued before sessions existed) are refused.
 async fn verify(bearer_token: String) -> Result<(String, String), Error> {
-    let principal = security_context::authenticate(bearer_token).await.map_err(security_error)?;
+    let now = clock::now_ms();
+    if let Some(claims) = verified::recall(&bearer_token, now) {
+        return Ok((claims.session_id, claims.user_id));
+    }
+    let authenticated = security_context::authenticate(bearer_token.clone()).await.map_err(security_error)?;
+    let principal = authenticated.principal;
     let session_id =
         principal.session_id.ok_or_else(|| Error::Unauthorized("the session has ended; sign in again".into()))?;
-    Ok((session_id, principal.user_id))
+    let claims = verified::Claims { session_id, user_id: principal.user_id };
+    verified::remember(bearer_token, claims.clone(), authenticated.expires_at, now);
+    Ok((claims.session_id, claims.user_id))
 }
 
 /// Record a new session of `user` and issue its token.

@@ -10,15 +10,13 @@
 //!   workspaces, create and read channels, and post, read and react to
 //!   messages; owners and admins may also delete anyone's message.
 //! * Password policy: at least 8 characters and at most 1024 bytes.
-//! * A token the provider verified is remembered by the instance until it
-//!   expires ([`VERIFIED`], at most [`MAX_VERIFIED`] tokens): a signature
-//!   and its claims do not change, so the same bearer token is not
-//!   re-verified on every request. Whether its session still exists is not
-//!   remembered: that is the caller's check (`keel:domains/user-lifecycle`
-//!   reads it on every request, so a logout is seen at once everywhere).
+//! * A verified token comes back with its expiry, so a caller may remember
+//!   it (`keel:domains/user-lifecycle` does) rather than ask again.
 
 use exports::keel::platform::credentials;
-use exports::keel::platform::security_context::{self, Error, Permission, Principal, Role, SessionToken};
+use exports::keel::platform::security_context::{
+    self, Authenticated, Error, Permission, Principal, Role, SessionToken,
+};
 use keel::infrastructure::auth;
 use keel::platform::configuration;
 
@@ -39,18 +37,16 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 struct Security;
 
 impl security_context::Guest for Security {
-    async fn authenticate(bearer_token: String) -> Result<Principal, Error> {
-        let now = keel_guest::clock::now_secs();
-        if let Some(principal) = verified(&bearer_token, now) {
-            return Ok(principal);
-        }
-        match auth::verify_token(bearer_token.clone()).await {
-            Ok(identity) => {
-                let principal =
-                    Principal { user_id: identity.subject, email: identity.email, session_id: identity.token_id };
-                remember(bearer_token, principal.clone(), identity.expires_at, now);
-                Ok(principal)
-            }
+    async fn authenticate(bearer_token: String) -> Result<Authenticated, Error> {
+        match auth::verify_token(bearer_token).await {
+            Ok(identity) => Ok(Authenticated {
+                principal: Principal {
+                    user_id: identity.subject,
+                    email: identity.email,
+                    session_id: identity.token_id,
+                },
+                expires_at: identity.expires_at.saturating_mul(1000),
+            }),
             Err(auth::Error::InvalidToken(message) | auth::Error::InvalidInput(message)) => {
                 Err(Error::Unauthenticated(message))
             }
@@ -96,35 +92,6 @@ impl credentials::Guest for Security {
     fn verify_password(password: String, password_hash: String) -> bool {
         auth::verify_password(&password, &password_hash).unwrap_or(false)
     }
-}
-
-/// The most verified tokens an instance remembers.
-const MAX_VERIFIED: usize = 256;
-
-thread_local! {
-    /// Tokens the provider verified, with their principal and expiry
-    /// (seconds since the Unix epoch).
-    static VERIFIED: std::cell::RefCell<std::collections::HashMap<String, (Principal, i64)>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-/// The principal of `token` if it was verified and has not expired at `now`.
-fn verified(token: &str, now: i64) -> Option<Principal> {
-    VERIFIED.with_borrow(|tokens| tokens.get(token).filter(|(_, expires_at)| now < *expires_at).map(|(p, _)| p.clone()))
-}
-
-/// Remember a verified token until `expires_at`; when [`MAX_VERIFIED`] are
-/// held, the expired ones go, or all of them if none has expired.
-fn remember(token: String, principal: Principal, expires_at: i64, now: i64) {
-    VERIFIED.with_borrow_mut(|tokens| {
-        if tokens.len() >= MAX_VERIFIED {
-            tokens.retain(|_, (_, expires)| now < *expires);
-            if tokens.len() >= MAX_VERIFIED {
-                tokens.clear();
-            }
-        }
-        tokens.insert(token, (principal, expires_at));
-    });
 }
 
 /// Every permission each role grants: the one place roles are defined.
@@ -229,36 +196,6 @@ mod tests {
                 "member {permission:?}"
             );
         }
-    }
-
-    fn principal(user_id: &str) -> Principal {
-        Principal { user_id: user_id.into(), email: None, session_id: Some(format!("ses_{user_id}")) }
-    }
-
-    #[test]
-    fn a_verified_token_is_remembered_until_it_expires() {
-        remember("token-a".into(), principal("usr_a"), 1_000, 500);
-        assert_eq!(verified("token-a", 999).map(|p| p.user_id).as_deref(), Some("usr_a"));
-        assert!(verified("token-a", 1_000).is_none(), "expired at its expiry");
-        assert!(verified("token-b", 500).is_none(), "never verified");
-    }
-
-    #[test]
-    fn remembered_tokens_are_bounded() {
-        for n in 0..MAX_VERIFIED {
-            remember(format!("old-{n}"), principal("usr_old"), 100, 50);
-        }
-        // Full, nothing expired at 60: all go, the new one stays.
-        remember("new".into(), principal("usr_new"), 1_000, 60);
-        assert_eq!(VERIFIED.with_borrow(|tokens| tokens.len()), 1);
-        for n in 0..MAX_VERIFIED - 1 {
-            remember(format!("more-{n}"), principal("usr_more"), 2_000, 60);
-        }
-        // Full again at 1 500: the expired one goes, the live ones stay.
-        remember("last".into(), principal("usr_last"), 2_000, 1_500);
-        assert!(verified("new", 1_500).is_none());
-        assert!(verified("more-0", 1_500).is_some());
-        assert!(verified("last", 1_500).is_some());
     }
 
     #[test]
