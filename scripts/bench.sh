@@ -31,6 +31,8 @@
 # adds Keel serving products/team-collab/spin-otel.toml with
 # OTEL_EXPORTER_OTLP_ENDPOINT set to a sink that accepts every export: the
 # cost of traces, metrics and guest spans against the first run.
+# Each run also prints the server's CPU time per request (server_cpu, user
+# and system over all its threads), the steadiest figure on a shared VM.
 # SECONDS_PER_RUN (default 10) sets each run's length; RATE_LIMIT (default
 # 100000000/60, counted) sets the login and write limits, RATE_LIMIT=off skips them.
 set -euo pipefail
@@ -116,7 +118,7 @@ trap 'stop; [ -n "$sink" ] && kill "$sink" 2>/dev/null; rm -rf "$work"' EXIT
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$server/status"; }
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 
-run() { "$bench" "$@" --seconds "$seconds" "${histogram[@]}"; }
+run() { "$bench" "$@" --seconds "$seconds" --pid "$server" "${histogram[@]}"; }
 
 echo "keel-bench: ${seconds}s per run, $(nproc) cores, $(date -u +%FT%TZ)"
 # Start the runtime on $state; sets $server and $start_ms (to the first 200).

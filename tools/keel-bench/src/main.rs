@@ -5,6 +5,7 @@
 //! keel-bench --url http://127.0.0.1:3000/healthz --connections 32 --seconds 10
 //! keel-bench --url http://…/messages --method POST --body '{"text":"hi"}' \
 //!            --header 'authorization: Bearer …' --expect 201
+//! keel-bench --url http://127.0.0.1:3000/healthz --pid "$(pidof keel)"   # and server CPU per request
 //! ```
 
 use std::time::{Duration, Instant};
@@ -40,6 +41,26 @@ struct Args {
     /// Also print how many requests fell in each latency bucket.
     #[arg(long)]
     histogram: bool,
+    /// The server's process id: also print the CPU time it spent per
+    /// request (user and system, all its threads), which varies far less
+    /// from run to run than latency on a shared machine.
+    #[arg(long)]
+    pid: Option<u32>,
+}
+
+/// CPU time process `pid` has used so far, in seconds (`utime` + `stime`
+/// of `/proc/PID/stat`).
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("no process {pid}"))?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: the 3rd field (state) first, so `utime` (14th) is at 11.
+    let fields: Vec<&str> = stat.rsplit_once(')').context("malformed /proc stat")?.1.split_whitespace().collect();
+    let ticks = |index: usize| -> anyhow::Result<f64> {
+        Ok(fields.get(index).context("malformed /proc stat")?.parse::<u64>()? as f64)
+    };
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Ok((ticks(11)? + ticks(12)?) / per_second)
 }
 
 struct Outcome {
@@ -110,6 +131,7 @@ fn print_histogram(sorted: &[Duration]) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let cpu_before = args.pid.map(cpu_seconds).transpose()?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
     let tasks: Vec<_> = (0..args.connections)
@@ -123,13 +145,19 @@ async fn main() -> anyhow::Result<()> {
         unexpected += outcome.unexpected;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu = match (args.pid, cpu_before) {
+        (Some(pid), Some(before)) if !latencies.is_empty() => {
+            format!("  server_cpu={:.0} us/req", (cpu_seconds(pid)? - before) * 1e6 / latencies.len() as f64)
+        }
+        _ => String::new(),
+    };
     if latencies.is_empty() {
         bail!("no request completed");
     }
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "{:<34} conns={:<3} {:>9.0} req/s  p50={:>7.3} ms  p99={:>7.3} ms  max={:>8.3} ms  requests={} unexpected_status={}",
+        "{:<34} conns={:<3} {:>9.0} req/s  p50={:>7.3} ms  p99={:>7.3} ms  max={:>8.3} ms  requests={} unexpected_status={}{}",
         args.label,
         args.connections,
         latencies.len() as f64 / elapsed,
@@ -138,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
         ms(latencies[latencies.len() - 1]),
         latencies.len(),
         unexpected,
+        server_cpu,
     );
     if args.histogram {
         print_histogram(&latencies);
