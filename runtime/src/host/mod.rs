@@ -26,6 +26,7 @@ mod wasi;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store};
@@ -259,6 +260,12 @@ pub struct HostState {
 }
 
 impl HostState {
+    /// The linear memory of all the instance's core instances together, as
+    /// it grows (it never shrinks).
+    pub(crate) fn linear_memory(&self) -> Arc<AtomicUsize> {
+        self.limiter.used.clone()
+    }
+
     /// The instance starts serving a request traced by `trace`.
     pub(crate) fn start_request(&mut self, trace: RequestTrace) {
         self.telemetry.record_instance(&self.services.id, self.requests > 0);
@@ -299,17 +306,19 @@ impl HasData for Spin {
 /// Caps the linear memory of all the core instances of one store together.
 struct MemoryLimiter {
     limit: usize,
-    used: usize,
+    /// Shared with the instance's worker, which stops reusing an instance
+    /// that grew too much (`server::instance`).
+    used: Arc<AtomicUsize>,
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let next = self.used.saturating_sub(current) + desired;
+        let next = self.used.load(Ordering::Relaxed).saturating_sub(current) + desired;
         if next > self.limit {
             tracing::warn!(limit = self.limit, requested = next, "instance memory limit reached");
             return Ok(false);
         }
-        self.used = next;
+        self.used.store(next, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -347,7 +356,7 @@ pub fn new_store(
             telemetry.clone(),
         ),
         services,
-        limiter: MemoryLimiter { limit: memory_limit, used: 0 },
+        limiter: MemoryLimiter { limit: memory_limit, used: Arc::new(AtomicUsize::new(0)) },
         sqlite_connections: 0,
         redis_connections: 0,
         telemetry,

@@ -3,6 +3,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,8 @@ impl HandlerState for ComponentHandler {
     async fn instantiate(&self) -> wasmtime::Result<Instance<HostState, Expiry, Worker>> {
         let mut store = instance_store(&self.engine, &self.services, &self.limits, &self.telemetry);
         let proxy = self.pre.instantiate_async(&mut store).await?;
+        let memory = store.data().linear_memory();
+        let memory_at_start = memory.load(Ordering::Relaxed);
         Ok(Instance {
             store,
             proxy,
@@ -66,6 +69,8 @@ impl HandlerState for ComponentHandler {
             state: Worker {
                 component: self.services.id.clone(),
                 limits: self.limits.clone(),
+                memory,
+                memory_at_start,
             },
         })
     }
@@ -120,9 +125,23 @@ impl WorkerExpiration for Expiry {
     }
 }
 
+/// An instance whose linear memory grew by more than this since it started
+/// serves no further request. Linear memory never shrinks, so a request
+/// that needed much of it (a password hash takes 19 MiB) would leave it
+/// resident in an idle instance; and wasmtime-wasi-http hands requests to
+/// the idle instances in turn, so after a burst every one of them would end
+/// up holding it (RSS went from 380 to 895 MB over a second of logins at one
+/// connection). A new instance starts small, and the retired one's memory
+/// goes back to the pooling allocator.
+const MAX_REUSED_GROWTH: usize = 16 << 20;
+
 pub struct Worker {
     component: String,
     limits: InstanceLimits,
+    /// The instance's linear memory now ([`HostState::linear_memory`]) and
+    /// just after it was instantiated.
+    memory: Arc<AtomicUsize>,
+    memory_at_start: usize,
 }
 
 impl WorkerState for Worker {
@@ -130,7 +149,8 @@ impl WorkerState for Worker {
     type RequestData = RequestTrace;
 
     fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
-        if total >= self.limits.max_reuse {
+        let grown = self.memory.load(Ordering::Relaxed).saturating_sub(self.memory_at_start);
+        if total >= self.limits.max_reuse || grown > MAX_REUSED_GROWTH {
             ShouldAccept::Never
         } else if concurrent >= self.limits.max_concurrent {
             ShouldAccept::No
@@ -163,3 +183,40 @@ impl WorkerState for Worker {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(memory_at_start: usize) -> Worker {
+        let limits = InstanceLimits {
+            max_reuse: 128,
+            max_concurrent: 1,
+            request_timeout: Duration::from_secs(30),
+            post_response_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(10),
+            memory_limit: 256 << 20,
+            max_body_bytes: 1 << 20,
+        };
+        let memory = Arc::new(AtomicUsize::new(memory_at_start));
+        Worker { component: "app".into(), limits, memory, memory_at_start }
+    }
+
+    #[test]
+    fn an_instance_that_grew_much_is_not_reused() {
+        let worker = worker(40 << 20);
+        assert!(matches!(worker.should_accept_request(0, 1), ShouldAccept::Yes));
+        worker.memory.store((40 << 20) + MAX_REUSED_GROWTH, Ordering::Relaxed);
+        assert!(matches!(worker.should_accept_request(0, 1), ShouldAccept::Yes), "grown up to the bound: reused");
+        // A password hash's 19 MiB.
+        worker.memory.store((40 << 20) + (19 << 20), Ordering::Relaxed);
+        assert!(matches!(worker.should_accept_request(0, 1), ShouldAccept::Never));
+    }
+
+    #[test]
+    fn an_instance_serves_at_most_its_reuse_count_one_at_a_time() {
+        let worker = worker(0);
+        assert!(matches!(worker.should_accept_request(1, 1), ShouldAccept::No));
+        assert!(matches!(worker.should_accept_request(0, 128), ShouldAccept::Never));
+    }
+}
