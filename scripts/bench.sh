@@ -4,7 +4,8 @@
 #   GET /healthz, authenticated GET …/messages?limit=20 (read) and
 #   authenticated POST …/messages (write, full stack down to SQLite)
 # at 1 and 32 connections, login for a known and an unknown email, the time
-# from start to the first 200, and the server's RSS idle and after the runs.
+# from start to the first 200, and the server's RSS idle (after a start that
+# compiled and after one that read the compile cache) and after the runs.
 #
 #   bash scripts/bench.sh                                  # Keel's runtime
 #   bash scripts/bench.sh --compare /path/to/spin          # and a second runtime, same run
@@ -153,11 +154,11 @@ for entry in "${runtimes[@]}"; do
     # The first start may compile (empty compile cache); the second is what
     # a restarted pod sees.
     start_server
-    first_start=$start_ms
+    first_start=$start_ms first_rss=$(rss_mb)
     kill "$server"; wait "$server" 2>/dev/null || true
     start_server
     echo "start → first 200: $start_ms ms warm ($first_start ms on the first start)"
-    echo "RSS idle: $(rss_mb) MB"
+    echo "RSS idle: $(rss_mb) MB ($first_rss MB after the first start)"
 
     token=$(curl -fs -X POST "$base/v1/auth/signup" \
         -d '{"email":"bench@example.com","password":"benchmark-password","display_name":"Bench"}' | json_field token)

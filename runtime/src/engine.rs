@@ -208,6 +208,25 @@ fn compile_cached(engine: &Engine, wasm: &[u8], wasm_path: &Path, cache_dir: &Pa
     unsafe { Component::deserialize(engine, &compiled) }.map_err(anyhow::Error::from)
 }
 
+/// Hand the memory the process has freed back to the system, once every
+/// component is loaded.
+///
+/// Compiling a component (an empty compile cache: the first start of a pod,
+/// or a bundle made for another CPU) allocates a few hundred megabytes on
+/// Cranelift's worker threads, each with its own glibc arena. glibc keeps
+/// what is freed inside an arena for later, so a server that compiled at
+/// start stayed at ~350 MB of RSS for its whole life, against ~50 MB for
+/// one that read the compile cache. `malloc_trim` returns the free pages of
+/// every arena. Elsewhere (the static build's musl) it does nothing.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only releases memory no allocation holds; it is
+    // safe to call at any time from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

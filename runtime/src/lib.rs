@@ -254,6 +254,7 @@ impl App {
                 }))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        engine::release_freed_memory();
 
         // As many requests at once as the pool holds instances for (each
         // serving up to `max_concurrent` requests), less an eighth for
